@@ -1,0 +1,60 @@
+# The two set-up commands: `make run` and `make test`. See README.md.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+PG_URL ?= postgres://postgres@127.0.0.1:5432/onboarding
+REDIS_TEST_URL ?= redis://127.0.0.1:6379/0
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install install-dev check-services chromium migrate demo serve test-postgres test-smoke bench clean
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/activate
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/activate
+	$(PIP) install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+## make run: virtualenv, install, migrate, demo data, serve on SQLite with Celery in-process.
+run: install
+	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py migrate --noinput
+	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py load_demo_data
+	@echo ""
+	@echo "  Serving on http://$(HOST):$(PORT)/  (log in at http://$(HOST):$(PORT)/accounts/login/, staff at /admin/)"
+	@echo ""
+	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py runserver $(HOST):$(PORT)
+
+## make test: dev install, check PostgreSQL/Redis/Chromium, full suite on PostgreSQL, smoke on SQLite.
+test: install-dev check-services chromium test-postgres test-smoke
+
+check-services: install-dev
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(PY) .ci/check_services.py
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Chromium is missing: installing Debian's chromium package for the browser tests"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+test-postgres:
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+test-smoke:
+	env -u REDIS_URL DATABASE_URL=sqlite:///$(CURDIR)/smoke.sqlite3 $(PY) -m pytest -m smoke -p no:cacheprovider -q
+
+bench: install-dev
+	@echo "See benchmarks/README.md for each benchmark's command."
+
+clean:
+	rm -rf $(VENV) db.sqlite3 smoke.sqlite3 exports

@@ -1,0 +1,81 @@
+"""The analytics store: one snapshot per completed session and counts per answer."""
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class AnswerSnapshot(models.Model):
+    session_id = models.UUIDField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="answer_snapshots")
+    workspace = models.ForeignKey(
+        "onboarding.Workspace", null=True, blank=True, on_delete=models.SET_NULL, related_name="answer_snapshots"
+    )
+    role = models.CharField(max_length=40, blank=True, default="")
+    answer_schema_version = models.PositiveIntegerField()
+    completed_at = models.DateTimeField()
+    answers = models.JSONField(default=dict)
+    flattened = models.JSONField(default=list)
+    ingested_at = models.DateTimeField(help_text="When this snapshot was last written; the export watermark.")
+
+    class Meta:
+        db_table = "onboarding_answer_snapshots"
+        indexes = [
+            # Admin answers list: newest first, keyset on (completed_at, session_id).
+            models.Index(fields=["-completed_at", "-session_id"], name="snap_completed_desc"),
+            # Admin list filtered by role.
+            models.Index(fields=["role", "-completed_at", "-session_id"], name="snap_role_completed"),
+            # Admin list filtered by workspace.
+            models.Index(fields=["workspace", "-completed_at", "-session_id"], name="snap_ws_completed"),
+            # One user's completion history, oldest first.
+            models.Index(fields=["user", "completed_at"], name="snap_user_completed"),
+            # Incremental export: snapshots written since the last watermark.
+            models.Index(fields=["ingested_at", "session_id"], name="snap_ingested"),
+        ]
+
+    def __str__(self):
+        return f"snapshot {self.session_id}"
+
+
+class AnswerGroupTotal(models.Model):
+    step = models.CharField(max_length=40)
+    question = models.CharField(max_length=60)
+    answer = models.CharField(max_length=120)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "onboarding_answer_group_totals"
+        constraints = [
+            models.UniqueConstraint(fields=["step", "question", "answer"], name="uniq_total_key"),
+            models.CheckConstraint(condition=Q(count__gte=0), name="total_count_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.step}.{self.question}={self.answer}: {self.count}"
+
+
+class ExportRun(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    full = models.BooleanField(default=False)
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(help_text="The watermark: snapshots ingested before this were exported.")
+    location = models.CharField(max_length=500, blank=True, default="")
+    rows = models.BigIntegerField(default=0)
+    files = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True, default="")
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "onboarding_export_runs"
+        indexes = [
+            # The next incremental run's watermark: the latest successful run.
+            models.Index(fields=["status", "-window_end"], name="export_status_window"),
+        ]
+
+    def __str__(self):
+        return f"export {self.pk} {self.status}"

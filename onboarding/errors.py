@@ -1,0 +1,49 @@
+"""Domain errors raised by the services; the API and the wizard map them to responses."""
+
+
+class OnboardingError(Exception):
+    code = "onboarding_error"
+    message = "The onboarding request could not be processed."
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+
+
+class RevisionRequired(OnboardingError):
+    code = "revision_required"
+    message = "Send the revision you last saw (in the body or an If-Match header)."
+
+
+class RevisionConflict(OnboardingError):
+    """The session changed since the caller's revision; nothing was written."""
+
+    code = "revision_conflict"
+    message = "Your onboarding was changed elsewhere. Review the current answers and submit again."
+
+    def __init__(self, *, session, changed_fields: list[dict]):
+        super().__init__()
+        self.session = session
+        self.changed_fields = changed_fields
+
+
+class StepValidationError(OnboardingError):
+    """Answers broke a rule; ``issues`` are ``{step, field, code, message}`` dicts."""
+
+    code = "validation_failed"
+    message = "Some answers need attention."
+
+    def __init__(self, issues: list[dict], *, blocking_step: str | None = None):
+        super().__init__(issues[0]["message"] if issues else None)
+        self.issues = issues
+        self.blocking_step = blocking_step or (issues[0]["step"] if issues else None)
+
+
+class SessionAlreadyCompleted(OnboardingError):
+    code = "already_completed"
+    message = "Onboarding is already complete; answers can no longer be changed."
+
+
+def issue(step: str | None, field: str | None, code: str, message: str) -> dict:
+    """Build one validation issue in the contract's shape."""
+    return {"step": step, "field": field, "code": code, "message": str(message)}

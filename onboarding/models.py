@@ -1,0 +1,215 @@
+"""Onboarding sessions, the workspaces they create or join, telemetry and the outbox."""
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+def new_revision() -> str:
+    """Return a fresh opaque revision token."""
+    return secrets.token_hex(10)
+
+
+def new_join_code() -> str:
+    return secrets.token_urlsafe(9)
+
+
+class Workspace(models.Model):
+    name = models.CharField(max_length=60)
+    slug = models.SlugField(max_length=60, unique=True)
+    join_code = models.CharField(max_length=64, unique=True, default=new_join_code)
+    joinable = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "onboarding_workspaces"
+
+    def __str__(self):
+        return self.name
+
+
+class WorkspaceMembership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner"
+        ADMIN = "admin"
+        MEMBER = "member"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="workspace_memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "onboarding_workspace_memberships"
+        constraints = [models.UniqueConstraint(fields=["workspace", "user"], name="uniq_workspace_member")]
+
+    def __str__(self):
+        return f"{self.user} in {self.workspace} ({self.role})"
+
+
+class Invitation(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, default="member")
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "onboarding_invitations"
+        constraints = [models.UniqueConstraint(fields=["workspace", "email"], name="uniq_workspace_invite")]
+
+    def __str__(self):
+        return f"{self.email} → {self.workspace}"
+
+
+class OnboardingSession(models.Model):
+    """One onboarding attempt. ``data`` holds answers, step marks, drafts and a short write history.
+
+    data = {
+        "answers": {step: {field: value}},       # validated answers, by step
+        "completed_steps": [step, ...],
+        "skipped_steps": [step, ...],
+        "drafts": {step: {field: raw value}},    # unvalidated autosave, cleared on save
+        "history": [{"revision": r, "before": {step: {field: old value}}}, ...],  # newest last
+        "notice": "...",                         # a one-off message for the user (version reset)
+    }
+    """
+
+    class State(models.TextChoices):
+        IN_PROGRESS = "in_progress"
+        COMPLETED = "completed"
+        SUPERSEDED = "superseded"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="onboarding_sessions")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.IN_PROGRESS)
+    revision = models.CharField(max_length=40, default=new_revision)
+    version = models.PositiveIntegerField()
+    answer_schema_version = models.PositiveIntegerField()
+    current_step = models.CharField(max_length=40, blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # Telemetry bookkeeping, not part of the answers: written without a new revision.
+    last_event_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "onboarding_sessions"
+        constraints = [
+            # A user has at most one live session (in progress or completed); older ones are superseded.
+            models.UniqueConstraint(
+                fields=["user"], condition=~Q(state="superseded"), name="uniq_live_onboarding_session"
+            ),
+        ]
+        indexes = [
+            # Admin list filters and the funnel: sessions by state, newest activity first.
+            models.Index(fields=["state", "updated_at"], name="onb_session_state_updated"),
+            # Backfill: completed sessions in completion order.
+            models.Index(fields=["completed_at", "id"], name="onb_session_completed"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} · {self.state} · {self.current_step or '—'}"
+
+    @property
+    def answers(self) -> dict:
+        return self.data.get("answers", {})
+
+    @property
+    def completed_steps(self) -> list:
+        return self.data.get("completed_steps", [])
+
+    @property
+    def skipped_steps(self) -> list:
+        return self.data.get("skipped_steps", [])
+
+    @property
+    def is_completed(self) -> bool:
+        return self.state == self.State.COMPLETED
+
+
+class OnboardingEvent(models.Model):
+    """Telemetry: one row per thing that happened to a session."""
+
+    class Name(models.TextChoices):
+        STARTED = "started"
+        RESUMED = "resumed"
+        STEP_SAVED = "step_saved"
+        STEP_SKIPPED = "step_skipped"
+        STEP_BACK = "step_back"
+        DRAFT_SAVED = "draft_saved"
+        VALIDATION_FAILED = "validation_failed"
+        REVISION_CONFLICT = "revision_conflict"
+        RESET = "reset"
+        COMPLETED = "completed"
+
+    class Source(models.TextChoices):
+        WIZARD = "wizard"
+        API = "api"
+        ADMIN = "admin"
+        SYSTEM = "system"
+
+    # No database FK: its check would take a KEY SHARE lock on the session row, which queues
+    # behind writers waiting for that row and deadlocks under contention. Telemetry is append-only.
+    session = models.ForeignKey(
+        OnboardingSession, on_delete=models.DO_NOTHING, db_constraint=False, related_name="events"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    name = models.CharField(max_length=30, choices=Name.choices)
+    step = models.CharField(max_length=40, blank=True, default="")
+    source = models.CharField(max_length=10, choices=Source.choices)
+    duration_ms = models.BigIntegerField(null=True, blank=True, help_text="Time since the session's previous event.")
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "onboarding_events"
+        indexes = [
+            # Duration since the previous event, and the funnel's per-step timings.
+            models.Index(fields=["session", "created_at"], name="onb_event_session_time"),
+            # The funnel over a time window.
+            models.Index(fields=["created_at", "name"], name="onb_event_time_name"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} {self.step} ({self.source})"
+
+
+class OutboxMessage(models.Model):
+    """A message written in the same transaction as the change it announces."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    TOPIC_SESSION_COMPLETED = "onboarding.session_completed"
+
+    id = models.BigAutoField(primary_key=True)
+    topic = models.CharField(max_length=60)
+    session = models.ForeignKey(OnboardingSession, on_delete=models.CASCADE, related_name="outbox_messages")
+    payload = models.JSONField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "onboarding_outbox"
+        constraints = [
+            # One "completed" message per session, however often completion is retried.
+            models.UniqueConstraint(fields=["topic", "session"], name="uniq_outbox_topic_session"),
+        ]
+        indexes = [
+            # The re-dispatch sweep: pending messages dispatched longest ago.
+            models.Index(fields=["state", "dispatched_at"], name="onb_outbox_state_dispatched"),
+        ]
+
+    def __str__(self):
+        return f"{self.topic} {self.session_id} ({self.state})"

@@ -1,0 +1,106 @@
+"""Completion: validate every step, create or join the workspace, invite, announce. Once."""
+import logging
+
+from django.core.mail import send_mass_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from ..errors import StepValidationError, issue
+from ..manifest import STEPS
+from ..models import Invitation, OnboardingEvent, OnboardingSession, Workspace, WorkspaceMembership
+from .events import event_record
+from .outbox import outbox_add_completion
+from .writes import check_revision, commit_write, failures_recorded, session_lock, step_validate
+
+logger = logging.getLogger(__name__)
+
+
+def completion_issues(session: OnboardingSession) -> list[dict]:
+    """Return every issue that blocks completion, in step order (empty when it may complete)."""
+    issues = []
+    for step in STEPS:
+        if step.key in session.skipped_steps and step.skippable:
+            continue
+        if step.key not in session.completed_steps:
+            if step.required:
+                issues.append(issue(step.key, None, "step_incomplete", f"Complete “{step.title}” first."))
+            continue
+        try:
+            step_validate(step=step, answers=session.answers.get(step.key, {}), user=session.user)
+        except StepValidationError as exc:
+            issues.extend(exc.issues)
+    return issues
+
+
+def session_complete(*, session: OnboardingSession, revision: str | None, source: str) -> OnboardingSession:
+    """Complete the session once: validate, apply the workspace and invites, publish the outbox message."""
+    with failures_recorded(session=session, step="workspace", source=source):
+        return _complete(session_id=session.pk, revision=revision, source=source)
+
+
+@transaction.atomic
+def _complete(*, session_id, revision, source) -> OnboardingSession:
+    session = session_lock(session_id)
+    if session.is_completed:  # a double submit or a retry: the same result, nothing new
+        return session
+    check_revision(session, revision)
+    issues = completion_issues(session)
+    if issues:
+        raise StepValidationError(issues)
+    workspace = _apply_workspace(session)
+    _invite_teammates(session, workspace)
+    session.state = OnboardingSession.State.COMPLETED
+    session.completed_at = timezone.now()
+    session.data["workspace_id"] = workspace.pk
+    commit_write(session, old_answers=session.answers, state=session.state, completed_at=session.completed_at,
+                 current_step="")
+    outbox_add_completion(session=session)
+    event_record(session=session, name=OnboardingEvent.Name.COMPLETED, source=source, step="workspace",
+                 detail={"workspace_id": workspace.pk})
+    return session
+
+
+def _apply_workspace(session: OnboardingSession) -> Workspace:
+    answers = session.answers["workspace"]
+    if answers["mode"] == "create":
+        try:
+            with transaction.atomic():
+                workspace = Workspace.objects.create(
+                    name=answers["workspace_name"], slug=slugify(answers["workspace_name"]), created_by=session.user
+                )
+        except IntegrityError:  # taken between the check and now by a concurrent completion
+            raise StepValidationError([issue("workspace", "workspace_name", "slug_taken", "That workspace name is taken.")])
+        role = WorkspaceMembership.Role.OWNER
+    else:
+        workspace = Workspace.objects.filter(join_code=answers["join_code"], joinable=True).first()
+        if workspace is None:
+            raise StepValidationError([issue("workspace", "join_code", "invalid_code", "No joinable workspace has that code.")])
+        role = WorkspaceMembership.Role.MEMBER
+    WorkspaceMembership.objects.get_or_create(workspace=workspace, user=session.user, defaults={"role": role})
+    return workspace
+
+
+def _invite_teammates(session: OnboardingSession, workspace: Workspace) -> None:
+    if "invites" not in session.completed_steps:
+        return
+    invites = session.answers.get("invites", {})
+    created = []
+    for email in invites.get("emails", []):
+        invitation, new = Invitation.objects.get_or_create(
+            workspace=workspace, email=email.lower(),
+            defaults={"role": invites.get("invite_role", "member"), "invited_by": session.user},
+        )
+        if new:
+            created.append(invitation.email)
+    if created:
+        transaction.on_commit(lambda: _send_invitations(workspace_name=workspace.name, inviter=session.user, emails=created))
+
+
+def _send_invitations(*, workspace_name: str, inviter, emails: list[str]) -> None:
+    subject = f"{inviter.get_username()} invited you to {workspace_name}"
+    body = f"You have been invited to join the workspace “{workspace_name}”. Sign up to accept."
+    try:
+        send_mass_mail([(subject, body, None, [email]) for email in emails], fail_silently=False)
+    except Exception:  # the completion stands; the invitations are stored and can be re-sent
+        logger.exception("sending %d invitation e-mails failed", len(emails))

@@ -1,0 +1,69 @@
+"""The transactional outbox: completion messages written with the session, sent after commit."""
+import logging
+from datetime import timedelta
+
+from celery import current_app
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ..models import OnboardingSession, OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+# The consumer registers a task under this name; onboarding never imports it.
+INGEST_TASK_NAME = "aggregation.ingest_completion_message"
+
+
+def completion_message(session: OnboardingSession) -> dict:
+    """Return the contract's completion message for a completed session."""
+    return {
+        "user_id": session.user_id,
+        "session_id": str(session.id),
+        "completed_at": session.completed_at.isoformat(),
+        "answer_schema_version": session.answer_schema_version,
+        "answers": session.answers,
+    }
+
+
+def outbox_add_completion(*, session: OnboardingSession) -> OutboxMessage:
+    """Write the completion message in the caller's transaction and send it after commit."""
+    message, _ = OutboxMessage.objects.get_or_create(
+        topic=OutboxMessage.TOPIC_SESSION_COMPLETED, session=session,
+        defaults={"payload": completion_message(session)},
+    )
+    transaction.on_commit(lambda: outbox_dispatch(message_ids=[message.pk]))
+    return message
+
+
+def outbox_dispatch(*, message_ids: list[int]) -> int:
+    """Send pending messages to the broker; a failure leaves them pending for the sweep."""
+    sent = 0
+    for message in OutboxMessage.objects.filter(pk__in=message_ids, state=OutboxMessage.State.PENDING):
+        OutboxMessage.objects.filter(pk=message.pk).update(dispatched_at=timezone.now(), attempts=F("attempts") + 1)
+        try:
+            current_app.signature(
+                INGEST_TASK_NAME, kwargs={"message_id": message.pk, "message": message.payload}
+            ).apply_async(retry=False)
+        except Exception as exc:  # the broker is down: keep the message, the sweep retries it
+            logger.warning("outbox dispatch failed message=%s error=%s", message.pk, exc)
+            OutboxMessage.objects.filter(pk=message.pk).update(last_error=str(exc)[:2000])
+            continue
+        sent += 1
+    return sent
+
+
+def outbox_acknowledge(*, message_id: int) -> None:
+    """Mark a message delivered once its consumer has applied it."""
+    OutboxMessage.objects.filter(pk=message_id).update(
+        state=OutboxMessage.State.DELIVERED, delivered_at=timezone.now(), last_error=""
+    )
+
+
+def outbox_redispatch_stale(*, older_than: timedelta) -> int:
+    """Send again every pending message not acknowledged within ``older_than``."""
+    cutoff = timezone.now() - older_than
+    stale = OutboxMessage.objects.filter(state=OutboxMessage.State.PENDING).filter(
+        dispatched_at__isnull=True, created_at__lt=cutoff
+    ) | OutboxMessage.objects.filter(state=OutboxMessage.State.PENDING, dispatched_at__lt=cutoff)
+    return outbox_dispatch(message_ids=list(stale.values_list("pk", flat=True)[:1000]))

@@ -1,0 +1,70 @@
+"""The usual actors: a new user, a half-way user, a completed user, staff and an outsider."""
+import pytest
+from django.test import Client
+
+from onboarding import services
+
+from .factories import OnboardingSessionFactory, StaffFactory, UserFactory, valid_answers
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture
+def new_user(db):
+    return UserFactory(username="newbie", email="newbie@example.org")
+
+
+@pytest.fixture
+def halfway_session(db):
+    """A session with profile and work-profile done, at tools."""
+    return OnboardingSessionFactory(user=UserFactory(username="halfway"), done_steps=("profile", "work-profile"))
+
+
+@pytest.fixture
+def halfway_user(halfway_session):
+    return halfway_session.user
+
+
+def complete_through_services(user, *, workspace_name="Analytical Engines", source="api"):
+    """Walk a user through every step with the services and complete; return the session."""
+    session = services.session_get_or_start(user=user, source=source)
+    for step in ("profile", "work-profile", "tools", "invites", "preferences"):
+        session = services.session_save_step(
+            session=session, step=step, answers=valid_answers(step), revision=session.revision, source=source
+        )
+    session = services.session_save_step(
+        session=session, step="workspace", revision=session.revision, source=source,
+        answers=valid_answers("workspace", workspace_name=workspace_name),
+    )
+    return services.session_complete(session=session, revision=session.revision, source=source)
+
+
+@pytest.fixture
+def completed_session(db):
+    return complete_through_services(UserFactory(username="done"))
+
+
+@pytest.fixture
+def completed_user(completed_session):
+    return completed_session.user
+
+
+@pytest.fixture
+def staff_user(db):
+    return StaffFactory(username="staff")
+
+
+@pytest.fixture
+def outsider(db):
+    return UserFactory(username="outsider")
+
+
+@pytest.fixture
+def login(client):
+    """Log ``user`` into the test client and return the client."""
+
+    def _login(user) -> Client:
+        client.force_login(user)
+        return client
+
+    return _login
