@@ -118,7 +118,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "onboarding.api.errors.api_exception_handler",
 }
+# --- API (issue 3) ----------------------------------------------------------------------
+# (API-specific settings: JWT lifetimes, throttles.)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Onboarding platform API",
     "DESCRIPTION": "Progress and completion of the onboarding flow, and staff-only answer analytics.",
@@ -145,7 +149,28 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE = {}
+# --- Aggregation pipeline (issue 4) -----------------------------------------------------
+# A pending outbox message not acknowledged after this many seconds is dispatched again.
+ONBOARDING_OUTBOX_REDISPATCH_AFTER = env.int("ONBOARDING_OUTBOX_REDISPATCH_AFTER", default=300)
+
+# --- Nightly export (issue 6) -----------------------------------------------------------
+# Cron expression (minute hour day-of-month month day-of-week), UTC.
+ONBOARDING_ANSWERS_EXPORT_CRON = env("ONBOARDING_ANSWERS_EXPORT_CRON", default="0 2 * * *")
+
+_export_cron = ONBOARDING_ANSWERS_EXPORT_CRON.split()
+CELERY_BEAT_SCHEDULE = {
+    "onboarding-outbox-redispatch": {
+        "task": "onboarding.outbox_redispatch_stale",
+        "schedule": 60.0,
+    },
+    "onboarding-answers-nightly-export": {
+        "task": "aggregation.export_onboarding_answers_nightly",
+        "schedule": crontab(
+            minute=_export_cron[0], hour=_export_cron[1], day_of_month=_export_cron[2],
+            month_of_year=_export_cron[3], day_of_week=_export_cron[4],
+        ),
+    },
+}
 
 # --- Logging ----------------------------------------------------------------------------
 LOGGING = {

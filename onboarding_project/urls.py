@@ -3,4 +3,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/admin/onboarding/", include("adminapi.urls")),
+    path("api/", include("onboarding.api.urls")),
+    path("", include("onboarding.urls")),
 ]

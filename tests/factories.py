@@ -6,6 +6,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from aggregation.normalise import flatten_answers
 from onboarding.manifest import ANSWER_SCHEMA_VERSION, STEP_KEYS
 from onboarding.models import OnboardingSession
 
@@ -81,3 +82,24 @@ class CompletedSessionFactory(OnboardingSessionFactory):
     state = OnboardingSession.State.COMPLETED
     current_step = ""
     completed_at = factory.LazyFunction(timezone.now)
+
+
+def _default_snapshot_answers():
+    return {step: valid_answers(step) for step in STEP_KEYS}
+
+
+class AnswerSnapshotFactory(factory.django.DjangoModelFactory):
+    """A snapshot as the ingestion would write it (answers canonical, flattened derived)."""
+
+    class Meta:
+        model = "aggregation.AnswerSnapshot"
+
+    session_id = factory.LazyFunction(uuid.uuid4)
+    user = factory.SubFactory(UserFactory)
+    workspace = None
+    answers = factory.LazyFunction(_default_snapshot_answers)
+    role = factory.LazyAttribute(lambda o: o.answers.get("profile", {}).get("role", ""))
+    answer_schema_version = ANSWER_SCHEMA_VERSION
+    completed_at = factory.LazyFunction(timezone.now)
+    ingested_at = factory.LazyFunction(timezone.now)
+    flattened = factory.LazyAttribute(lambda o: flatten_answers(o.answers))

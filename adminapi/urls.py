@@ -1,0 +1,2 @@
+"""Staff-only answers API (issue 5)."""
+urlpatterns = []

@@ -1,0 +1,2 @@
+"""Progress and completion API (issue 3)."""
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Wizard, auth pages and dashboard (issue 2)."""
+app_name = "onboarding"
+urlpatterns = []
