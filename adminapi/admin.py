@@ -1,0 +1,102 @@
+"""The onboarding funnel page of the Django admin, at /admin/onboarding/funnel/.
+
+It lives here, not in onboarding/admin.py, because it reads ``adminapi.selectors.onboarding_funnel``
+(the same selector as ``GET /api/admin/onboarding/funnel``) and onboarding never imports upward.
+"""
+from datetime import datetime, time, timedelta
+
+from django import forms
+from django.contrib import admin
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
+
+from .selectors import onboarding_funnel
+
+CHART_WIDTH = 560  # px of the longest bar (the sessions that reached the first step)
+BAR_HEIGHT = 22
+ROW_HEIGHT = 58
+LABEL_WIDTH = 170
+
+
+class FunnelWindowForm(forms.Form):
+    started_after = forms.DateField(
+        required=False, label="Started on or after", widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    started_before = forms.DateField(
+        required=False, label="Started on or before", widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        after, before = cleaned.get("started_after"), cleaned.get("started_before")
+        if after and before and before < after:
+            raise forms.ValidationError("The end of the window is before its start.")
+        return cleaned
+
+    def window(self) -> dict:
+        """Return the selector's keyword arguments: whole days, the end day included."""
+        after, before = self.cleaned_data.get("started_after"), self.cleaned_data.get("started_before")
+        tz = timezone.get_current_timezone()
+        return {
+            "started_after": datetime.combine(after, time.min, tzinfo=tz) if after else None,
+            "started_before": datetime.combine(before + timedelta(days=1), time.min, tzinfo=tz) if before else None,
+        }
+
+
+def funnel_chart(steps) -> dict:
+    """Lay out the SVG bars: one row per step, done/skipped/dropped segments scaled to the top."""
+    top = max((s.reached for s in steps), default=0) or 1
+    scale = CHART_WIDTH / top
+    rows = []
+    for index, s in enumerate(steps):
+        y = index * ROW_HEIGHT + 10
+        done_w, skipped_w, dropped_w = (round(n * scale, 1) for n in (s.completed, s.skipped, s.dropped))
+        rows.append({
+            "step": s, "y": y, "label_y": y + 15, "bar_y": y + 20, "text_y": y + 20 + BAR_HEIGHT - 6,
+            "done_w": done_w, "skipped_x": LABEL_WIDTH + done_w, "skipped_w": skipped_w,
+            "dropped_x": LABEL_WIDTH + done_w + skipped_w, "dropped_w": dropped_w,
+            "reached_w": round(s.reached * scale, 1),
+            "after_x": LABEL_WIDTH + round(s.reached * scale, 1) + 6,
+            "drop_pct": None if s.drop_off_rate is None else round(s.drop_off_rate * 100, 1),
+            "median_s": None if s.median_ms is None else round(s.median_ms / 1000, 1),
+        })
+    return {
+        "rows": rows, "width": LABEL_WIDTH + CHART_WIDTH + 190, "height": len(steps) * ROW_HEIGHT + 20,
+        "label_width": LABEL_WIDTH, "bar_height": BAR_HEIGHT,
+    }
+
+
+def funnel_view(request):
+    """Render the funnel over the chosen window as a table and a server-side SVG chart."""
+    form = FunnelWindowForm(request.GET or None)
+    window = form.window() if form.is_bound and form.is_valid() else {}
+    steps = onboarding_funnel(**window)
+    today = timezone.localdate()
+    context = {
+        **admin.site.each_context(request),
+        "title": "Onboarding funnel",
+        "form": form,
+        "steps": steps,
+        "sessions": steps[0].reached if steps else 0,
+        "chart": funnel_chart(steps),
+        "presets": [
+            ("Last 7 days", f"?started_after={today - timedelta(days=6)}&started_before={today}"),
+            ("Last 30 days", f"?started_after={today - timedelta(days=29)}&started_before={today}"),
+            ("All time", "?"),
+        ],
+    }
+    return TemplateResponse(request, "admin/onboarding/funnel.html", context)
+
+
+def _with_funnel_url(get_urls):
+    def urls():
+        funnel = path("onboarding/funnel/", admin.site.admin_view(funnel_view), name="onboarding_funnel")
+        return [funnel, *get_urls()]
+
+    return urls
+
+
+# One page is not worth a custom AdminSite (and a settings change): prepend its URL to the default
+# site's URLs. admin.autodiscover() imports this module before the URLconf reads admin.site.urls.
+admin.site.get_urls = _with_funnel_url(admin.site.get_urls)

@@ -1,0 +1,193 @@
+"""Reads behind the staff surfaces: the answers list, a user's history, totals and the funnel.
+
+The views parse query parameters into the typed arguments below; every function here returns
+querysets or plain data and knows nothing of HTTP.
+"""
+import statistics
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection
+from django.db.models import Aggregate, Count, FloatField
+
+from aggregation.models import AnswerGroupTotal, AnswerSnapshot
+from aggregation.selectors import SNAPSHOT_DOCUMENT_FIELDS, snapshot_document
+from onboarding.manifest import STEP_KEYS, STEPS, step_index
+from onboarding.models import OnboardingEvent, OnboardingSession, Workspace
+
+
+@dataclass(frozen=True)
+class AnswerFilters:
+    """The answers list's filters; ``None`` means "not filtered"."""
+
+    role: str | None = None
+    workspace_id: int | None = None
+    completed_after: datetime | None = None
+    completed_before: datetime | None = None
+    # Set when the workspace filter named a slug (or id) that does not exist: nothing matches.
+    matches_nothing: bool = False
+
+
+def workspace_id_for(value: str) -> int | None:
+    """Return the id of the workspace named by ``value`` (an id or a slug), or None if none is."""
+    if value.isdigit():
+        return int(value)
+    return Workspace.objects.filter(slug=value).values_list("id", flat=True).first()
+
+
+def snapshots_filtered(filters: AnswerFilters):
+    """Return snapshots matching ``filters``, newest first by the keyset (completed_at, session_id).
+
+    Each filter lands on an index of ``AnswerSnapshot.Meta.indexes``: role → snap_role_completed,
+    workspace → snap_ws_completed, a completion window alone → snap_completed_desc.
+    """
+    queryset = AnswerSnapshot.objects.all()
+    if filters.matches_nothing:
+        return queryset.none()
+    if filters.role is not None:
+        queryset = queryset.filter(role=filters.role)
+    if filters.workspace_id is not None:
+        queryset = queryset.filter(workspace_id=filters.workspace_id)
+    if filters.completed_after is not None:
+        queryset = queryset.filter(completed_at__gte=filters.completed_after)
+    if filters.completed_before is not None:
+        queryset = queryset.filter(completed_at__lt=filters.completed_before)
+    return queryset.order_by("-completed_at", "-session_id")
+
+
+def snapshot_documents(rows) -> list[dict]:
+    """Return the contract's result documents for ``.values(*SNAPSHOT_DOCUMENT_FIELDS)`` rows."""
+    return [snapshot_document(row) for row in rows]
+
+
+def user_completion_history(user_id: int) -> list[dict]:
+    """Return a user's snapshots, oldest first (index snap_user_completed)."""
+    rows = (
+        AnswerSnapshot.objects.filter(user_id=user_id)
+        .order_by("completed_at", "session_id")
+        .values(*SNAPSHOT_DOCUMENT_FIELDS)
+    )
+    return snapshot_documents(rows)
+
+
+def totals_list(*, step: str | None = None, question: str | None = None) -> list[dict]:
+    """Return answer counts in manifest order (step, then field), most frequent answer first."""
+    queryset = AnswerGroupTotal.objects.all()
+    if step is not None:
+        queryset = queryset.filter(step=step)
+    if question is not None:
+        queryset = queryset.filter(question=question)
+    rows = list(queryset.values("step", "question", "answer", "count"))
+    field_order = {(s.key, name): i for s in STEPS for i, name in enumerate(s.field_names)}
+
+    def position(row):
+        step_pos = step_index(row["step"]) if row["step"] in STEP_KEYS else len(STEP_KEYS)
+        return step_pos, field_order.get((row["step"], row["question"]), 99), row["question"], -row["count"], row["answer"]
+
+    return sorted(rows, key=position)
+
+
+# --- The funnel --------------------------------------------------------------------------------
+
+TIMED_EVENTS = (OnboardingEvent.Name.STEP_SAVED, OnboardingEvent.Name.STEP_SKIPPED)
+
+
+class _Median(Aggregate):
+    """PostgreSQL's exact median; other databases compute it in Python."""
+
+    function = "percentile_cont"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    key: str
+    title: str
+    skippable: bool
+    reached: int
+    completed: int
+    skipped: int
+    dropped: int
+    drop_off_rate: float | None
+    median_ms: int | None
+
+    @property
+    def passed(self) -> int:
+        return self.completed + self.skipped
+
+
+def funnel_sessions(*, started_after: datetime | None = None, started_before: datetime | None = None):
+    """Return the sessions the funnel counts: live ones (not superseded) started in the window."""
+    queryset = OnboardingSession.objects.exclude(state=OnboardingSession.State.SUPERSEDED)
+    if started_after is not None:
+        queryset = queryset.filter(started_at__gte=started_after)
+    if started_before is not None:
+        queryset = queryset.filter(started_at__lt=started_before)
+    return queryset
+
+
+def onboarding_funnel(*, started_after: datetime | None = None, started_before: datetime | None = None) -> list[FunnelStep]:
+    """Return, per manifest step, how many sessions reached, completed, skipped and left it.
+
+    A session *reached* a step when the step is done, skipped, or the first one outstanding;
+    it *dropped* there when it reached the step and has neither done nor skipped it (an
+    in-progress session sitting on the step counts: it has not got past it yet). The median
+    time is that of ``step_saved``/``step_skipped`` events, whose ``duration_ms`` is the time
+    since the session's previous event, i.e. the time spent on the step.
+    """
+    sessions = funnel_sessions(started_after=started_after, started_before=started_before)
+    counts = {key: {"reached": 0, "completed": 0, "skipped": 0} for key in STEP_KEYS}
+    # Group in the database by the (few) distinct shapes of progress, then expand in Python.
+    shapes = sessions.values("state", "data__completed_steps", "data__skipped_steps").annotate(n=Count("id"))
+    for shape in shapes:
+        done = set(shape["data__completed_steps"] or [])
+        skipped = set(shape["data__skipped_steps"] or [])
+        _count_shape(counts, shape["state"] == OnboardingSession.State.COMPLETED, done, skipped, shape["n"])
+    medians = _median_durations(sessions)
+    result = []
+    for step in STEPS:
+        c = counts[step.key]
+        dropped = max(c["reached"] - c["completed"] - c["skipped"], 0)
+        result.append(FunnelStep(
+            key=step.key, title=step.title, skippable=step.skippable, reached=c["reached"],
+            completed=c["completed"], skipped=c["skipped"], dropped=dropped,
+            drop_off_rate=round(dropped / c["reached"], 4) if c["reached"] else None,
+            median_ms=medians.get(step.key),
+        ))
+    return result
+
+
+def _count_shape(counts: dict, completed_session: bool, done: set, skipped: set, n: int) -> None:
+    outstanding = None if completed_session else next((k for k in STEP_KEYS if k not in done | skipped), None)
+    for key in STEP_KEYS:
+        if key in done:
+            counts[key]["completed"] += n
+        elif key in skipped:
+            counts[key]["skipped"] += n
+        reached = key in done or key in skipped or outstanding is None or step_index(key) <= step_index(outstanding)
+        if reached:
+            counts[key]["reached"] += n
+
+
+def _median_durations(sessions) -> dict[str, int]:
+    events = OnboardingEvent.objects.filter(
+        session_id__in=sessions.values("id"), name__in=TIMED_EVENTS, step__in=STEP_KEYS, duration_ms__isnull=False,
+    )
+    if connection.vendor == "postgresql":
+        rows = events.values("step").annotate(median=_Median("duration_ms"))
+        return {row["step"]: int(round(row["median"])) for row in rows}
+    by_step: dict[str, list[int]] = {}
+    for step, duration in events.values_list("step", "duration_ms").iterator():
+        by_step.setdefault(step, []).append(duration)
+    return {step: int(round(statistics.median(values))) for step, values in by_step.items()}
+
+
+def funnel_document(steps: list[FunnelStep]) -> list[dict]:
+    """Return the funnel as JSON-ready dicts (the API's ``steps``)."""
+    return [
+        {"step": s.key, "title": s.title, "skippable": s.skippable, "reached": s.reached, "completed": s.completed,
+         "skipped": s.skipped, "dropped": s.dropped, "drop_off_rate": s.drop_off_rate, "median_ms": s.median_ms}
+        for s in steps
+    ]
+

@@ -1,0 +1,173 @@
+"""Django admin for onboarding: sessions (read-only, with a reset action), telemetry, the outbox.
+
+Admin actions are thin edges: they call the services (``session_restart``, ``outbox_dispatch``),
+never write rows themselves. The funnel page lives in ``adminapi.admin`` (it reads ``adminapi``).
+"""
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import ngettext
+
+from . import services
+from .manifest import STEPS
+from .models import (
+    Invitation, OnboardingEvent, OnboardingSession, OutboxMessage, Workspace, WorkspaceMembership,
+)
+
+
+def _display_value(value) -> str:
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value) or "—"
+    if value in (None, ""):
+        return "—"
+    return str(value)
+
+
+def answers_table(answers: dict, *, skipped_steps=()):
+    """Render answers as a per-step table of labelled fields; every value is escaped."""
+    answers = answers or {}
+    rows = []
+    for step in STEPS:
+        fields = answers.get(step.key)
+        if fields is None:
+            status = "skipped" if step.key in skipped_steps else "not answered"
+            rows.append(format_html(
+                '<tr><th scope="rowgroup" colspan="2" class="onb-step">{}</th></tr>'
+                '<tr><td colspan="2" class="onb-missing">{}</td></tr>', step.title, status,
+            ))
+            continue
+        labels = {name: str(field.label) for name, field in step.form_class.base_fields.items()}
+        body = format_html_join(
+            "", '<tr><td class="onb-label">{}</td><td>{}</td></tr>',
+            ((labels.get(name, name), _display_value(value)) for name, value in fields.items()),
+        )
+        rows.append(format_html('<tr><th scope="rowgroup" colspan="2" class="onb-step">{}</th></tr>{}', step.title, body))
+    return format_html(
+        '<table class="onb-answers"><tbody>{}</tbody></table>', format_html_join("", "{}", ((row,) for row in rows))
+    )
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by the services: staff look, never edit."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # A row is never edited here: the services are its only writer. The change permission on
+        # the changelist (obj is None) only gates the actions, and those call the services.
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OnboardingSession)
+class OnboardingSessionAdmin(ReadOnlyAdmin):
+    list_display = ("user", "state", "current_step", "version", "started_at", "updated_at", "completed_at")
+    list_filter = ("state", "current_step", "version")
+    search_fields = ("user__username", "user__email")
+    list_select_related = ("user",)
+    date_hierarchy = "updated_at"
+    ordering = ("-updated_at",)
+    actions = ["reset_onboarding"]
+    fields = (
+        "id", "user", "state", "current_step", "version", "answer_schema_version", "revision",
+        "started_at", "updated_at", "completed_at", "last_event_at", "progress", "answers_table",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="Progress")
+    def progress(self, obj):
+        return format_html(
+            "Done: {} · Skipped: {}", ", ".join(obj.completed_steps) or "—", ", ".join(obj.skipped_steps) or "—"
+        )
+
+    @admin.display(description="Answers")
+    def answers_table(self, obj):
+        return answers_table(obj.answers, skipped_steps=obj.skipped_steps)
+
+    @admin.action(description="Reset onboarding for the selected users (start them over)", permissions=["change"])
+    def reset_onboarding(self, request, queryset):
+        users = {session.user for session in queryset.select_related("user")}
+        for user in users:
+            services.session_restart(user=user, source=OnboardingEvent.Source.ADMIN)
+        self.message_user(request, ngettext(
+            "Onboarding was reset for %d user.", "Onboarding was reset for %d users.", len(users)) % len(users),
+            messages.SUCCESS)
+
+
+@admin.register(OnboardingEvent)
+class OnboardingEventAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "name", "step", "source", "duration_ms", "user_id", "session_id")
+    list_filter = ("name", "source", "step")
+    search_fields = ("=session__id", "=user_id")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at",)
+    readonly_fields = ("session_id", "user_id", "name", "step", "source", "duration_ms", "detail", "created_at")
+    fields = readonly_fields
+    show_full_result_count = False  # telemetry grows fast: skip the unfiltered COUNT(*)
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyAdmin):
+    list_display = ("id", "topic", "session_id", "state", "attempts", "created_at", "dispatched_at", "delivered_at")
+    list_filter = ("state", "topic")
+    search_fields = ("=session__id",)
+    ordering = ("-created_at",)
+    actions = ["redispatch"]
+    readonly_fields = (
+        "id", "topic", "session_id", "state", "attempts", "last_error", "payload", "created_at",
+        "dispatched_at", "delivered_at",
+    )
+    fields = readonly_fields
+
+    @admin.action(description="Dispatch the selected pending messages again", permissions=["change"])
+    def redispatch(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True))
+        sent = services.outbox_dispatch(message_ids=ids)
+        level = messages.SUCCESS if sent == len(ids) else messages.WARNING
+        self.message_user(
+            request, f"Dispatched {sent} of {len(ids)} selected messages (only pending messages are sent; "
+                     "a broker failure leaves them pending for the sweep).", level,
+        )
+
+
+class MembershipInline(admin.TabularInline):
+    model = WorkspaceMembership
+    extra = 0
+    fields = ("user", "role", "joined_at")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "joinable", "created_by", "created_at")
+    list_filter = ("joinable",)
+    search_fields = ("name", "slug")
+    list_select_related = ("created_by",)
+    readonly_fields = ("created_by", "created_at")
+    inlines = [MembershipInline]
+
+
+@admin.register(WorkspaceMembership)
+class WorkspaceMembershipAdmin(admin.ModelAdmin):
+    list_display = ("workspace", "user", "role", "joined_at")
+    list_filter = ("role",)
+    search_fields = ("workspace__name", "workspace__slug", "user__username", "user__email")
+    list_select_related = ("workspace", "user")
+    raw_id_fields = ("workspace", "user")
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ("email", "workspace", "role", "invited_by", "created_at")
+    list_filter = ("role",)
+    search_fields = ("email", "workspace__name", "workspace__slug")
+    list_select_related = ("workspace", "invited_by")
+    raw_id_fields = ("workspace", "invited_by")
