@@ -2,7 +2,20 @@
 
 Field kinds come from the step manifest: only ``choice``/``multi``/``bool`` answers are counted.
 """
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.text import slugify
+
 from onboarding.manifest import CATEGORICAL_KINDS, STEPS, UnknownStep, canonical_step_key, snake_key
+from onboarding.models import Workspace, WorkspaceMembership
+
+from .upgrades import UnsupportedSchemaVersion, answers_upgrade
+
+_KINDS = {step.key: step.kinds for step in STEPS}
 
 
 def canonical_answers(answers: dict) -> dict:
@@ -37,10 +50,9 @@ def flatten_answers(answers: dict) -> list[dict]:
 
 def counted_answers(answers: dict) -> list[tuple[str, str, str]]:
     """Return the (step, question, answer) keys a completion adds to the totals, sorted."""
-    kinds = {step.key: step.kinds for step in STEPS}
     keys = set()
     for row in flatten_answers(answers):
-        if kinds.get(row["step"], {}).get(row["question"]) in CATEGORICAL_KINDS:
+        if _KINDS.get(row["step"], {}).get(row["question"]) in CATEGORICAL_KINDS:
             keys.add((row["step"], row["question"], answer_label(row["value"])))
     return sorted(keys)
 
@@ -53,4 +65,88 @@ def answer_label(value) -> str:
 
 
 def extract_role(answers: dict) -> str:
+    """Return the role answered in the profile step (the admin list's filter), or ""."""
     return str(answers.get("profile", {}).get("role", ""))
+
+
+class InvalidCompletionMessage(ValueError):
+    """Raised for a completion message that can never be ingested (missing keys, bad values)."""
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A completion message normalised for the analytics store.
+
+    ``answers`` are canonical and in the current schema's shape; ``answer_schema_version`` is the
+    version the user answered under, as stamped on the session and the message.
+    """
+
+    session_id: uuid.UUID
+    user_id: int
+    completed_at: datetime
+    answer_schema_version: int
+    answers: dict
+    flattened: list
+    counted: tuple
+    role: str
+    workspace: tuple  # (mode, slug or join code) named by the answers, or ("", "")
+
+    @property
+    def order_key(self) -> tuple:
+        """Which of two messages for one session is newer: completion time, then schema version."""
+        return (self.completed_at, self.answer_schema_version)
+
+
+def completion_from_message(message: dict) -> Completion:
+    """Validate, upgrade and normalise one completion message (no database access)."""
+    try:
+        version = int(message["answer_schema_version"])
+        completed_at = parse_datetime(str(message["completed_at"]))
+        session_id, user_id = uuid.UUID(str(message["session_id"])), int(message["user_id"])
+        raw_answers = message["answers"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidCompletionMessage(f"malformed completion message: {exc!r}") from exc
+    if completed_at is None or timezone.is_naive(completed_at) or not isinstance(raw_answers, dict):
+        raise InvalidCompletionMessage("completed_at must be an aware ISO 8601 time and answers an object")
+    try:
+        answers = canonical_answers(answers_upgrade(raw_answers, from_version=version))
+    except UnsupportedSchemaVersion as exc:
+        raise InvalidCompletionMessage(str(exc)) from exc
+    return Completion(
+        session_id=session_id, user_id=user_id, completed_at=completed_at, answer_schema_version=version,
+        answers=answers, flattened=flatten_answers(answers), counted=tuple(counted_answers(answers)),
+        role=extract_role(answers), workspace=_named_workspace(answers),
+    )
+
+
+def _named_workspace(answers: dict) -> tuple[str, str]:
+    fields = answers.get("workspace", {})
+    if fields.get("mode") == "create" and fields.get("workspace_name"):
+        return ("create", slugify(fields["workspace_name"]))  # the slug completion gave the workspace
+    if fields.get("mode") == "join" and fields.get("join_code"):
+        return ("join", fields["join_code"])
+    return ("", "")
+
+
+def workspace_ids(completions: list[Completion]) -> dict[uuid.UUID, int | None]:
+    """Return each completion's workspace id (three queries for any number of completions).
+
+    The answers name it (the slug of a created workspace, or the join code); when they name none
+    that still exists, the user's most recently joined workspace stands in.
+    """
+    slugs = {c.workspace[1] for c in completions if c.workspace[0] == "create"}
+    codes = {c.workspace[1] for c in completions if c.workspace[0] == "join"}
+    found = {("create", slug): pk for slug, pk in Workspace.objects.filter(slug__in=slugs).values_list("slug", "pk")}
+    found.update(
+        {("join", code): pk for code, pk in Workspace.objects.filter(join_code__in=codes).values_list("join_code", "pk")}
+    )
+    result = {c.session_id: found.get(c.workspace) for c in completions}
+    orphans = {c.user_id for c in completions if result[c.session_id] is None}
+    latest = {}
+    memberships = WorkspaceMembership.objects.filter(user_id__in=orphans).order_by("user_id", "-joined_at", "-pk")
+    for user_id, workspace_id in memberships.values_list("user_id", "workspace_id"):
+        latest.setdefault(user_id, workspace_id)
+    for c in completions:
+        if result[c.session_id] is None:
+            result[c.session_id] = latest.get(c.user_id)
+    return result

@@ -122,12 +122,43 @@ REST_FRAMEWORK = {
 }
 # --- API (issue 3) ----------------------------------------------------------------------
 # (API-specific settings: JWT lifetimes, throttles.)
+from datetime import timedelta  # noqa: E402  (kept beside the settings that use it)
+
+INSTALLED_APPS += ["drf_spectacular_sidecar"]  # Swagger UI / Redoc assets served locally, no CDN
+REST_FRAMEWORK.update({
+    # Session auth whose CSRF failure answers 403 with code "csrf_failed" (bearer stays first).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "onboarding.api.authentication.SessionAuthentication",
+    ],
+    # JSON with a size cap and strict values (no NaN/Infinity, NUL or lone surrogates): clean 400/413.
+    "DEFAULT_PARSER_CLASSES": ["onboarding.api.parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_THROTTLE_CLASSES": ["onboarding.api.throttling.AuthenticatedWriteThrottle"],
+})
+# Bearer tokens for cross-origin SPAs: a short-lived access token, renewed with the refresh token.
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("API_ACCESS_TOKEN_LIFETIME_SECONDS", default=5 * 60)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env.int("API_REFRESH_TOKEN_LIFETIME_SECONDS", default=24 * 3600)),
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "UPDATE_LAST_LOGIN": False,
+}
+# Authenticated writes (PATCH/POST) per user, and token requests per client address ("N/sec|min|hour|day";
+# empty disables). Counted in the default cache, i.e. per process unless CACHES points at a shared one.
+API_WRITE_THROTTLE_RATE = env("API_WRITE_THROTTLE_RATE", default="120/min") or None
+API_TOKEN_THROTTLE_RATE = env("API_TOKEN_THROTTLE_RATE", default="30/min") or None
+# benchmarks/api_progress.py only: mounts /api/bench/baseline (one pk read + UPDATE, JSON).
+BENCHMARK_BASELINE_VIEW = env.bool("BENCHMARK_BASELINE_VIEW", default=False)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Onboarding platform API",
     "DESCRIPTION": "Progress and completion of the onboarding flow, and staff-only answer analytics.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # --- Celery -----------------------------------------------------------------------------
@@ -152,6 +183,29 @@ CELERY_TIMEZONE = "UTC"
 # --- Aggregation pipeline (issue 4) -----------------------------------------------------
 # A pending outbox message not acknowledged after this many seconds is dispatched again.
 ONBOARDING_OUTBOX_REDISPATCH_AFTER = env.int("ONBOARDING_OUTBOX_REDISPATCH_AFTER", default=300)
+# Publishing happens after a completion commits, inside the request: with the broker down it
+# must give up within about a second (the outbox keeps the message and the beat sweep re-sends
+# it) instead of kombu's default of retrying the connection forever.
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True  # a worker started before Redis keeps trying
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A message unacknowledged this long (a killed worker) goes back to the queue. It must exceed
+    # the longest task plus the longest retry countdown (retry_backoff_max below), or a slow task
+    # would run twice at once.
+    "visibility_timeout": 3600,
+    "max_retries": 1,                 # connection attempts when publishing, then fail
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+    "socket_connect_timeout": 1,
+    "socket_timeout": 5,
+    "retry_on_timeout": True,
+    "health_check_interval": 25,
+}
+CELERY_TASK_TIME_LIMIT = 300          # hard limit: far below the visibility timeout
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 
 # --- Nightly export (issue 6) -----------------------------------------------------------
 # Cron expression (minute hour day-of-month month day-of-week), UTC.

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from celery import current_app
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from ..models import OnboardingSession, OutboxMessage
@@ -60,10 +60,16 @@ def outbox_acknowledge(*, message_id: int) -> None:
     )
 
 
-def outbox_redispatch_stale(*, older_than: timedelta) -> int:
-    """Send again every pending message not acknowledged within ``older_than``."""
+def outbox_mark_failed(*, message_id: int, error: str) -> None:
+    """Park a message its consumer can never apply (the sweep skips it; a human looks at it)."""
+    OutboxMessage.objects.filter(pk=message_id).update(state=OutboxMessage.State.FAILED, last_error=error[:2000])
+
+
+def outbox_redispatch_stale(*, older_than: timedelta, limit: int = 1000) -> int:
+    """Send again every pending message not acknowledged within ``older_than``, oldest first."""
     cutoff = timezone.now() - older_than
-    stale = OutboxMessage.objects.filter(state=OutboxMessage.State.PENDING).filter(
-        dispatched_at__isnull=True, created_at__lt=cutoff
-    ) | OutboxMessage.objects.filter(state=OutboxMessage.State.PENDING, dispatched_at__lt=cutoff)
-    return outbox_dispatch(message_ids=list(stale.values_list("pk", flat=True)[:1000]))
+    stale = OutboxMessage.objects.filter(
+        Q(dispatched_at__lt=cutoff) | Q(dispatched_at__isnull=True, created_at__lt=cutoff),
+        state=OutboxMessage.State.PENDING,
+    ).order_by(F("dispatched_at").asc(nulls_first=True), "pk")
+    return outbox_dispatch(message_ids=list(stale.values_list("pk", flat=True)[:limit]))

@@ -1,0 +1,40 @@
+"""Replay completed onboarding sessions into snapshots and totals, idempotently."""
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.timezone import is_naive, make_aware
+from tqdm import tqdm
+
+from aggregation.backfill import answers_backfill, completed_sessions
+
+
+def aware_datetime(value: str):
+    """Parse an ISO 8601 date or date-time (naive means UTC) for --since."""
+    parsed = parse_datetime(value)
+    if parsed is None and (day := parse_date(value)):
+        parsed = parse_datetime(f"{day.isoformat()}T00:00:00")
+    if parsed is None:
+        raise CommandError(f"--since: {value!r} is not an ISO 8601 date or date-time")
+    return make_aware(parsed) if is_naive(parsed) else parsed
+
+
+class Command(BaseCommand):
+    help = "Replay completed onboarding sessions into answer snapshots and totals (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--batch-size", type=int, default=1000, help="Sessions per transaction (default 1000).")
+        parser.add_argument("--since", type=aware_datetime, help="Only sessions completed at or after this time.")
+        parser.add_argument("--dry-run", action="store_true", help="Report what would change; write nothing.")
+
+    def handle(self, *args, batch_size, since, dry_run, **options):
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1")
+        total = completed_sessions(since=since).count()
+        with tqdm(total=total, unit="session", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
+            summary = answers_backfill(batch_size=batch_size, since=since, dry_run=dry_run, on_batch=bar.update)
+        prefix = "Dry run (nothing written): " if dry_run else ""
+        self.stdout.write(
+            f"{prefix}{sum(summary.values())} sessions: {summary['created']} created, {summary['updated']} updated, "
+            f"{summary['unchanged']} unchanged, {summary['stale']} stale"
+        )

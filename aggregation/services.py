@@ -1,0 +1,141 @@
+"""Ingestion of completion messages: the one writer of snapshots and totals.
+
+Every completion reaches the store through ``snapshot_ingest_batch`` (the live task with one
+message, the backfill with a batch), so both share normalisation, ordering and the totals delta.
+Lock order, the same in every transaction, keeps concurrent workers free of deadlocks: snapshot
+rows first (sorted by session id), then total rows (sorted by key).
+"""
+import logging
+from collections import Counter
+from collections.abc import Mapping
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .models import AnswerGroupTotal, AnswerSnapshot
+from .normalise import Completion, completion_from_message, counted_answers, workspace_ids
+
+logger = logging.getLogger(__name__)
+
+CREATED, UPDATED, UNCHANGED, STALE = "created", "updated", "unchanged", "stale"
+OUTCOMES = (CREATED, UPDATED, UNCHANGED, STALE)
+_SNAPSHOT_COLUMNS = (
+    "user_id", "workspace_id", "role", "answer_schema_version", "completed_at", "answers", "flattened", "ingested_at",
+)
+_INSERT_ATTEMPTS = 3
+_UPSERT_CHUNK = 500
+
+
+def snapshot_ingest(*, message: dict) -> str:
+    """Apply one completion message to its snapshot and the totals; return the outcome."""
+    return snapshot_ingest_batch(messages=[message])[0]
+
+
+def snapshot_ingest_batch(*, messages: list[dict]) -> list[str]:
+    """Apply completion messages in one transaction; return each message's outcome, in order.
+
+    Outcomes: ``created``, ``updated`` (a newer or different message), ``unchanged`` (a repeat),
+    ``stale`` (older than the stored snapshot, ignored). Raises InvalidCompletionMessage.
+    """
+    completions = [completion_from_message(message) for message in messages]
+    for attempt in range(1, _INSERT_ATTEMPTS + 1):
+        try:
+            return _ingest(completions)
+        except IntegrityError:
+            # A concurrent ingestion inserted one of these snapshots first; the next attempt finds
+            # and locks its row. A lasting violation (the user was deleted) is raised.
+            if attempt == _INSERT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+@transaction.atomic
+def _ingest(completions: list[Completion]) -> list[str]:
+    ids = sorted({completion.session_id for completion in completions})
+    locked = AnswerSnapshot.objects.select_for_update().filter(session_id__in=ids).order_by("session_id")
+    current = {snapshot.session_id: snapshot for snapshot in locked}
+    stored_ids = set(current)
+    workspaces = workspace_ids(completions)
+    now, delta, written, outcomes = timezone.now(), Counter(), {}, []
+    for completion in completions:
+        previous = current.get(completion.session_id)
+        outcome = _outcome(completion, workspaces[completion.session_id], previous)
+        outcomes.append(outcome)
+        if outcome in (CREATED, UPDATED):
+            delta.update(completion.counted)
+            delta.subtract(counted_answers(previous.answers) if previous else ())
+            current[completion.session_id] = written[completion.session_id] = _snapshot(
+                completion, workspaces[completion.session_id], now
+            )
+    AnswerSnapshot.objects.bulk_create([written[pk] for pk in sorted(written) if pk not in stored_ids])
+    AnswerSnapshot.objects.bulk_update(
+        [written[pk] for pk in sorted(written) if pk in stored_ids], _SNAPSHOT_COLUMNS, batch_size=200
+    )
+    totals_apply_delta(delta=delta)
+    return outcomes
+
+
+def _outcome(completion: Completion, workspace_id: int | None, snapshot: AnswerSnapshot | None) -> str:
+    if snapshot is None:
+        return CREATED
+    stored_key = (snapshot.completed_at, snapshot.answer_schema_version)
+    if completion.order_key < stored_key:
+        return STALE
+    unchanged = (
+        completion.order_key == stored_key and completion.answers == snapshot.answers
+        and completion.user_id == snapshot.user_id and workspace_id == snapshot.workspace_id
+        and completion.role == snapshot.role
+    )
+    return UNCHANGED if unchanged else UPDATED
+
+
+def _snapshot(completion: Completion, workspace_id: int | None, now) -> AnswerSnapshot:
+    return AnswerSnapshot(
+        session_id=completion.session_id, user_id=completion.user_id, workspace_id=workspace_id,
+        role=completion.role, answer_schema_version=completion.answer_schema_version,
+        completed_at=completion.completed_at, answers=completion.answers, flattened=completion.flattened,
+        ingested_at=now,
+    )
+
+
+def totals_apply_delta(*, delta: Mapping[tuple[str, str, str], int]) -> None:
+    """Add ``delta`` to the (step, question, answer) totals, in key order; never below zero.
+
+    The caller owns the transaction. Increments are one ``INSERT ... ON CONFLICT DO UPDATE SET
+    count = count + n`` per chunk (atomic, no lost updates); decrements, which only a changed
+    snapshot produces, are single-row updates taken in the same key order.
+    """
+    changes = sorted((key, n) for key, n in delta.items() if n)
+    if all(n > 0 for _key, n in changes):
+        for start in range(0, len(changes), _UPSERT_CHUNK):
+            _totals_increment(changes[start:start + _UPSERT_CHUNK])
+        return
+    for key, n in changes:
+        if n > 0:
+            _totals_increment([(key, n)])
+        else:
+            _totals_decrement(key, -n)
+
+
+def _totals_increment(changes: list[tuple[tuple[str, str, str], int]]) -> None:
+    if not changes:
+        return
+    table = connection.ops.quote_name(AnswerGroupTotal._meta.db_table)
+    rows = ", ".join(["(%s, %s, %s, %s)"] * len(changes))
+    params = [value for (step, question, answer), n in changes for value in (step, question, answer, n)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (step, question, answer, count) VALUES {rows} "
+            f"ON CONFLICT (step, question, answer) DO UPDATE SET count = {table}.count + EXCLUDED.count",
+            params,
+        )
+
+
+def _totals_decrement(key: tuple[str, str, str], n: int) -> None:
+    step, question, answer = key
+    total = AnswerGroupTotal.objects.filter(step=step, question=question, answer=answer)
+    if not total.filter(count__gte=n).update(count=F("count") - n):
+        # Only a drifted table gets here (check_onboarding_totals --repair mends it): clamp at zero.
+        total.update(count=0)
+        logger.warning("totals drift: %s.%s=%s would go below zero", step, question, answer)
