@@ -1,2 +1,25 @@
-"""Progress and completion API (issue 3)."""
-urlpatterns = []
+"""Progress and completion API (CONTRACT §3), token endpoints and the OpenAPI schema and docs.
+
+Contract URLs have no trailing slash; the schema and docs keep drf-spectacular's usual ones.
+"""
+from django.conf import settings
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from . import views
+
+urlpatterns = [
+    path("users/me/onboarding-progress", views.OnboardingProgressApi.as_view(), name="api-onboarding-progress"),
+    path("onboarding/complete", views.OnboardingCompleteApi.as_view(), name="api-onboarding-complete"),
+    path("onboarding/manifest", views.OnboardingManifestApi.as_view(), name="api-onboarding-manifest"),
+    path("auth/token", views.TokenObtainApi.as_view(), name="api-token-obtain"),
+    path("auth/token/refresh", views.TokenRefreshApi.as_view(), name="api-token-refresh"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]
+
+if settings.BENCHMARK_BASELINE_VIEW:  # benchmarks/api_progress.py only; never on in production
+    from .benchmark_views import baseline_session_touch
+
+    urlpatterns.append(path("bench/baseline/<uuid:session_id>", baseline_session_touch, name="api-bench-baseline"))

@@ -1,0 +1,31 @@
+"""Throttles: authenticated writes per user, token requests per client address."""
+from django.conf import settings
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.throttling import SimpleRateThrottle
+
+
+class AuthenticatedWriteThrottle(SimpleRateThrottle):
+    """Limit an authenticated user's writes (PATCH/POST/PUT/DELETE) to API_WRITE_THROTTLE_RATE."""
+
+    scope = "api_write"
+
+    def get_rate(self):
+        # Read at request time (not import time) so the environment and override_settings apply.
+        return settings.API_WRITE_THROTTLE_RATE
+
+    def get_cache_key(self, request, view):
+        if request.method in SAFE_METHODS or not request.user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+class TokenRequestThrottle(SimpleRateThrottle):
+    """Limit token obtain/refresh requests per client address to API_TOKEN_THROTTLE_RATE."""
+
+    scope = "api_token"
+
+    def get_rate(self):
+        return settings.API_TOKEN_THROTTLE_RATE
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

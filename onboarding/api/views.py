@@ -1,0 +1,163 @@
+"""The progress and completion API (CONTRACT §3): thin views over the onboarding services.
+
+Every write goes through a service with ``source="api"``; the services own validation, key
+normalisation, revision checks, conflict diffing and telemetry. Domain errors propagate to
+``errors.api_exception_handler``, which renders the contract's error bodies.
+"""
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt import views as jwt_views
+
+from .. import services
+from ..manifest import ANSWER_SCHEMA_VERSION, STEPS, step_definition
+from ..selectors import session_progress
+from .serializers import (
+    ApiConflictSerializer, ApiErrorSerializer, ManifestSerializer, ProgressSerializer, ApiThrottledSerializer,
+    ApiValidationFailedSerializer,
+)
+from .throttling import TokenRequestThrottle
+
+SOURCE = "api"
+
+IF_MATCH = OpenApiParameter(
+    "If-Match", location=OpenApiParameter.HEADER, required=False,
+    description='The revision, quoted (`"<revision>"`); used when the body carries no `revision`.',
+)
+ETAG = OpenApiParameter(
+    "ETag", location=OpenApiParameter.HEADER, response=[200, 409], description='The session\'s revision, quoted: `"<revision>"`.',
+)
+UNAUTHENTICATED = OpenApiResponse(ApiErrorSerializer, description="No, bad or expired credentials (`not_authenticated`, `token_not_valid`, ...).")
+FORBIDDEN = OpenApiResponse(ApiErrorSerializer, description="Session authentication without a valid CSRF token (`csrf_failed`).")
+TOO_LARGE = OpenApiResponse(ApiErrorSerializer, description="The body exceeds DATA_UPLOAD_MAX_MEMORY_SIZE (`request_too_large`).")
+UNSUPPORTED = OpenApiResponse(ApiErrorSerializer, description="The body is not `application/json` (`unsupported_media_type`).")
+THROTTLED = OpenApiResponse(ApiThrottledSerializer, description="Too many writes (`throttled`); retry after `retry_after` seconds.")
+CONFLICT = OpenApiResponse(ApiConflictSerializer, description=(
+    "`revision_conflict`: the session changed since `revision`; nothing was written. `current` is the progress now, "
+    "`changed_fields` the fields whose value differs from what that revision saw. "
+    "`already_completed`: the session is completed and can no longer change."
+))
+
+
+def revision_from(request, body_revision: str | None) -> str | None:
+    """Return the revision from the body, else from ``If-Match`` (quotes and ``W/`` removed)."""
+    if body_revision:
+        return body_revision
+    header = request.headers.get("If-Match", "").strip()
+    if header.startswith("W/"):
+        header = header[2:]
+    header = header.strip('"')
+    return None if header in ("", "*") else header
+
+
+def progress_response(session) -> Response:
+    progress = session_progress(session)
+    return Response(ProgressSerializer(progress).data, headers={"ETag": f'"{progress["revision"]}"'})
+
+
+class OnboardingProgressApi(APIView):
+    """The signed-in user's own onboarding progress: read it, or save/skip/back/draft a step."""
+
+    class InputSerializer(serializers.Serializer):
+        revision = serializers.CharField(required=False, allow_blank=True, max_length=100,
+                                         help_text="The revision last seen (or send `If-Match`).")
+        step = serializers.CharField(max_length=80, help_text="Step key in any case style: `work-profile`, `workProfile`, `work_profile`.")
+        action = serializers.ChoiceField(choices=["save", "skip", "back", "draft"], default="save", help_text=(
+            "`save`: validate and mark done; `skip`: skippable steps only; `back`: un-mark the step before `step` "
+            "and make it current; `draft`: store partial answers without validation."
+        ))
+        answers = serializers.DictField(required=False, help_text="Field: value, field names in any case style.")
+
+    @extend_schema(
+        operation_id="onboarding_progress_retrieve",
+        parameters=[ETAG],
+        responses={200: ProgressSerializer, 401: UNAUTHENTICATED},
+    )
+    def get(self, request):
+        return progress_response(services.session_get_or_start(user=request.user, source=SOURCE))
+
+    @extend_schema(
+        operation_id="onboarding_progress_update",
+        parameters=[IF_MATCH, ETAG],
+        request=InputSerializer,
+        responses={
+            200: ProgressSerializer,
+            400: OpenApiResponse(ApiValidationFailedSerializer, description=(
+                "`validation_failed` (with `issues`), `revision_required` or `parse_error`.")),
+            401: UNAUTHENTICATED, 403: FORBIDDEN, 409: CONFLICT, 413: TOO_LARGE, 415: UNSUPPORTED, 429: THROTTLED,
+        },
+    )
+    def patch(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        session = services.session_get_or_start(user=request.user, source=SOURCE)
+        write = {"session": session, "step": values["step"], "source": SOURCE,
+                 "revision": revision_from(request, values.get("revision"))}
+        action = values["action"]
+        if action == "save":
+            session = services.session_save_step(**write, answers=values.get("answers", {}))
+        elif action == "draft":
+            session = services.session_save_draft(**write, answers=values.get("answers", {}))
+        elif action == "skip":
+            session = services.session_skip_step(**write)
+        else:
+            session = services.session_go_back(**write)
+        return progress_response(session)
+
+
+class OnboardingCompleteApi(APIView):
+    """Complete the signed-in user's onboarding once; a repeat returns the same completed progress."""
+
+    class InputSerializer(serializers.Serializer):
+        revision = serializers.CharField(required=False, allow_blank=True, max_length=100,
+                                         help_text="The revision last seen (or send `If-Match`).")
+
+    @extend_schema(
+        operation_id="onboarding_complete",
+        parameters=[IF_MATCH, ETAG],
+        request=InputSerializer,
+        responses={
+            200: ProgressSerializer,
+            400: OpenApiResponse(ApiValidationFailedSerializer, description=(
+                "`validation_failed` with `blocking_step` and `issues`, `revision_required` or `parse_error`.")),
+            401: UNAUTHENTICATED, 403: FORBIDDEN, 409: CONFLICT, 413: TOO_LARGE, 415: UNSUPPORTED, 429: THROTTLED,
+        },
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        session = services.session_get_or_start(user=request.user, source=SOURCE)
+        session = services.session_complete(
+            session=session, revision=revision_from(request, data.validated_data.get("revision")), source=SOURCE
+        )
+        return progress_response(session)
+
+
+class OnboardingManifestApi(APIView):
+    """The steps and field definitions the signed-in user will see."""
+
+    @extend_schema(operation_id="onboarding_manifest", responses={200: ManifestSerializer, 401: UNAUTHENTICATED})
+    def get(self, request):
+        manifest = {"version": settings.ONBOARDING_VERSION, "answer_schema_version": ANSWER_SCHEMA_VERSION,
+                    "steps": [step_definition(step) for step in STEPS]}
+        return Response(ManifestSerializer(manifest).data)
+
+
+_TOKEN_ERRORS = {400: ApiValidationFailedSerializer, 401: ApiErrorSerializer, 413: ApiErrorSerializer, 429: ApiThrottledSerializer}
+
+
+@extend_schema(responses={200: jwt_views.TokenObtainPairView.serializer_class, **_TOKEN_ERRORS})
+class TokenObtainApi(jwt_views.TokenObtainPairView):
+    """Exchange username and password for an access token (short-lived) and a refresh token."""
+
+    throttle_classes = [TokenRequestThrottle]
+
+
+@extend_schema(responses={200: jwt_views.TokenRefreshView.serializer_class, **_TOKEN_ERRORS})
+class TokenRefreshApi(jwt_views.TokenRefreshView):
+    """Exchange a refresh token for a new access token."""
+
+    throttle_classes = [TokenRequestThrottle]
