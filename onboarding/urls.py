@@ -1,3 +1,26 @@
-"""Wizard, auth pages and dashboard (issue 2)."""
-app_name = "onboarding"
-urlpatterns = []
+"""Wizard, auth pages and dashboard (issue 2).
+
+The auth pages keep Django's un-namespaced names (``login``, ``logout``) because settings refer
+to them as ``LOGIN_URL = "login"``; the wizard and dashboard live in the ``onboarding`` namespace.
+"""
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from .wizard import accounts, pages
+from .wizard.views import OnboardingWizardView
+
+wizard = OnboardingWizardView.as_view(url_name="onboarding:step")
+
+onboarding_patterns = [
+    path("", pages.home, name="home"),
+    path("dashboard/", pages.dashboard, name="dashboard"),
+    path("o/", wizard, name="start"),
+    path("o/<slug:step>/", wizard, name="step"),
+]
+
+urlpatterns = [
+    path("accounts/signup/", accounts.signup, name="signup"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include((onboarding_patterns, "onboarding"))),
+]

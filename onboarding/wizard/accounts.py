@@ -1,0 +1,47 @@
+"""Sign-up: create the account, log in, start onboarding."""
+from django import forms
+from django.contrib.auth import get_user_model, login
+from django.contrib.auth.forms import UserCreationForm
+from django.shortcuts import redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+
+from .. import services
+
+
+class SignupForm(UserCreationForm):
+    """Username, e-mail and the password twice (Django's password validators apply)."""
+
+    email = forms.EmailField(label="Email", max_length=254, help_text="Teammates' invitations never go to this address.")
+
+    class Meta(UserCreationForm.Meta):
+        model = get_user_model()
+        fields = ("username", "email")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Django's default help is HTML; the templates escape help text, so say it in plain words.
+        self.fields["password1"].help_text = (
+            "At least 8 characters, not a common password, not all digits and not like your username."
+        )
+
+    def clean_email(self):
+        email = self.cleaned_data["email"]
+        if get_user_model().objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("An account with this e-mail address already exists.", code="email_taken")
+        return email
+
+
+@sensitive_post_parameters("password1", "password2")
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    """Create an account, log it in and send it to the first onboarding step."""
+    if request.user.is_authenticated:
+        return redirect("onboarding:start")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        services.session_get_or_start(user=user, source="wizard")
+        return redirect("onboarding:start")
+    return render(request, "registration/signup.html", {"form": form})

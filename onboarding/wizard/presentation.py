@@ -1,0 +1,86 @@
+"""How the wizard shows answers and issues: readable values, form binding, progress."""
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.http import QueryDict
+
+from ..manifest import STEPS, get_step
+from ..selectors import step_status
+
+STATUS_LABELS = {"done": "done", "skipped": "skipped", "pending": "to do"}
+
+
+def typed_answers(form) -> dict:
+    """Return what the user submitted for each field of a bound step form (raw widget values)."""
+    answers = {}
+    for name in form.fields:
+        value = form[name].data
+        if value is not None:
+            answers[name] = value
+    return answers
+
+
+def form_data_for(form, values: dict) -> QueryDict:
+    """Encode field → value as the POST data the form's widgets would send."""
+    data = QueryDict(mutable=True)
+    for name, value in values.items():
+        if name not in form.fields:
+            continue
+        prepared = form.fields[name].prepare_value(value)
+        key = form.add_prefix(name)
+        if isinstance(prepared, (list, tuple)):
+            data.setlist(key, [str(item) for item in prepared])
+        elif prepared is True:
+            data[key] = "on"
+        elif prepared not in (None, False):
+            data[key] = str(prepared)
+    return data
+
+
+def form_add_issues(form, issues: list[dict]) -> None:
+    """Show service issues on the form, skipping those its own validation already reports."""
+    for item in issues:
+        field = item.get("field") if item.get("field") in form.fields else None
+        shown = form.errors.get(field or NON_FIELD_ERRORS, [])
+        if item["message"] not in shown:
+            form.add_error(field, item["message"])
+
+
+def display_value(step_key: str, field: str, value) -> str:
+    """Return an answer as a person reads it: choice labels, Yes/No, lists joined."""
+    if value is None or value == "" or value == []:
+        return "(empty)"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    form_field = get_step(step_key).form_class.base_fields.get(field)
+    choices = dict(getattr(form_field, "choices", None) or [])
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(choices.get(item, item)) for item in value)
+    return str(choices.get(value, value))
+
+
+def field_label(step_key: str, field: str | None) -> str:
+    """Return a field's visible label (or the step's title when no field is named)."""
+    step = get_step(step_key)
+    form_field = step.form_class.base_fields.get(field or "")
+    return str(form_field.label) if form_field is not None else step.title
+
+
+def changed_fields_display(session, changed_fields: list[dict]) -> list[dict]:
+    """Describe fields changed elsewhere with their labels and current values."""
+    rows = []
+    for item in changed_fields:
+        step_key, field = item["step"], item["field"]
+        rows.append({
+            "step_title": get_step(step_key).title,
+            "label": field_label(step_key, field),
+            "value": display_value(step_key, field, session.answers.get(step_key, {}).get(field)),
+        })
+    return rows
+
+
+def progress_steps(session, current: str) -> list[dict]:
+    """Return every step with its status, for the progress indicator."""
+    return [
+        {"key": step.key, "title": step.title, "status": step_status(session, step.key),
+         "status_label": STATUS_LABELS[step_status(session, step.key)], "current": step.key == current}
+        for step in STEPS
+    ]

@@ -1,0 +1,170 @@
+"""The onboarding wizard: one formtools step per manifest step, every submit through the services.
+
+formtools provides the step plumbing (named URLs, form prefixes, the management form, the
+progress helper); the storage is the user's OnboardingSession and ``post()`` hands each submit
+to ``onboarding.services`` at once, so the services, not formtools' revalidation, decide.
+"""
+import logging
+
+from django import forms
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import SuspiciousOperation
+from django.db import DatabaseError
+from django.shortcuts import redirect
+from formtools.wizard.forms import ManagementForm
+from formtools.wizard.views import NamedUrlWizardView
+
+from .. import services
+from ..errors import RevisionConflict, RevisionRequired, SessionAlreadyCompleted, StepValidationError
+from ..manifest import STEP_KEYS, STEPS, get_step
+from ..selectors import first_outstanding_step, step_is_reachable
+from .presentation import (
+    changed_fields_display, form_add_issues, form_data_for, progress_steps, typed_answers,
+)
+
+logger = logging.getLogger(__name__)
+
+SOURCE = "wizard"
+# Issues found by Finish that belong to an earlier step: shown once, inline, on that step.
+PENDING_ISSUES_KEY = "onboarding_wizard_issues"
+
+
+def wizard_resume_step(session) -> str:
+    """Return the step a user continues at: the first outstanding one, else the last (to Finish)."""
+    return first_outstanding_step(session) or STEP_KEYS[-1]
+
+
+class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
+    storage_name = "onboarding.wizard.storage.OnboardingSessionStorage"
+    form_list = [(step.key, step.form_class) for step in STEPS]
+    template_name = "onboarding/wizard_step.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        session = services.session_get_or_start(user=request.user, source=SOURCE)
+        if session.is_completed:
+            return redirect("onboarding:dashboard")
+        request.onboarding_session = self.session = session
+        self.initial_override = None
+        return super().dispatch(request, *args, **kwargs)
+
+    # --- formtools hooks ----------------------------------------------------------------
+
+    def get_form_kwargs(self, step=None):
+        return {"user": self.request.user}
+
+    def get_form_initial(self, step):
+        """Prefill from the saved answers overlaid with any autosaved draft (or what was just typed)."""
+        if self.initial_override is not None:
+            return self.initial_override
+        drafts = self.session.data.get("drafts", {}).get(step, {})
+        return {**self.session.answers.get(step, {}), **drafts}
+
+    def get_form(self, step=None, data=None, files=None):
+        form = super().get_form(step, data, files)
+        form.label_suffix = ""  # the visible label is exactly the contract's label
+        for name, field in form.fields.items():
+            # A required drop-down without a default must not pre-select its first choice,
+            # or "Continue" would answer for the user.
+            if type(field.widget) is forms.Select and field.required and form.get_initial_for_field(field, name) in (None, ""):
+                field.choices = [("", "Choose…"), *field.choices]
+        return form
+
+    def get_context_data(self, form, **kwargs):
+        context = super().get_context_data(form=form, **kwargs)
+        step = get_step(self.steps.current)
+        context.update(
+            step=step,
+            is_last=step.key == STEP_KEYS[-1],
+            revision=self.session.revision,
+            notice=self.session.data.get("notice"),
+            progress_steps=progress_steps(self.session, step.key),
+        )
+        return context
+
+    # --- GET ----------------------------------------------------------------------------
+
+    def get(self, request, *args, step=None, **kwargs):
+        if step not in self.get_form_list() or not step_is_reachable(self.session, step):
+            return redirect(self.get_step_url(wizard_resume_step(self.session)))
+        self.storage.current_step = step
+        return self.render(self._form_for_display(step))
+
+    def _form_for_display(self, step):
+        pending = self.request.session.pop(PENDING_ISSUES_KEY, None)
+        if not pending or pending.get("step") != step:
+            return self.get_form(step)
+        form = self.get_form(step)
+        form = self.get_form(step, data=form_data_for(form, self.get_form_initial(step)))
+        form_add_issues(form, pending["issues"])
+        return form
+
+    # --- POST ---------------------------------------------------------------------------
+
+    def post(self, request, *args, step=None, **kwargs):
+        if step not in self.get_form_list():
+            return redirect(self.get_step_url(wizard_resume_step(self.session)))
+        management = ManagementForm(request.POST, prefix=self.prefix)
+        if not management.is_valid() or management.cleaned_data["current_step"] != step:
+            raise SuspiciousOperation("The wizard's management form is missing or was tampered with.")
+        self.storage.current_step = step
+        form = self.get_form(step, data=request.POST)
+        revision = request.POST.get("revision", "")
+        try:
+            return self._submit(step, form, revision)
+        except (RevisionConflict, RevisionRequired) as exc:
+            return self._render_stale(form, exc)
+        except SessionAlreadyCompleted:
+            return redirect("onboarding:dashboard")
+        except StepValidationError as exc:
+            return self._render_issues(step, form, exc)
+        except DatabaseError:
+            logger.exception("saving onboarding step %s failed", step)
+            return self._render_with_typed(form, status=503, save_failed=True)
+
+    def _submit(self, step, form, revision):
+        """Hand the submit to the one service that owns it, then go where the result says."""
+        if "wizard_goto_step" in self.request.POST:
+            self.session = services.session_go_back(session=self.session, step=step, revision=revision, source=SOURCE)
+            return redirect(self.get_step_url(self.session.current_step or wizard_resume_step(self.session)))
+        if "wizard_skip" in self.request.POST:
+            self.session = services.session_skip_step(session=self.session, step=step, revision=revision, source=SOURCE)
+            return redirect(self.get_step_url(wizard_resume_step(self.session)))
+        self.session = services.session_save_step(
+            session=self.session, step=step, answers=typed_answers(form), revision=revision, source=SOURCE
+        )
+        if step != STEP_KEYS[-1]:
+            return redirect(self.get_step_url(wizard_resume_step(self.session)))
+        return self.render_done(form)
+
+    def render_done(self, form, **kwargs):
+        """Finish: the completion service validates every step and creates or joins the workspace."""
+        self.session = services.session_complete(session=self.session, revision=self.session.revision, source=SOURCE)
+        return redirect("onboarding:dashboard")
+
+    def _render_issues(self, step, form, exc: StepValidationError):
+        blocking = exc.blocking_step if exc.blocking_step in STEP_KEYS else step
+        if blocking != step:
+            self.request.session[PENDING_ISSUES_KEY] = {
+                "step": blocking, "issues": [i for i in exc.issues if i.get("step") == blocking] or exc.issues,
+            }
+            return redirect(self.get_step_url(blocking))
+        form_add_issues(form, [i for i in exc.issues if i.get("step") in (step, None)])
+        return self.render(form)
+
+    def _render_stale(self, form, exc):
+        """Nothing was saved: show what changed elsewhere and keep what the user typed."""
+        fresh = getattr(exc, "session", None)
+        if fresh is None:
+            fresh = services.session_get_or_start(user=self.request.user, source=SOURCE)
+        self.session = self.request.onboarding_session = fresh
+        changed = changed_fields_display(fresh, getattr(exc, "changed_fields", []))
+        return self._render_with_typed(form, status=409, conflict={"fields": changed})
+
+    def _render_with_typed(self, form, *, status, **context):
+        """Re-render the step unbound, prefilled with what the user just typed."""
+        self.initial_override = typed_answers(form)
+        response = self.render(self.get_form(self.steps.current), **context)
+        response.status_code = status
+        return response
