@@ -11,7 +11,7 @@ class SessionAuthentication(authentication.SessionAuthentication):
         try:
             super().enforce_csrf(request)
         except exceptions.PermissionDenied as exc:
-            raise exceptions.PermissionDenied(exc.detail, code="csrf_failed") from exc
+            raise exceptions.PermissionDenied(str(exc.detail), code="csrf_failed") from exc
 
 
 class SessionAuthenticationScheme(OpenApiAuthenticationExtension):
