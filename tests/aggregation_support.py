@@ -1,4 +1,5 @@
 """Helpers for the aggregation tests: completion messages with varied answers, waiting."""
+import contextlib
 import random
 import time
 import uuid
@@ -51,3 +52,16 @@ def wait_for(condition, *, timeout: float = 15, interval: float = 0.05):
             return result
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+@contextlib.contextmanager
+def celery_settings(app, **values):
+    """Change Celery settings for a block (the app reads Django settings under the CELERY_ namespace)."""
+    saved = {name: getattr(app.conf, name) for name in values}
+    try:
+        for name, value in values.items():
+            app.conf[f"CELERY_{name.upper()}"] = value
+        yield
+    finally:
+        for name, value in saved.items():
+            app.conf[f"CELERY_{name.upper()}"] = value
