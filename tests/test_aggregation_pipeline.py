@@ -18,6 +18,7 @@ from onboarding.services import INGEST_TASK_NAME, outbox_redispatch_stale
 from onboarding_project.celery import app
 
 from .aggregation_support import celery_settings, completion_message_for, later, wait_for
+from .aggregation_support import fast_password_hashing  # noqa: F401 (autouse)
 from .conftest import complete_through_services
 from .factories import UserFactory
 
