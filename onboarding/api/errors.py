@@ -95,6 +95,8 @@ def _domain_error_response(exc: OnboardingError, context) -> Response:
     elif isinstance(exc, SessionAlreadyCompleted):
         session = session_live_for_user(context["request"].user)
         body["current"] = session_progress(session) if session else None
+        if session:
+            headers["ETag"] = f'"{session.revision}"'
         status_code = status.HTTP_409_CONFLICT
     else:  # RevisionRequired and any other refusal of a request as sent
         status_code = status.HTTP_400_BAD_REQUEST
