@@ -2,6 +2,7 @@
 
 Field kinds come from the step manifest: only ``choice``/``multi``/``bool`` answers are counted.
 """
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,18 @@ from onboarding.models import Workspace, WorkspaceMembership
 from .upgrades import UnsupportedSchemaVersion, answers_upgrade
 
 _KINDS = {step.key: step.kinds for step in STEPS}
+_FIELD_ORDER = {step.key: step.field_names for step in STEPS}
+
+
+@functools.lru_cache(maxsize=1024)
+def _step_key(raw: str) -> str | None:
+    try:
+        return canonical_step_key(raw)
+    except UnknownStep:
+        return None
+
+
+_field_key = functools.lru_cache(maxsize=4096)(snake_key)  # the backfill normalises ~25 names per session
 
 
 def canonical_answers(answers: dict) -> dict:
@@ -26,15 +39,12 @@ def canonical_answers(answers: dict) -> dict:
     """
     by_step = {}
     for raw_step, fields in (answers or {}).items():
-        try:
-            step = canonical_step_key(raw_step)
-        except UnknownStep:
-            continue
-        by_step[step] = {snake_key(name): value for name, value in (fields or {}).items()}
+        if step := _step_key(raw_step):
+            by_step[step] = {_field_key(name): value for name, value in (fields or {}).items()}
     ordered = {}
-    for step in STEPS:
-        if step.key in by_step:
-            ordered[step.key] = {name: by_step[step.key][name] for name in step.field_names if name in by_step[step.key]}
+    for step, names in _FIELD_ORDER.items():
+        if step in by_step:
+            ordered[step] = {name: by_step[step][name] for name in names if name in by_step[step]}
     return ordered
 
 
@@ -50,8 +60,12 @@ def flatten_answers(answers: dict) -> list[dict]:
 
 def counted_answers(answers: dict) -> list[tuple[str, str, str]]:
     """Return the (step, question, answer) keys a completion adds to the totals, sorted."""
+    return _counted(flatten_answers(answers))
+
+
+def _counted(rows: list[dict]) -> list[tuple[str, str, str]]:
     keys = set()
-    for row in flatten_answers(answers):
+    for row in rows:
         if _KINDS.get(row["step"], {}).get(row["question"]) in CATEGORICAL_KINDS:
             keys.add((row["step"], row["question"], answer_label(row["value"])))
     return sorted(keys)
@@ -112,9 +126,10 @@ def completion_from_message(message: dict) -> Completion:
         answers = canonical_answers(answers_upgrade(raw_answers, from_version=version))
     except UnsupportedSchemaVersion as exc:
         raise InvalidCompletionMessage(str(exc)) from exc
+    flattened = flatten_answers(answers)
     return Completion(
         session_id=session_id, user_id=user_id, completed_at=completed_at, answer_schema_version=version,
-        answers=answers, flattened=flatten_answers(answers), counted=tuple(counted_answers(answers)),
+        answers=answers, flattened=flattened, counted=tuple(_counted(flattened)),
         role=extract_role(answers), workspace=_named_workspace(answers),
     )
 

@@ -5,6 +5,7 @@ message, the backfill with a batch), so both share normalisation, ordering and t
 Lock order, the same in every transaction, keeps concurrent workers free of deadlocks: snapshot
 rows first (sorted by session id), then total rows (sorted by key).
 """
+import json
 import logging
 from collections import Counter
 from collections.abc import Mapping
@@ -68,7 +69,7 @@ def _ingest(completions: list[Completion]) -> list[str]:
             current[completion.session_id] = written[completion.session_id] = _snapshot(
                 completion, workspaces[completion.session_id], now
             )
-    AnswerSnapshot.objects.bulk_create([written[pk] for pk in sorted(written) if pk not in stored_ids])
+    _snapshots_insert([written[pk] for pk in sorted(written) if pk not in stored_ids])
     AnswerSnapshot.objects.bulk_update(
         [written[pk] for pk in sorted(written) if pk in stored_ids], _SNAPSHOT_COLUMNS, batch_size=200
     )
@@ -97,6 +98,26 @@ def _snapshot(completion: Completion, workspace_id: int | None, now) -> AnswerSn
         completed_at=completion.completed_at, answers=completion.answers, flattened=completion.flattened,
         ingested_at=now,
     )
+
+
+def _snapshots_insert(snapshots: list[AnswerSnapshot]) -> None:
+    if connection.vendor != "postgresql":
+        AnswerSnapshot.objects.bulk_create(snapshots)
+        return
+    if not snapshots:
+        return
+    # COPY, because bulk_create binds JSON through UNNEST arrays that psycopg quotes in Python:
+    # a third of the backfill's time at 1,000 rows a batch. A duplicate key still raises IntegrityError.
+    names = ("session_id", *_SNAPSHOT_COLUMNS)
+    columns = ", ".join(AnswerSnapshot._meta.get_field(name).column for name in names)
+    table = connection.ops.quote_name(AnswerSnapshot._meta.db_table)
+    with connection.wrap_database_errors, connection.cursor() as cursor:
+        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for snapshot in snapshots:
+                copy.write_row([
+                    json.dumps(value) if name in ("answers", "flattened") else value
+                    for name, value in ((name, getattr(snapshot, name)) for name in names)
+                ])
 
 
 def totals_apply_delta(*, delta: Mapping[tuple[str, str, str], int]) -> None:

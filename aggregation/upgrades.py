@@ -51,9 +51,11 @@ UPGRADES: dict[int, Callable[[dict], dict]] = {
 
 
 def answers_upgrade(answers: dict, *, from_version: int) -> dict:
-    """Return ``answers`` of ``from_version`` in the current schema's shape (a new dict)."""
+    """Return ``answers`` of ``from_version`` in the current schema's shape (never modifying ``answers``)."""
     if from_version > ANSWER_SCHEMA_VERSION:
         raise UnsupportedSchemaVersion(f"answer schema {from_version} is newer than {ANSWER_SCHEMA_VERSION}")
+    if from_version == ANSWER_SCHEMA_VERSION:
+        return answers or {}
     answers = copy.deepcopy(answers or {})
     for version in range(from_version, ANSWER_SCHEMA_VERSION):
         if version not in UPGRADES:
