@@ -3,6 +3,7 @@ import os
 import re
 
 import pytest
+from django.db import connections
 
 from onboarding.models import OnboardingSession
 
@@ -32,6 +33,9 @@ def browser():
             yield chromium
         finally:
             chromium.close()
+            # ORM queries made under Playwright's loop open their own connection; close it so
+            # the test database can be dropped at the end of the run.
+            connections.close_all()
 
 
 def _new_page(browser):
