@@ -1,0 +1,191 @@
+"""The Django admin for staff: every page renders, answers are readable and escaped, actions use the services."""
+from datetime import timedelta
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.urls import reverse
+from django.utils import timezone
+
+from aggregation.models import AnswerGroupTotal, AnswerSnapshot, ExportRun
+from onboarding.models import OnboardingEvent, OnboardingSession, OutboxMessage
+
+from .conftest import complete_through_services
+from .factories import AnswerSnapshotFactory, OnboardingSessionFactory, UserFactory, valid_answers
+
+pytestmark = pytest.mark.django_db
+
+SCRIPT = "<script>alert('x')</script>"
+
+
+@pytest.fixture
+def staff(client, staff_user):
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def everything(db):
+    """A row of every registered model: a completed walk-through, a half-way session, analytics rows."""
+    completed = complete_through_services(UserFactory(username="ada", email="ada@example.org"))
+    OnboardingSessionFactory(user=UserFactory(username="halfway"), done_steps=("profile", "work-profile"))
+    AnswerSnapshotFactory(user=completed.user, session_id=completed.pk, completed_at=completed.completed_at)
+    AnswerGroupTotal.objects.create(step="profile", question="role", answer="engineering", count=1)
+    ExportRun.objects.create(window_end=timezone.now(), rows=1, files=["a.ndjson"])
+    Group.objects.create(name="Support")
+    return completed
+
+
+def _registered():
+    return sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
+
+
+def test_every_model_of_the_project_is_registered():
+    labels = {model._meta.label for model in admin.site._registry}
+    assert {
+        "onboarding.OnboardingSession", "onboarding.OnboardingEvent", "onboarding.OutboxMessage",
+        "onboarding.Workspace", "onboarding.WorkspaceMembership", "onboarding.Invitation",
+        "aggregation.AnswerSnapshot", "aggregation.AnswerGroupTotal", "aggregation.ExportRun",
+    } <= labels
+
+
+def test_every_changelist_and_change_form_renders_for_staff(staff, everything):
+    for model, _ in _registered():
+        opts = model._meta
+        obj = model._default_manager.first()
+        assert obj is not None, opts.label
+        changelist = staff.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+        assert changelist.status_code == 200, opts.label
+        change = staff.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]))
+        assert change.status_code == 200, opts.label
+
+
+@pytest.mark.parametrize("query", [
+    {"state__exact": "in_progress"}, {"current_step__exact": "tools"}, {"version__exact": "1"}, {"q": "ada@example"},
+])
+def test_the_sessions_changelist_filters_and_searches(staff, everything, query):
+    response = staff.get(reverse("admin:onboarding_onboardingsession_changelist"), query)
+    assert response.status_code == 200
+    assert response.context["cl"].result_count >= 1
+
+
+def test_the_sessions_search_finds_by_username(staff, everything):
+    response = staff.get(reverse("admin:onboarding_onboardingsession_changelist"), {"q": "halfway"})
+    assert [s.user.username for s in response.context["cl"].result_list] == ["halfway"]
+
+
+@pytest.mark.parametrize("url_name, query", [
+    ("admin:aggregation_answersnapshot_changelist", {"role": "engineering"}),
+    ("admin:aggregation_answersnapshot_changelist", {"completed_at__year": str(timezone.now().year)}),
+    ("admin:aggregation_answergrouptotal_changelist", {"step": "profile", "question": "role"}),
+    ("admin:onboarding_outboxmessage_changelist", {"state__exact": "pending"}),
+    ("admin:onboarding_outboxmessage_changelist", {"state__exact": "failed"}),
+    ("admin:onboarding_onboardingevent_changelist", {"name__exact": "step_saved", "source__exact": "api", "step": "tools"}),
+])
+def test_the_analytics_and_outbox_filters_render(staff, everything, url_name, query):
+    assert staff.get(reverse(url_name), query).status_code == 200
+
+
+def test_the_snapshot_changelist_filters_by_workspace(staff, everything):
+    snapshot = AnswerSnapshot.objects.get()
+    workspace = OnboardingSession.objects.get(pk=snapshot.session_id).user.workspace_memberships.get().workspace
+    AnswerSnapshot.objects.filter(pk=snapshot.pk).update(workspace=workspace)
+    response = staff.get(reverse("admin:aggregation_answersnapshot_changelist"), {"workspace__id__exact": workspace.pk})
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == 1
+
+
+def test_a_session_shows_its_answers_as_a_readable_table(staff, everything):
+    response = staff.get(reverse("admin:onboarding_onboardingsession_change", args=[everything.pk]))
+    html = response.content.decode()
+    assert '<table class="onb-answers">' in html
+    assert "Profile basics" in html and "Full name" in html and "Ada Lovelace" in html
+    assert "Send me product updates" in html
+    assert "project_tracking, reporting" in html
+
+
+def test_user_text_in_the_answers_table_is_escaped(staff):
+    answers = {"profile": valid_answers("profile", full_name=SCRIPT, job_title="<b>boss</b>")}
+    session = OnboardingSessionFactory(done_steps=("profile",), data={
+        "answers": answers, "completed_steps": ["profile"], "skipped_steps": [], "drafts": {}, "history": []})
+    snapshot = AnswerSnapshotFactory(answers=answers)
+    for url in (reverse("admin:onboarding_onboardingsession_change", args=[session.pk]),
+                reverse("admin:aggregation_answersnapshot_change", args=[snapshot.pk])):
+        html = staff.get(url).content.decode()
+        assert SCRIPT not in html and "<b>boss</b>" not in html
+        assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
+        assert "&lt;b&gt;boss&lt;/b&gt;" in html
+
+
+def test_sessions_are_read_only_in_the_admin(staff, everything):
+    url = reverse("admin:onboarding_onboardingsession_change", args=[everything.pk])
+    response = staff.post(url, {"state": "in_progress"})
+    assert response.status_code == 403
+    everything.refresh_from_db()
+    assert everything.state == "completed"
+
+
+def test_the_reset_action_restarts_onboarding_through_the_service(staff, everything):
+    response = staff.post(reverse("admin:onboarding_onboardingsession_changelist"), {
+        "action": "reset_onboarding", "_selected_action": [str(everything.pk)],
+    })
+    assert response.status_code == 302
+    everything.refresh_from_db()
+    assert everything.state == "superseded"
+    fresh = OnboardingSession.objects.exclude(state="superseded").get(user=everything.user)
+    assert fresh.state == "in_progress" and fresh.current_step == "profile"
+    assert OnboardingEvent.objects.filter(session=everything, name="reset", source="admin").exists()
+
+
+def test_the_redispatch_action_sends_pending_messages_again(staff, everything):
+    message = OutboxMessage.objects.get(session=everything)
+    assert message.state == "pending"
+    attempts = message.attempts
+    response = staff.post(reverse("admin:onboarding_outboxmessage_changelist"), {
+        "action": "redispatch", "_selected_action": [str(message.pk)],
+    })
+    assert response.status_code == 302
+    message.refresh_from_db()
+    assert message.attempts == attempts + 1
+    assert message.dispatched_at is not None
+
+
+def test_the_funnel_page_draws_the_drop_off_as_svg(staff, everything):
+    response = staff.get(reverse("admin:onboarding_funnel"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    chart = html[html.index('<svg role="img"'):]
+    chart = chart[:chart.index("</svg>")]
+    assert "<script" not in chart  # server-rendered: no JavaScript draws it
+    assert chart.count('class="bar-done"') == 6
+    assert "Invite teammates" in html and "% drop-off" in html
+    assert response.context["sessions"] == 2
+
+
+def test_the_funnel_page_filters_by_start_date(staff, everything):
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    response = staff.get(reverse("admin:onboarding_funnel"), {"started_after": tomorrow.isoformat()})
+    assert response.status_code == 200
+    assert response.context["sessions"] == 0
+    today = staff.get(reverse("admin:onboarding_funnel"), {"started_before": timezone.localdate().isoformat()})
+    assert today.context["sessions"] == 2
+
+
+def test_the_funnel_page_shows_a_bad_window_as_a_form_error(staff, everything):
+    response = staff.get(reverse("admin:onboarding_funnel"), {"started_after": "not-a-date"})
+    assert response.status_code == 200
+    assert response.context["form"].errors
+
+
+def test_the_funnel_is_linked_from_the_admin_index_and_the_sessions_list(staff, everything):
+    funnel = reverse("admin:onboarding_funnel")
+    assert funnel == "/admin/onboarding/funnel/"
+    assert f'href="{funnel}"' in staff.get(reverse("admin:index")).content.decode()
+    assert f'href="{funnel}"' in staff.get(reverse("admin:onboarding_onboardingsession_changelist")).content.decode()
+
+
+def test_the_funnel_page_is_for_staff_only(client, outsider):
+    client.force_login(outsider)
+    response = client.get("/admin/onboarding/funnel/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
