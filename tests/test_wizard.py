@@ -345,3 +345,17 @@ def test_another_users_session_is_never_touched(client, new_user):
 
     other_session.refresh_from_db()
     assert other_session.answers == {}
+
+
+def test_a_version_bump_resets_the_session_shows_the_notice_and_keeps_valid_answers(client, halfway_user, settings):
+    settings.ONBOARDING_VERSION = 2
+    client.force_login(halfway_user)
+
+    landing = client.get("/o/")
+    html = client.get("/o/profile/").content.decode()
+
+    assert landing["Location"] == "/o/profile/"
+    assert "Onboarding has changed since you started." in html
+    assert 'value="Ada Lovelace"' in html
+    session = OnboardingSession.objects.get(user=halfway_user)
+    assert session.version == 2 and session.completed_steps == []
