@@ -359,3 +359,31 @@ def test_a_version_bump_resets_the_session_shows_the_notice_and_keeps_valid_answ
     assert 'value="Ada Lovelace"' in html
     session = OnboardingSession.objects.get(user=halfway_user)
     assert session.version == 2 and session.completed_steps == []
+
+
+def test_a_stale_back_is_not_applied_and_shows_the_saved_answers(client, new_user):
+    client.force_login(new_user)
+    submit_step(client, "profile", valid_answers("profile"))
+    stale_revision = revision_on(client.get("/o/work-profile/"))
+    submit_step(client, "work-profile", valid_answers("work-profile"))  # another tab moves on
+
+    response = client.post("/o/work-profile/", step_form_data("work-profile", revision=stale_revision, action="back"))
+
+    assert response.status_code == 409
+    assert re.search(r'value="2-10"[^>]*checked', response.content.decode())
+    assert OnboardingSession.objects.get(user=new_user).completed_steps == ["profile", "work-profile"]
+
+
+def test_a_submit_without_a_revision_is_not_saved_and_asks_to_submit_again(client, new_user):
+    client.force_login(new_user)
+    client.get("/o/profile/")
+
+    response = client.post("/o/profile/", step_form_data("profile", valid_answers("profile", full_name="Kept"),
+                                                         revision=""))
+
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "Please submit this step again" in html
+    assert 'value="Kept"' in html
+    assert revision_on(response) == OnboardingSession.objects.get(user=new_user).revision
+    assert OnboardingSession.objects.get(user=new_user).answers == {}

@@ -156,15 +156,19 @@ class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
     def _render_stale(self, form, exc):
         """Nothing was saved: show what changed elsewhere and keep what the user typed."""
         fresh = getattr(exc, "session", None)
-        if fresh is None:
+        if fresh is None:  # no revision was sent at all
             fresh = services.session_get_or_start(user=self.request.user, source=SOURCE)
         self.session = self.request.onboarding_session = fresh
-        changed = changed_fields_display(fresh, getattr(exc, "changed_fields", []))
-        return self._render_with_typed(form, status=409, conflict={"fields": changed})
+        conflict = {
+            "fields": changed_fields_display(fresh, getattr(exc, "changed_fields", [])),
+            "missing_revision": isinstance(exc, RevisionRequired),
+        }
+        return self._render_with_typed(form, status=409, conflict=conflict)
 
     def _render_with_typed(self, form, *, status, **context):
-        """Re-render the step unbound, prefilled with what the user just typed."""
-        self.initial_override = typed_answers(form)
+        """Re-render the step unbound, prefilled with what the user just typed (Back types nothing)."""
+        if "wizard_goto_step" not in self.request.POST:
+            self.initial_override = typed_answers(form)
         response = self.render(self.get_form(self.steps.current), **context)
         response.status_code = status
         return response
