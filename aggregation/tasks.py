@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
     name="aggregation.ingest_completion_message",
     autoretry_for=(OperationalError, InterfaceError, BrokerError),  # database down, deadlock victim
     retry_backoff=2, retry_backoff_max=600, retry_jitter=True, max_retries=8,
-    acks_late=True, reject_on_worker_lost=True,
+    acks_late=True, reject_on_worker_lost=True, time_limit=120, soft_time_limit=100,
 )
 def ingest_completion_message(message_id: int | None = None, message: dict | None = None) -> str | None:
     """Ingest one completion message and acknowledge its outbox row."""

@@ -191,8 +191,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True  # a worker started before Redi
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A message unacknowledged this long (a killed worker) goes back to the queue. It must exceed
-    # the longest task plus the longest retry countdown (retry_backoff_max below), or a slow task
-    # would run twice at once.
+    # the longest task (the ingestion's hard limit is 120 s) and the longest retry countdown
+    # (its retry_backoff_max, 600 s), or a slow task would run twice at once.
     "visibility_timeout": 3600,
     "max_retries": 1,                 # connection attempts when publishing, then fail
     "interval_start": 0,
@@ -203,8 +203,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "retry_on_timeout": True,
     "health_check_interval": 25,
 }
-CELERY_TASK_TIME_LIMIT = 300          # hard limit: far below the visibility timeout
-CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 
 # --- Nightly export (issue 6) -----------------------------------------------------------
