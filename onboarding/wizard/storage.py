@@ -2,7 +2,7 @@
 
 The session row is the one source of truth, so a login on another browser or device resumes
 with every earlier answer. The storage is read-only: the wizard view writes through
-``onboarding.services`` and formtools' own writes (``set_step_data``, ``reset``) only touch
+``onboarding.services``, and formtools' own writes (``set_step_data``, ``reset``) only touch
 this request's in-memory view of the session.
 """
 from formtools.wizard.storage.base import BaseStorage
@@ -16,20 +16,24 @@ class OnboardingSessionStorage(BaseStorage):
 
     def __init__(self, prefix, request=None, file_storage=None):
         super().__init__(prefix, request, file_storage)
-        session = request.onboarding_session
-        self.data = {
-            self.step_key: first_outstanding_step(session) or STEP_KEYS[-1],
-            self.step_data_key: {step: dict(fields) for step, fields in session.answers.items()},
-            self.step_files_key: {},
-            self.extra_data_key: {},
+        self.init_data()
+        self.load(request.onboarding_session)
+        # Where the user continues: the first outstanding step, or the last one to Finish.
+        self.current_step = first_outstanding_step(request.onboarding_session) or STEP_KEYS[-1]
+
+    def load(self, session) -> None:
+        """Take each step's data from ``session``: saved answers overlaid with any autosaved draft."""
+        answers, drafts = session.answers, session.data.get("drafts", {})
+        self.data[self.step_data_key] = {
+            step: {**answers.get(step, {}), **drafts.get(step, {})} for step in {*answers, *drafts}
         }
 
     def get_step_data(self, step):
-        """Return the saved answers of ``step`` as field → value (lists stay lists), or None."""
+        """Return the step's field → value (lists stay lists), or None when nothing is stored."""
         return self.data[self.step_data_key].get(step)
 
     def reset(self):
-        """Forget this request's view only; a finished or restarted session is the services' job."""
+        """Keep everything: finishing or restarting a session is the services' job."""
 
     def update_response(self, response):
         """Nothing to persist: the services already wrote the session."""

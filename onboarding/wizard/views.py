@@ -55,11 +55,10 @@ class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
         return {"user": self.request.user}
 
     def get_form_initial(self, step):
-        """Prefill from the saved answers overlaid with any autosaved draft (or what was just typed)."""
+        """Prefill from the stored step data (answers overlaid with a draft), or what was just typed."""
         if self.initial_override is not None:
             return self.initial_override
-        drafts = self.session.data.get("drafts", {}).get(step, {})
-        return {**self.session.answers.get(step, {}), **drafts}
+        return self.storage.get_step_data(step) or {}
 
     def get_form(self, step=None, data=None, files=None):
         form = super().get_form(step, data, files)
@@ -126,22 +125,27 @@ class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
     def _submit(self, step, form, revision):
         """Hand the submit to the one service that owns it, then go where the result says."""
         if "wizard_goto_step" in self.request.POST:
-            self.session = services.session_go_back(session=self.session, step=step, revision=revision, source=SOURCE)
-            return redirect(self.get_step_url(self.session.current_step or wizard_resume_step(self.session)))
+            session = services.session_go_back(session=self.session, step=step, revision=revision, source=SOURCE)
+            return redirect(self.get_step_url(session.current_step or wizard_resume_step(session)))
         if "wizard_skip" in self.request.POST:
-            self.session = services.session_skip_step(session=self.session, step=step, revision=revision, source=SOURCE)
-            return redirect(self.get_step_url(wizard_resume_step(self.session)))
-        self.session = services.session_save_step(
+            session = services.session_skip_step(session=self.session, step=step, revision=revision, source=SOURCE)
+            return redirect(self.get_step_url(wizard_resume_step(session)))
+        self._use_session(services.session_save_step(
             session=self.session, step=step, answers=typed_answers(form), revision=revision, source=SOURCE
-        )
+        ))
         if step != STEP_KEYS[-1]:
             return redirect(self.get_step_url(wizard_resume_step(self.session)))
         return self.render_done(form)
 
     def render_done(self, form, **kwargs):
         """Finish: the completion service validates every step and creates or joins the workspace."""
-        self.session = services.session_complete(session=self.session, revision=self.session.revision, source=SOURCE)
+        services.session_complete(session=self.session, revision=self.session.revision, source=SOURCE)
         return redirect("onboarding:dashboard")
+
+    def _use_session(self, session) -> None:
+        """Render from now on with ``session`` (just written, or fresh after a conflict)."""
+        self.session = self.request.onboarding_session = session
+        self.storage.load(session)
 
     def _render_issues(self, step, form, exc: StepValidationError):
         blocking = exc.blocking_step if exc.blocking_step in STEP_KEYS else step
@@ -158,7 +162,7 @@ class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
         fresh = getattr(exc, "session", None)
         if fresh is None:  # no revision was sent at all
             fresh = services.session_get_or_start(user=self.request.user, source=SOURCE)
-        self.session = self.request.onboarding_session = fresh
+        self._use_session(fresh)
         conflict = {
             "fields": changed_fields_display(fresh, getattr(exc, "changed_fields", [])),
             "missing_revision": isinstance(exc, RevisionRequired),
