@@ -125,7 +125,8 @@ def totals_apply_delta(*, delta: Mapping[tuple[str, str, str], int]) -> None:
 
     The caller owns the transaction. Increments are one ``INSERT ... ON CONFLICT DO UPDATE SET
     count = count + n`` per chunk (atomic, no lost updates); decrements, which only a changed
-    snapshot produces, are single-row updates taken in the same key order.
+    snapshot produces, are single-row updates taken in the same key order; a total that reaches
+    zero is deleted.
     """
     changes = sorted((key, n) for key, n in delta.items() if n)
     if all(n > 0 for _key, n in changes):
@@ -160,3 +161,6 @@ def _totals_decrement(key: tuple[str, str, str], n: int) -> None:
         # Only a drifted table gets here (check_onboarding_totals --repair mends it): clamp at zero.
         total.update(count=0)
         logger.warning("totals drift: %s.%s=%s would go below zero", step, question, answer)
+    # Keep only answers somebody gave (readers need no count > 0 filter). A concurrent upsert of
+    # this key waits for the row lock, finds the row gone and inserts it afresh.
+    total.filter(count=0).delete()

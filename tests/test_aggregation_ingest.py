@@ -74,6 +74,7 @@ def test_a_newer_message_replaces_the_snapshot_and_moves_its_counts(user):
     assert snapshot.answers == completion_from_message(second).answers
     assert snapshot.ingested_at > ingested_at
     assert totals() == counted(second)
+    assert not AnswerGroupTotal.objects.filter(count=0).exists()
 
 
 def test_an_older_message_never_overwrites_a_newer_snapshot(user):
