@@ -24,7 +24,7 @@ from schemathesis.generation import DataGenerationMethod
 
 from onboarding.models import OnboardingSession
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 FUZZED_PATHS = (
     "/api/users/me/onboarding-progress", "/api/onboarding/complete", "/api/onboarding/manifest",
