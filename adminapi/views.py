@@ -66,6 +66,9 @@ class AnswersListView(StaffAPIView):
         previous = serializers.URLField(allow_null=True)
         results = SnapshotDocumentSerializer(many=True)
 
+        class Meta:
+            ref_name = "AdminAnswersPage"
+
     PARAM_CODES = {"cursor": "invalid_cursor", "page_size": "invalid_page_size"}
 
     @extend_schema(
@@ -128,6 +131,9 @@ class UserAnswersView(StaffAPIView):
         user_id = serializers.IntegerField()
         sessions = SnapshotDocumentSerializer(many=True)
 
+        class Meta:
+            ref_name = "AdminUserAnswers"
+
     @extend_schema(
         tags=TAG, operation_id="admin_onboarding_answers_for_user",
         summary="One user's completed onboarding sessions, oldest first",
@@ -165,6 +171,9 @@ class TotalsView(StaffAPIView):
     class OutputSerializer(serializers.Serializer):
         results = TotalSerializer(many=True)
 
+        class Meta:
+            ref_name = "AdminAnswerTotals"
+
     @extend_schema(
         tags=TAG, operation_id="admin_onboarding_totals",
         summary="Answer counts per step, question and answer",
@@ -199,6 +208,9 @@ class FunnelView(StaffAPIView):
         started_before = serializers.DateTimeField(allow_null=True)
         sessions = serializers.IntegerField(help_text="Sessions counted (not superseded, started in the window).")
         steps = FunnelStepSerializer(many=True)
+
+        class Meta:
+            ref_name = "AdminOnboardingFunnel"
 
     @extend_schema(
         tags=TAG, operation_id="admin_onboarding_funnel",

@@ -94,6 +94,9 @@ def test_it_describes_every_staff_endpoint_in_the_openapi_schema():
     assert {"step", "question"} <= totals
     funnel = {p["name"] for p in paths["/api/admin/onboarding/funnel"]["get"]["parameters"]}
     assert {"started_after", "started_before"} <= funnel
+    components = schema["components"]["schemas"]
+    assert {"AdminAnswersPage", "AdminUserAnswers", "AdminAnswerTotals", "AdminOnboardingFunnel",
+            "SnapshotDocument"} <= set(components)
 
 
 def test_the_schema_serializer_describes_exactly_the_snapshot_document(snapshot):
