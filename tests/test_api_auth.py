@@ -2,7 +2,10 @@
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
+from django.middleware.csrf import get_token
+from django.test import RequestFactory
 from django.test import override_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
@@ -111,17 +114,12 @@ def test_session_auth_reads_without_csrf_but_writes_need_it(halfway_user):
 def test_session_auth_with_the_csrf_token_writes(halfway_user):
     client = APIClient(enforce_csrf_checks=True)
     client.force_login(halfway_user)
-    client.get("/accounts/login/")  # any page that sets the csrftoken cookie
-    csrf = client.cookies.get("csrftoken")
-    if csrf is None:  # the login page may not render a form yet: mint the token directly
-        from django.middleware.csrf import _get_new_csrf_string
-
-        client.cookies["csrftoken"] = csrf_value = _get_new_csrf_string()
-    else:
-        csrf_value = csrf.value
+    page_request = RequestFactory().get("/")
+    csrf_token = get_token(page_request)  # what a same-origin page would embed
+    client.cookies[settings.CSRF_COOKIE_NAME] = page_request.META["CSRF_COOKIE"]
     revision = client.get(PROGRESS_URL).json()["revision"]
     response = client.patch(PROGRESS_URL, {"revision": revision, "step": "tools", "action": "skip"}, format="json",
-                            HTTP_X_CSRFTOKEN=csrf_value)
+                            HTTP_X_CSRFTOKEN=csrf_token)
     assert response.status_code == 200
     assert response.json()["skipped_steps"] == ["tools"]
 

@@ -296,3 +296,12 @@ def test_a_user_only_ever_reaches_their_own_session(as_user, halfway_user, outsi
     assert response.json()["current"]["session_id"] == str(outsider_session.pk) != halfway_progress["session_id"]
     assert OnboardingSession.objects.get(user=halfway_user).revision == halfway_progress["revision"]
     assert "user_id" not in json.dumps(halfway_progress)
+
+
+def test_a_completed_user_reads_their_completed_progress(as_user, completed_session):
+    body = _progress(as_user(completed_session.user))
+    assert body["state"] == "completed"
+    assert body["session_id"] == str(completed_session.pk)
+    assert body["current_step"] is None and body["next_step"] is None
+    assert body["completed_at"] is not None
+    assert body["checksum"] == answers_checksum(completed_session.answers)
