@@ -12,7 +12,7 @@ from .. import services
 class SignupForm(UserCreationForm):
     """Username, e-mail and the password twice (Django's password validators apply)."""
 
-    email = forms.EmailField(label="Email", max_length=254, help_text="Teammates' invitations never go to this address.")
+    email = forms.EmailField(label="Email", max_length=254)
 
     class Meta(UserCreationForm.Meta):
         model = get_user_model()

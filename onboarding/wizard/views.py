@@ -66,7 +66,8 @@ class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
         for name, field in form.fields.items():
             # A required drop-down without a default must not pre-select its first choice,
             # or "Continue" would answer for the user.
-            if type(field.widget) is forms.Select and field.required and form.get_initial_for_field(field, name) in (None, ""):
+            unanswered = form.get_initial_for_field(field, name) in (None, "")
+            if type(field.widget) is forms.Select and field.required and unanswered:
                 field.choices = [("", "Choose…"), *field.choices]
         return form
 

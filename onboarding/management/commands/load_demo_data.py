@@ -194,8 +194,8 @@ class Command(BaseCommand):
             return {"full_name": full_name or user.get_full_name() or user.get_username(),
                     "job_title": rng.choice(JOB_TITLES), "role": pick("role")}
         if step == "work-profile":
-            return {"team_name": rng.choice(["Platform", "Growth", "Core", "Mobile", ""]), "team_size": pick("team_size"),
-                    "timezone": rng.choice(TIMEZONES), "functions": some("functions"), "intents": some("intents"),
+            return {"team_name": rng.choice(["Platform", "Growth", "Core", "Mobile", ""]),
+                    "team_size": pick("team_size"), "timezone": rng.choice(TIMEZONES), "functions": some("functions"), "intents": some("intents"),
                     "experience": pick("experience")}
         if step == "tools":
             return {"tools": some("tools", 4), "other_tools": rng.choice([[], [], ["Miro"], ["Zapier", "Sentry"]])}
@@ -203,8 +203,8 @@ class Command(BaseCommand):
             emails = [f"teammate{rng.randint(100, 999)}@example.net" for _ in range(rng.randint(1, 3))]
             return {"emails": emails, "invite_role": pick("invite_role")}
         if step == "preferences":
-            return {"theme": pick("theme"), "email_digest": pick("email_digest"), "notifications": some("notifications"),
-                    "language": pick("language"), "product_updates": rng.random() < 0.35}
+            return {"theme": pick("theme"), "email_digest": pick("email_digest"),
+                    "notifications": some("notifications"), "language": pick("language"), "product_updates": rng.random() < 0.35}
         return self._workspace_answers(workspace_name)
 
     def _workspace_answers(self, name=None) -> dict:
@@ -214,7 +214,8 @@ class Command(BaseCommand):
         if name is not None and Workspace.objects.filter(name=name).exists():
             name = None
         while name is None or Workspace.objects.filter(name=name).exists():
-            name = f"{self.rng.choice(WORKSPACE_WORDS[0])} {self.rng.choice(WORKSPACE_WORDS[1])} {self.rng.randint(1, 999)}"
+            adjective, noun = self.rng.choice(WORKSPACE_WORDS[0]), self.rng.choice(WORKSPACE_WORDS[1])
+            name = f"{adjective} {noun} {self.rng.randint(1, 999)}"
         return {"mode": "create", "workspace_name": name, "join_code": ""}
 
     # --- report ----------------------------------------------------------------------------
@@ -228,8 +229,8 @@ class Command(BaseCommand):
         out.write(f"  demo_new      / {DEMO_PASSWORD}    signed up, nothing answered yet")
         out.write(f"  demo_halfway  / {DEMO_PASSWORD}    profile and work profile done, tools skipped, at invites")
         out.write(f"  demo_done     / {DEMO_PASSWORD}    completed, workspace \"Demo Workspace\"")
-        out.write(f"  completed01..{options['completed']:02d}, abandoned01..{options['abandoned']:02d} / {DEMO_PASSWORD}"
-                  "   generated users")
+        generated = f"completed01..{options['completed']:02d}, abandoned01..{options['abandoned']:02d}"
+        out.write(f"  {generated} / {DEMO_PASSWORD}   generated users")
         out.write("")
         out.write("Log in at http://127.0.0.1:8000/accounts/login/ (staff: http://127.0.0.1:8000/admin/),"
                   " or sign up at /accounts/signup/.")
