@@ -10,3 +10,4 @@ class AggregationConfig(AppConfig):
         # there): the web process's outbox sends it by name, and in eager mode (no REDIS_URL) it
         # must find the task to run it in-process.
         from . import tasks  # noqa: F401
+        from . import tasks_export  # noqa: F401  (the nightly export beat task, issue 6)

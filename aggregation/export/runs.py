@@ -1,0 +1,129 @@
+"""Export runs: the watermark, the window of the next run, and the lock that keeps runs apart.
+
+The watermark is the ``window_end`` of the latest successful run that delivered everything
+ingested before its end: an incremental run (it starts at the previous watermark), a ``--full``
+run, or a run with ``--until`` and no ``--since``. A run with an explicit ``--since`` elsewhere is a
+re-delivery and leaves the watermark where it was. A failed run never moves it.
+"""
+import zlib
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ..models import ExportRun
+from .lines import ExportWindow
+
+# pg_try_advisory_lock key (advisory locks are per database): a stable number for this job.
+EXPORT_LOCK_KEY = zlib.crc32(b"aggregation.export_onboarding_answers")
+# Without PostgreSQL the lock is a "running" row; one older than this belongs to a dead process.
+ABANDONED_AFTER = timedelta(hours=6)
+
+
+class ExportAlreadyRunning(RuntimeError):
+    """Raised when another export holds the lock."""
+
+    def __init__(self):
+        super().__init__("another export is running; try again when it has finished")
+
+
+class InvalidExportWindow(ValueError):
+    """Raised for --since/--until/--full combinations that name no sensible window."""
+
+
+def export_watermark() -> datetime | None:
+    """Return the end of the latest successful run that delivered everything before it, or None."""
+    succeeded = ExportRun.objects.filter(status=ExportRun.Status.SUCCEEDED)
+    continuous = succeeded.filter(Q(window_start__isnull=True) | Q(window_start__in=succeeded.values("window_end")))
+    return continuous.order_by("-window_end").values_list("window_end", flat=True).first()
+
+
+def export_window(*, full: bool = False, since: datetime | None = None, until: datetime | None = None) -> ExportWindow:
+    """Return the window of the next run: from the watermark (or ``since``; None with ``full``) to now.
+
+    "Now" is taken before anything is read, so rows ingested during the run fall in the next
+    one, and it is never later than ``until`` nor than the start of a transaction still open
+    elsewhere (a snapshot written by it may carry an earlier ``ingested_at`` yet be committed
+    only after we read; see ``_oldest_open_transaction``).
+    """
+    if full and since is not None:
+        raise InvalidExportWindow("--full and --since contradict each other: --full exports from the beginning")
+    now = timezone.now()
+    end = min(value for value in (now, until, _oldest_open_transaction()) if value is not None)
+    start = None if full else since if since is not None else export_watermark()
+    if start is not None and start >= end:
+        if since is not None:
+            raise InvalidExportWindow(f"--since {since.isoformat()} is not before the window's end {end.isoformat()}")
+        start = end  # nothing new since the last run: an empty window
+    return ExportWindow(start=start, end=end)
+
+
+def _oldest_open_transaction() -> datetime | None:
+    """Return when the oldest other open transaction on this database began (PostgreSQL only).
+
+    ``snapshot_ingest`` stamps ``ingested_at`` inside its transaction, before it commits. Capping
+    the watermark at the oldest open transaction's start means no row below it can still be
+    uncommitted, so no row slips under a watermark unseen.
+    """
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT min(xact_start) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND xact_start IS NOT NULL"
+        )
+        return cursor.fetchone()[0]
+
+
+@contextmanager
+def export_lock():
+    """Hold the export lock for the block, or raise ExportAlreadyRunning.
+
+    PostgreSQL: a session advisory lock, released by PostgreSQL itself if the process dies.
+    Elsewhere (SQLite) ``export_run_open`` refuses while a recent "running" row exists.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [EXPORT_LOCK_KEY])
+        if not cursor.fetchone()[0]:
+            raise ExportAlreadyRunning()
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [EXPORT_LOCK_KEY])
+
+
+@transaction.atomic
+def export_run_open(*, window: ExportWindow) -> tuple[ExportRun, list[ExportRun]]:
+    """Record a running export; return it and the abandoned runs it marked failed (to clean up after)."""
+    running = ExportRun.objects.select_for_update().filter(status=ExportRun.Status.RUNNING)
+    if connection.vendor != "postgresql":  # no advisory lock: a recent running row is a live export
+        if running.filter(started_at__gte=timezone.now() - ABANDONED_AFTER).exists():
+            raise ExportAlreadyRunning()
+    abandoned = list(running)  # holding the lock, nobody else is running: these processes died
+    for run in abandoned:
+        run.status, run.finished_at = ExportRun.Status.FAILED, timezone.now()
+        run.error = (run.error + "\n" if run.error else "") + "abandoned: the process died before finishing"
+        run.save(update_fields=["status", "finished_at", "error"])
+    run = ExportRun.objects.create(
+        status=ExportRun.Status.RUNNING, full=window.full, window_start=window.start, window_end=window.end
+    )
+    return run, abandoned
+
+
+def export_run_finish(*, run: ExportRun, location: str, rows: int, files: list[dict]) -> None:
+    """Mark a run succeeded: its window_end becomes the watermark."""
+    run.status, run.location, run.rows, run.files = ExportRun.Status.SUCCEEDED, location, rows, files
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "location", "rows", "files", "finished_at"])
+
+
+def export_run_fail(*, run: ExportRun, error: str) -> None:
+    """Mark a run failed: the watermark stays, so the next run exports this window again."""
+    run.status, run.error, run.finished_at = ExportRun.Status.FAILED, error[:10_000], timezone.now()
+    run.save(update_fields=["status", "error", "finished_at"])
