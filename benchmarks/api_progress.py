@@ -2,14 +2,16 @@
 
 Not a test: it prints figures and the PATCH/baseline ratio, and never fails on a time.
 
-    .venv/bin/python benchmarks/api_progress.py [--seconds 10] [--threads 4] [--workers 2]
+    .venv/bin/python benchmarks/api_progress.py [--rounds 3] [--seconds 5] [--threads 4] [--workers 2]
 
 It creates (drops first) its own PostgreSQL database (default ``onb_bench_api`` on
 postgres://postgres@127.0.0.1:5432), migrates it, seeds one user and session per client
 thread, serves the project with ``gunicorn onboarding_project.wsgi -w 2`` on 127.0.0.1 with
 BENCHMARK_BASELINE_VIEW=1 (which mounts ``POST /api/bench/baseline/<session_id>``: one
 primary-key read + one UPDATE, answered as JSON by plain Django in the same process), and
-drives it from keep-alive ``http.client`` threads for a bounded time per scenario:
+drives it from ``http.client`` threads (one connection each; gunicorn's sync workers close it
+after each response and the client reconnects) for a bounded time per scenario, the three
+scenarios interleaved over a few rounds so drifting background load hits them alike:
 
 - baseline: POST /api/bench/baseline/<session_id>
 - GET progress: bearer token, the full progress document
@@ -45,8 +47,10 @@ def parse_args():
     parser.add_argument("--port", type=int, default=0, help="0: a free port chosen at start")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--threads", type=int, default=4, help="client threads (one user and session each)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="measured time per scenario")
-    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured time per scenario")
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured time per scenario and round")
+    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured time per scenario and round")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="scenarios run interleaved this many times, so drifting background load hits all alike")
     parser.add_argument("--max-requests", type=int, default=200_000, help="cap per scenario")
     parser.add_argument("--keep-db", action="store_true", help="leave the benchmark database in place")
     return parser.parse_args()
@@ -212,9 +216,10 @@ class Client(threading.Thread):
         return status == 200
 
 
-def run_scenario(args, users, scenario) -> dict:
+def run_scenario(args, users, scenario) -> list[float]:
+    """Run one scenario for --warmup + --seconds; return the latencies (s) of its measured requests."""
     now = time.monotonic()
-    start_at = now + 0.5
+    start_at = now + 0.2
     measure_from = start_at + args.warmup
     stop_at = measure_from + args.seconds
     clients = [Client(args, user, scenario, start_at, measure_from, stop_at) for user in users]
@@ -222,21 +227,28 @@ def run_scenario(args, users, scenario) -> dict:
         client.start()
     for client in clients:
         client.join()
-    latencies = sorted(x for client in clients for x in client.latencies)
+    errors = sum(c.errors for c in clients)
+    return [x for client in clients for x in client.latencies], errors
+
+
+def summarise(scenario, latencies, errors, measured_seconds) -> dict:
+    latencies = sorted(latencies)
     count = len(latencies)
     return {
-        "scenario": scenario, "requests": count, "errors": sum(c.errors for c in clients),
-        "rps": count / args.seconds,
+        "scenario": scenario, "requests": count, "errors": errors, "rps": count / measured_seconds,
         "p50": statistics.median(latencies) * 1000 if latencies else float("nan"),
         "p99": latencies[min(count - 1, int(count * 0.99))] * 1000 if latencies else float("nan"),
     }
 
 
+LOAD_BEFORE = ""
 LABELS = {"baseline": "baseline (pk read + UPDATE)", "get": "GET progress", "patch": "PATCH progress"}
 
 
 def main():
+    global LOAD_BEFORE
     args = parse_args()
+    LOAD_BEFORE = " ".join(f"{x:.2f}" for x in os.getloadavg())
     env = server_env(args)
     print(f"Preparing database {args.database} ...", flush=True)
     recreate_database(args)
@@ -245,7 +257,13 @@ def main():
         users = migrate_and_seed(args, env)
         server = start_server(args, env)
         obtain_tokens(args, users)
-        results = [run_scenario(args, users, scenario) for scenario in ("baseline", "get", "patch")]
+        scenarios = ("baseline", "get", "patch")
+        collected = {scenario: ([], 0) for scenario in scenarios}
+        for _ in range(args.rounds):
+            for scenario in scenarios:
+                latencies, errors = run_scenario(args, users, scenario)
+                collected[scenario] = (collected[scenario][0] + latencies, collected[scenario][1] + errors)
+        results = [summarise(s, *collected[s], args.seconds * args.rounds) for s in scenarios]
     finally:
         if server is not None:
             server.terminate()
@@ -254,8 +272,9 @@ def main():
             drop_database(args)
 
     print()
-    print(f"gunicorn -w {args.workers} (sync) on 127.0.0.1, PostgreSQL, {args.threads} keep-alive client threads, "
-          f"{args.seconds:g} s measured per scenario after {args.warmup:g} s warm-up, CPUs: {os.cpu_count()}")
+    print(f"gunicorn -w {args.workers} (sync) on 127.0.0.1, PostgreSQL, {args.threads} client threads, "
+          f"{args.rounds} interleaved rounds of {args.seconds:g} s measured per scenario (after {args.warmup:g} s warm-up each), "
+          f"CPUs: {os.cpu_count()}, load average before: {LOAD_BEFORE}")
     print(f"{'scenario':30} {'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for r in results:
         print(f"{LABELS[r['scenario']]:30} {r['requests']:>9} {r['rps']:>9.1f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['errors']:>7}")
