@@ -55,6 +55,7 @@ def snapshot_ingest_batch(*, messages: list[dict]) -> list[str]:
 def _ingest(completions: list[Completion]) -> list[str]:
     ids = sorted({completion.session_id for completion in completions})
     locked = AnswerSnapshot.objects.select_for_update().filter(session_id__in=ids).order_by("session_id")
+    locked = locked.defer("flattened")  # derived from answers: not needed to compare or to subtract
     current = {snapshot.session_id: snapshot for snapshot in locked}
     stored_ids = set(current)
     workspaces = workspace_ids(completions)
