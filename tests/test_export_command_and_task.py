@@ -28,8 +28,8 @@ def test_the_command_exports_and_prints_a_one_line_summary(export_root):
 
     [run_dir] = run_dirs(export_root)
     assert output.count("\n") == 1
-    assert output.startswith("Exported 5 snapshots (0 updated) in 3 files, ingested from the beginning to ")
-    assert output.rstrip().endswith(f" to {run_dir}")
+    assert output.startswith("Exported 5 snapshots (0 updated) in 3 files; ingested from the beginning until ")
+    assert output.rstrip().endswith(f"; location {run_dir}")
     assert len(read_lines(run_dir)) == 5
 
 
@@ -68,7 +68,7 @@ def test_a_dry_run_writes_nothing_and_keeps_the_watermark(export_root):
 
     output = export("--dry-run")
 
-    assert output.startswith("Dry run (nothing written): would export 3 snapshots (0 updated) in 1 files")
+    assert output.startswith("Dry run (nothing written): would export 3 snapshots (0 updated) in 1 files;")
     assert not export_root.exists() and not ExportRun.objects.exists()
 
 

@@ -44,9 +44,9 @@ class ExportResult:
     def summary(self) -> str:
         start = self.window.start.isoformat() if self.window.start else "the beginning"
         prefix = "Dry run (nothing written): would export" if self.dry_run else "Exported"
-        where = "" if self.dry_run else f" to {self.location}"
-        return (f"{prefix} {self.rows} snapshots ({self.updated} updated) in {self.file_count} files, "
-                f"ingested from {start} to {self.window.end.isoformat()}{where}")
+        where = "" if self.dry_run else f"; location {self.location}"
+        return (f"{prefix} {self.rows} snapshots ({self.updated} updated) in {self.file_count} files; "
+                f"ingested from {start} until {self.window.end.isoformat()}{where}")
 
 
 def answers_export(
