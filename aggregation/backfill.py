@@ -1,6 +1,8 @@
 """The backfill: replay completed onboarding sessions through the live ingestion, in batches."""
+import uuid
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
@@ -39,19 +41,28 @@ def answers_backfill(
     return summary
 
 
-def _next_batch(*, since, after, size) -> list[OnboardingSession]:
+def _next_batch(*, since, after, size) -> list["_CompletedSession"]:
     sessions = completed_sessions(since=since)
     if after:  # keyset pagination on the (completed_at, id) index
         sessions = sessions.filter(Q(completed_at__gt=after[0]) | Q(completed_at=after[0], id__gt=after[1]))
     rows = sessions.order_by("completed_at", "id").values(
         "id", "user_id", "completed_at", "answer_schema_version", answers=KeyTransform("answers", "data")
     )[:size]
-    # Only the answers are read from ``data`` (not its write history); the message is still built
-    # by the outbox's own ``completion_message`` so both paths send the same shape.
-    return [
-        OnboardingSession(
-            id=row["id"], user_id=row["user_id"], completed_at=row["completed_at"],
-            answer_schema_version=row["answer_schema_version"], data={"answers": row["answers"] or {}},
-        )
-        for row in rows
-    ]
+    return [_CompletedSession(**{**row, "answers": row["answers"] or {}}) for row in rows]
+
+
+@dataclass(frozen=True)
+class _CompletedSession:
+    """What ``completion_message`` reads of a session: only the answers are fetched from ``data``
+    (not its write history), and no model instance is built (its defaults cost a third of a batch's
+    Python time). The message itself still comes from the outbox's ``completion_message``."""
+
+    id: uuid.UUID
+    user_id: int
+    completed_at: datetime
+    answer_schema_version: int
+    answers: dict
+
+    @property
+    def pk(self):
+        return self.id

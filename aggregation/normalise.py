@@ -60,14 +60,13 @@ def flatten_answers(answers: dict) -> list[dict]:
 
 def counted_answers(answers: dict) -> list[tuple[str, str, str]]:
     """Return the (step, question, answer) keys a completion adds to the totals, sorted."""
-    return _counted(flatten_answers(answers))
-
-
-def _counted(rows: list[dict]) -> list[tuple[str, str, str]]:
     keys = set()
-    for row in rows:
-        if _KINDS.get(row["step"], {}).get(row["question"]) in CATEGORICAL_KINDS:
-            keys.add((row["step"], row["question"], answer_label(row["value"])))
+    for step, fields in answers.items():
+        kinds = _KINDS.get(step, {})
+        for question, value in fields.items():
+            if kinds.get(question) in CATEGORICAL_KINDS:
+                values = value if isinstance(value, list) else [value]
+                keys.update((step, question, answer_label(item)) for item in values if item != "")
     return sorted(keys)
 
 
@@ -126,10 +125,9 @@ def completion_from_message(message: dict) -> Completion:
         answers = canonical_answers(answers_upgrade(raw_answers, from_version=version))
     except UnsupportedSchemaVersion as exc:
         raise InvalidCompletionMessage(str(exc)) from exc
-    flattened = flatten_answers(answers)
     return Completion(
         session_id=session_id, user_id=user_id, completed_at=completed_at, answer_schema_version=version,
-        answers=answers, flattened=flattened, counted=tuple(_counted(flattened)),
+        answers=answers, flattened=flatten_answers(answers), counted=tuple(counted_answers(answers)),
         role=extract_role(answers), workspace=_named_workspace(answers),
     )
 
