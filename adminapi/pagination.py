@@ -11,7 +11,7 @@ import json
 import uuid
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import connections
 from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 from django.utils.dateparse import parse_datetime
@@ -56,10 +56,18 @@ class KeysetPage:
 
 def _row_compare(queryset, operator: str, cursor: Cursor):
     """Filter ``queryset`` by the row value (completed_at, session_id) against the cursor's key."""
+    connection = connections[queryset.db]
     quote = connection.ops.quote_name
-    table = quote(queryset.model._meta.db_table)
-    sql = f"({table}.{quote('completed_at')}, {table}.{quote('session_id')}) {operator} (%s, %s)"
-    return queryset.filter(RawSQL(sql, (cursor.completed_at, cursor.session_id), output_field=BooleanField()))
+    opts = queryset.model._meta
+    table = quote(opts.db_table)
+    completed_at, session_id = opts.get_field("completed_at"), opts.get_field("session_id")
+    sql = f"({table}.{quote(completed_at.column)}, {table}.{quote(session_id.column)}) {operator} (%s, %s)"
+    # Raw SQL skips the fields' adaptation: do it here (SQLite stores UUIDs as hex, datetimes as text).
+    params = (
+        completed_at.get_db_prep_value(cursor.completed_at, connection),
+        session_id.get_db_prep_value(cursor.session_id, connection),
+    )
+    return queryset.filter(RawSQL(sql, params, output_field=BooleanField()))
 
 
 def keyset_queryset(queryset, *, cursor: Cursor | None, page_size: int, fields: tuple[str, ...]):
