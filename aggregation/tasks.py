@@ -3,7 +3,6 @@ import logging
 
 from celery import shared_task
 from django.db import IntegrityError, InterfaceError, OperationalError
-from kombu.exceptions import OperationalError as BrokerError
 
 from onboarding.services import outbox_acknowledge
 from onboarding.services.outbox import outbox_mark_failed
@@ -16,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 @shared_task(
     name="aggregation.ingest_completion_message",
-    autoretry_for=(OperationalError, InterfaceError, BrokerError),  # database down, deadlock victim
+    autoretry_for=(OperationalError, InterfaceError),  # database down or restarting, deadlock victim
     retry_backoff=2, retry_backoff_max=600, retry_jitter=True, max_retries=8,
     acks_late=True, reject_on_worker_lost=True, time_limit=120, soft_time_limit=100,
 )

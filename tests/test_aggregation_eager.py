@@ -1,5 +1,8 @@
 """The embedded default (no REDIS_URL): the same task runs in-process right after the commit."""
 import pytest
+from django.db import OperationalError
+
+from aggregation import tasks
 
 from aggregation.models import AnswerGroupTotal, AnswerSnapshot
 from onboarding.models import OutboxMessage
@@ -32,3 +35,20 @@ def test_without_a_broker_the_completion_is_ingested_in_process_after_commit(
 
 def test_the_ingest_task_is_registered_in_a_web_process():
     assert "aggregation.ingest_completion_message" in app.tasks
+
+
+def test_the_ingest_task_retries_a_database_error(monkeypatch):
+    calls = []
+
+    def flaky_ingest(*, message):
+        calls.append(message)
+        if len(calls) == 1:
+            raise OperationalError("deadlock detected")
+        return "created"
+
+    monkeypatch.setattr(tasks, "snapshot_ingest", flaky_ingest)
+
+    result = tasks.ingest_completion_message.apply(kwargs={"message": {"session_id": "x"}})
+
+    assert result.successful() and result.result == "created" and len(calls) == 2
+    assert tasks.ingest_completion_message.retry_jitter and tasks.ingest_completion_message.max_retries == 8
