@@ -147,6 +147,15 @@ SIMPLE_JWT = {
 # empty disables). Counted in the default cache, i.e. per process unless CACHES points at a shared one.
 API_WRITE_THROTTLE_RATE = env("API_WRITE_THROTTLE_RATE", default="120/min") or None
 API_TOKEN_THROTTLE_RATE = env("API_TOKEN_THROTTLE_RATE", default="30/min") or None
+# Cross-origin SPAs (bearer token only: no cookies cross-origin). Origins such as
+# https://app.example.com; none by default. ETag is exposed so the SPA can send it back as If-Match.
+INSTALLED_APPS += ["corsheaders"]
+MIDDLEWARE.insert(0, "corsheaders.middleware.CorsMiddleware")  # before anything that may answer
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-match"]
+CORS_EXPOSE_HEADERS = ["ETag", "Retry-After"]
 # benchmarks/api_progress.py only: mounts /api/bench/baseline (one pk read + UPDATE, JSON).
 BENCHMARK_BASELINE_VIEW = env.bool("BENCHMARK_BASELINE_VIEW", default=False)
 

@@ -180,3 +180,22 @@ def test_nothing_takes_a_user_id():
     own_paths = [p for p in schema["paths"] if not p.startswith("/api/admin/")]
     assert all("{" not in path for path in own_paths)
     assert valid_answers("profile")  # (the factories are importable: the actors exist)
+
+
+@override_settings(CORS_ALLOWED_ORIGINS=["https://app.example.com"])
+def test_a_cross_origin_spa_may_call_with_a_bearer_token_and_read_the_etag(new_user):
+    preflight = APIClient().options(
+        PROGRESS_URL, HTTP_ORIGIN="https://app.example.com", HTTP_ACCESS_CONTROL_REQUEST_METHOD="PATCH",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, content-type, if-match",
+    )
+    assert preflight.status_code == 200
+    assert preflight["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert "if-match" in preflight["Access-Control-Allow-Headers"]
+    response = _bearer(AccessToken.for_user(new_user)).get(PROGRESS_URL, HTTP_ORIGIN="https://app.example.com")
+    assert response.status_code == 200
+    assert "ETag" in response["Access-Control-Expose-Headers"]
+
+
+def test_an_unlisted_origin_gets_no_cors_headers(new_user):
+    response = _bearer(AccessToken.for_user(new_user)).get(PROGRESS_URL, HTTP_ORIGIN="https://evil.example.com")
+    assert "Access-Control-Allow-Origin" not in response

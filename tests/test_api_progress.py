@@ -265,6 +265,13 @@ def test_unparseable_or_unstorable_json_is_a_400_parse_error(as_user, new_user, 
     assert response.json()["code"] == "parse_error"
 
 
+@pytest.mark.parametrize("content_type", ["application/json; charset=rot13", "application/json; charset=utf-16"])
+def test_a_body_in_an_odd_charset_is_a_400_parse_error(as_user, new_user, content_type):
+    response = as_user(new_user).generic("PATCH", URL, b'{"step": "profile"}', content_type=content_type)
+    assert response.status_code == 400
+    assert response.json()["code"] == "parse_error"
+
+
 def test_a_body_over_the_size_limit_is_a_413(as_user, new_user, settings):
     body = json.dumps({"step": "profile", "action": "draft", "answers": {"full_name": "x" * 70_000}})
     response = as_user(new_user).generic("PATCH", URL, body, content_type="application/json")

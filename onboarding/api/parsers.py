@@ -40,7 +40,7 @@ class StrictJSONParser(parsers.JSONParser):
         try:
             data = json.loads(raw.decode(encoding), parse_float=_finite_float, parse_constant=_reject_constant)
             _check_storable(data)
-        except (ValueError, RecursionError, UnicodeError) as exc:
+        except (ValueError, RecursionError, UnicodeError, LookupError) as exc:  # LookupError: charset=rot13
             raise exceptions.ParseError(f"JSON parse error - {str(exc)[:200]}") from exc
         return data
 

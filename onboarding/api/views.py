@@ -15,8 +15,8 @@ from .. import services
 from ..manifest import ANSWER_SCHEMA_VERSION, STEPS, step_definition
 from ..selectors import session_progress
 from .serializers import (
-    ApiConflictSerializer, ApiErrorSerializer, ManifestSerializer, ProgressSerializer, ApiThrottledSerializer,
-    ApiValidationFailedSerializer,
+    ApiConflictSerializer, ApiErrorSerializer, ApiThrottledSerializer, ApiValidationFailedSerializer, ManifestSerializer,
+    ProgressSerializer,
 )
 from .throttling import TokenRequestThrottle
 
