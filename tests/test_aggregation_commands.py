@@ -112,3 +112,8 @@ def test_the_check_repairs_drift(completed_sessions):
     assert "tools.tools=abacus: stored 4, expected 0" in output and "Repaired" in output
     assert totals() == totals_expected()
     assert "Totals match the snapshots." in run("check_onboarding_totals")
+
+
+def test_since_must_be_an_iso_date(db):
+    with pytest.raises(CommandError, match="ISO 8601"):
+        run("backfill_onboarding_answers", "--since", "last tuesday")

@@ -1,4 +1,5 @@
 """Replay completed onboarding sessions into snapshots and totals, idempotently."""
+import argparse
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
@@ -15,7 +16,7 @@ def aware_datetime(value: str):
     if parsed is None and (day := parse_date(value)):
         parsed = parse_datetime(f"{day.isoformat()}T00:00:00")
     if parsed is None:
-        raise CommandError(f"--since: {value!r} is not an ISO 8601 date or date-time")
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 date or date-time")
     return make_aware(parsed) if is_naive(parsed) else parsed
 
 
