@@ -43,8 +43,10 @@ def answers_backfill(
 
 def _next_batch(*, since, after, size) -> list["_CompletedSession"]:
     sessions = completed_sessions(since=since)
-    if after:  # keyset pagination on the (completed_at, id) index
-        sessions = sessions.filter(Q(completed_at__gt=after[0]) | Q(completed_at=after[0], id__gt=after[1]))
+    if after:  # keyset pagination; the plain >= lets the (completed_at, id) index start at the key
+        sessions = sessions.filter(completed_at__gte=after[0]).filter(
+            Q(completed_at__gt=after[0]) | Q(id__gt=after[1])
+        )
     rows = sessions.order_by("completed_at", "id").values(
         "id", "user_id", "completed_at", "answer_schema_version", answers=KeyTransform("answers", "data")
     )[:size]
