@@ -102,7 +102,7 @@ class OnboardingSessionAdmin(ReadOnlyAdmin):
 class OnboardingEventAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "name", "step", "source", "duration_ms", "user_id", "session_id")
     list_filter = ("name", "source", "step")
-    search_fields = ("=session__id", "=user_id")
+    search_fields = ("=session__id", "user__username", "user__email")
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
     readonly_fields = ("session_id", "user_id", "name", "step", "source", "duration_ms", "detail", "created_at")

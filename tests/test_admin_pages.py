@@ -90,9 +90,14 @@ def test_the_snapshot_changelist_filters_by_workspace(staff, everything):
     snapshot = AnswerSnapshot.objects.get()
     workspace = OnboardingSession.objects.get(pk=snapshot.session_id).user.workspace_memberships.get().workspace
     AnswerSnapshot.objects.filter(pk=snapshot.pk).update(workspace=workspace)
-    response = staff.get(reverse("admin:aggregation_answersnapshot_changelist"), {"workspace__id__exact": workspace.pk})
-    assert response.status_code == 200
-    assert response.context["cl"].result_count == 1
+    url = reverse("admin:aggregation_answersnapshot_changelist")
+    for value in (str(workspace.pk), workspace.slug):
+        response = staff.get(url, {"workspace": value, "role": "engineering"})
+        assert response.status_code == 200
+        assert response.context["cl"].result_count == 1
+        html = response.content.decode()
+        assert f'value="{value}"' in html and '<input type="hidden" name="role" value="engineering">' in html
+    assert staff.get(url, {"workspace": "no-such-slug"}).context["cl"].result_count == 0
 
 
 def test_a_session_shows_its_answers_as_a_readable_table(staff, everything):
@@ -189,3 +194,29 @@ def test_the_funnel_page_is_for_staff_only(client, outsider):
     response = client.get("/admin/onboarding/funnel/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("url_name", [
+    "admin:aggregation_answersnapshot_changelist", "admin:onboarding_onboardingevent_changelist",
+    "admin:onboarding_outboxmessage_changelist", "admin:aggregation_answergrouptotal_changelist",
+])
+@pytest.mark.parametrize("term", ["ada", "42", "0d5f1a3e-1234-4abc-8def-0123456789ab"])
+def test_the_admin_searches_accept_any_text(staff, everything, url_name, term):
+    assert staff.get(reverse(url_name), {"q": term}).status_code == 200
+
+
+def test_a_snapshot_is_found_by_its_session_id(staff, everything):
+    response = staff.get(reverse("admin:aggregation_answersnapshot_changelist"), {"q": str(everything.pk)})
+    assert response.context["cl"].result_count == 1
+
+
+def test_the_snapshot_list_counts_exactly_when_the_table_is_small(staff, everything):
+    response = staff.get(reverse("admin:aggregation_answersnapshot_changelist"))
+    assert response.context["cl"].result_count == 1
+
+
+@pytest.mark.parametrize("term", ["ada", "ADA@example.org"])
+def test_a_snapshot_is_found_by_its_users_exact_username_or_email(staff, everything, term):
+    response = staff.get(reverse("admin:aggregation_answersnapshot_changelist"), {"q": term})
+    assert response.context["cl"].result_count == 1
+    assert staff.get(reverse("admin:aggregation_answersnapshot_changelist"), {"q": "ad"}).context["cl"].result_count == 0
