@@ -8,6 +8,7 @@ from ..models import OnboardingEvent, OnboardingSession
 logger = logging.getLogger("onboarding.events")
 
 RESUME_AFTER_SECONDS = 30 * 60
+_UNSET = object()
 
 
 def event_record(
@@ -15,14 +16,18 @@ def event_record(
 ) -> OnboardingEvent:
     """Record one telemetry event with the time since the session's previous event."""
     now = timezone.now()
-    previous = session.last_event_at
+    stamped_by_write = getattr(session, "previous_event_at", _UNSET) is not _UNSET
+    previous = session.previous_event_at if stamped_by_write else session.last_event_at
     duration_ms = int((now - previous).total_seconds() * 1000) if previous else None
     event = OnboardingEvent.objects.create(
         session=session, user_id=session.user_id, name=name, step=step or "", source=source,
         duration_ms=duration_ms, detail=detail or {},
     )
-    OnboardingSession.objects.filter(pk=session.pk).update(last_event_at=now)
-    session.last_event_at = now
+    if stamped_by_write:  # commit_write already set last_event_at in its UPDATE
+        del session.previous_event_at
+    else:
+        OnboardingSession.objects.filter(pk=session.pk).update(last_event_at=now)
+        session.last_event_at = now
     logger.info(
         "onboarding_event name=%s step=%s source=%s session=%s user=%s duration_ms=%s",
         name, step or "-", source, session.pk, session.user_id, duration_ms,

@@ -15,7 +15,8 @@ _MISSING = None  # answers never hold None, so None marks "no value at that revi
 
 def session_lock(session_id) -> OnboardingSession:
     """Fetch a session under a row lock (the caller owns the transaction)."""
-    return OnboardingSession.objects.select_for_update().select_related("user").get(pk=session_id)
+    # OF self: the joined user row is read, not locked.
+    return OnboardingSession.objects.select_for_update(of=("self",)).select_related("user").get(pk=session_id)
 
 
 def check_revision(session: OnboardingSession, revision: str | None) -> None:
@@ -74,11 +75,13 @@ def commit_write(session: OnboardingSession, *, old_answers: dict, **columns) ->
     session.updated_at = now
     requested_step = columns.pop("current_step", None)
     session.current_step = "" if session.is_completed else (requested_step or first_outstanding_step(session) or "")
+    # The event the caller records next is stamped in this same UPDATE (one round trip fewer).
+    session.previous_event_at, session.last_event_at = session.last_event_at, now
     for name, value in columns.items():
         setattr(session, name, value)
     written = OnboardingSession.objects.filter(pk=session.pk, revision=old_revision).update(
         revision=session.revision, data=session.data, updated_at=now, current_step=session.current_step,
-        **columns,
+        last_event_at=now, **columns,
     )
     if written != 1:  # only reachable without the row lock (SQLite); CAS keeps one winner anyway
         fresh = OnboardingSession.objects.get(pk=session.pk)
