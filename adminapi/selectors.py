@@ -29,8 +29,11 @@ class AnswerFilters:
 
 
 def workspace_id_for(value: str) -> int | None:
-    """Return the id of the workspace named by ``value`` (an id or a slug), or None if none is."""
-    if value.isdigit():
+    """Return the id of the workspace named by ``value`` (an id or a slug), or None if none is.
+
+    Digits name an id first, then a slug (a slug may be all digits, like "2026").
+    """
+    if value.isdigit() and Workspace.objects.filter(pk=int(value)).exists():
         return int(value)
     return Workspace.objects.filter(slug=value).values_list("id", flat=True).first()
 

@@ -61,6 +61,12 @@ def test_it_filters_by_workspace_id_and_by_slug(staff):
     assert _ids(staff.get(URL, {"workspace": "analytical-engines"})) == [str(inside.session_id)]
 
 
+def test_it_finds_a_workspace_whose_slug_is_all_digits(staff):
+    workspace = Workspace.objects.create(name="2026", slug="2026")
+    inside = _snapshot(0, workspace=workspace)
+    assert _ids(staff.get(URL, {"workspace": "2026"})) == [str(inside.session_id)]
+
+
 def test_it_returns_no_results_for_an_unknown_workspace_slug_or_id(staff):
     _snapshot(0)
     for value in ("no-such-workspace", "987654"):
