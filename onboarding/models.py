@@ -110,6 +110,8 @@ class OnboardingSession(models.Model):
             models.Index(fields=["state", "updated_at"], name="onb_session_state_updated"),
             # Backfill: completed sessions in completion order.
             models.Index(fields=["completed_at", "id"], name="onb_session_completed"),
+            # The staff funnel over a window of start times.
+            models.Index(fields=["started_at"], name="onb_session_started"),
         ]
 
     def __str__(self):
