@@ -13,6 +13,7 @@ from django.db import connections
 from aggregation.consistency import totals_drift
 from aggregation.models import AnswerGroupTotal, AnswerSnapshot
 from aggregation.normalise import completion_from_message
+from aggregation.services import snapshot_ingest
 from onboarding.models import OutboxMessage
 from onboarding.services import INGEST_TASK_NAME, outbox_redispatch_stale
 from onboarding.tasks import outbox_redispatch_stale_task  # noqa: F401 (registers the beat task)
@@ -154,3 +155,19 @@ def test_a_message_the_consumer_can_never_apply_is_parked_as_failed(celery_worke
     wait_for(lambda: OutboxMessage.objects.filter(pk=message.pk, state=OutboxMessage.State.FAILED).exists())
     message.refresh_from_db()
     assert "99" in message.last_error
+
+
+def test_a_worker_that_died_after_ingesting_but_before_acknowledging_counts_once(
+    celery_worker, transactional_db, broker_down
+):
+    session = complete_through_services(UserFactory())
+    message = OutboxMessage.objects.get(session=session)
+    assert snapshot_ingest(message=message.payload) == "created"  # committed, then the worker died: no ack
+    app.conf["CELERY_BROKER_WRITE_URL"] = None
+    publisher_reset()
+
+    assert outbox_redispatch_stale(older_than=timedelta(0)) == 1
+
+    wait_for(lambda: delivered(message))
+    assert totals() == Counter(completion_from_message(message.payload).counted)
+    assert AnswerSnapshot.objects.count() == 1
