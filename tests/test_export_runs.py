@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import psycopg
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import connection
 from django.utils import timezone
@@ -255,6 +256,20 @@ def test_a_remote_storage_keeps_nothing_of_a_failed_run(settings, monkeypatch):
     storage = storages["onboarding_exports"]
     run_dirs_left, files_left = storage.listdir("")
     assert files_left == [] and all(storage.listdir(name) == ([], []) for name in run_dirs_left)  # S3 has no dirs
+
+
+def test_the_next_run_deletes_the_parts_a_killed_run_left_in_a_remote_storage(settings):
+    settings.STORAGES = {
+        **settings.STORAGES, "onboarding_exports": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+    }
+    storage = storages["onboarding_exports"]
+    storage.save("20260101T000000Z-run000001/part-00001.ndjson", ContentFile(b"{}\n"))
+    ExportRun.objects.create(status=ExportRun.Status.RUNNING, window_end=timezone.now(),
+                             location="onboarding_exports:20260101T000000Z-run000001")
+
+    answers_export()
+
+    assert storage.listdir("20260101T000000Z-run000001") == ([], [])
 
 
 def test_the_lock_refuses_a_second_export(export_root):

@@ -121,8 +121,8 @@ class DirectoryDestination:
     def abort(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
 
-    def remove_leftovers(self, location: str = "") -> None:
-        """Delete staging directories of runs that died (called while holding the export lock)."""
+    def remove_leftovers(self, abandoned_locations: list[str]) -> None:
+        """Delete the staging directories of runs that died (called while holding the export lock)."""
         for leftover in self.root.glob(f"{STAGING_PREFIX}*"):
             shutil.rmtree(leftover, ignore_errors=True)
 
@@ -160,14 +160,15 @@ class StorageDestination:
         if self.tmp_dir is not None:
             self.tmp_dir.cleanup()
 
-    def remove_leftovers(self, location: str = "") -> None:
-        """Delete the files of an abandoned run at ``location`` unless it has its manifest."""
-        alias, _, run_dir = location.partition(":")
-        if alias != self.alias or not run_dir or self.storage.exists(f"{run_dir}/{MANIFEST_NAME}"):
-            return
-        _, names = self.storage.listdir(run_dir)
-        for name in names:
-            self.storage.delete(f"{run_dir}/{name}")
+    def remove_leftovers(self, abandoned_locations: list[str]) -> None:
+        """Delete the files of abandoned runs in this storage, unless a run got as far as its manifest."""
+        for location in abandoned_locations:
+            alias, _, run_dir = location.partition(":")
+            if alias != self.alias or not run_dir or self.storage.exists(f"{run_dir}/{MANIFEST_NAME}"):
+                continue
+            _, names = self.storage.listdir(run_dir)
+            for name in names:
+                self.storage.delete(f"{run_dir}/{name}")
 
 
 def export_destination(*, storage: Storage, alias: str, output_dir: str | None, run_dir: str):

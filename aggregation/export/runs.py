@@ -20,6 +20,8 @@ from .lines import ExportWindow
 EXPORT_LOCK_KEY = zlib.crc32(b"aggregation.export_onboarding_answers")
 # Without PostgreSQL the lock is a "running" row; one older than this belongs to a dead process.
 ABANDONED_AFTER = timedelta(hours=6)
+# ingested_at comes from the application's clock, xact_start from the database's: allow for skew.
+CLOCK_SKEW_MARGIN = timedelta(seconds=1)
 
 
 class ExportAlreadyRunning(RuntimeError):
@@ -74,7 +76,8 @@ def _oldest_open_transaction() -> datetime | None:
             "SELECT min(xact_start) FROM pg_stat_activity WHERE datname = current_database()"
             " AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND xact_start IS NOT NULL"
         )
-        return cursor.fetchone()[0]
+        oldest = cursor.fetchone()[0]
+    return None if oldest is None else oldest - CLOCK_SKEW_MARGIN
 
 
 @contextmanager

@@ -74,8 +74,7 @@ def answers_export(
             run_dir=f"{window.end:%Y%m%dT%H%M%SZ}-run{run.pk:06d}",
         )
         ExportRun.objects.filter(pk=run.pk).update(location=destination.location)
-        for previous in abandoned:
-            destination.remove_leftovers(previous.location)
+        destination.remove_leftovers([previous.location for previous in abandoned])
         if on_total is not None:
             on_total(export_rows(window).count())
         try:
