@@ -9,6 +9,12 @@ from .factories import OnboardingSessionFactory, StaffFactory, UserFactory, vali
 PASSWORD = "correct-horse-battery-staple"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Hash test passwords with MD5: PBKDF2's deliberate slowness costs ~0.2 s per user created."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def new_user(db):
     return UserFactory(username="newbie", email="newbie@example.org")
