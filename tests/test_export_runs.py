@@ -1,7 +1,13 @@
 """The export service: every snapshot exactly once, never a half-written file, incremental by default."""
 import hashlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -21,6 +27,7 @@ from .export_support import export_root, read_lines, read_manifest, run_dirs, se
 from .factories import AnswerSnapshotFactory
 
 pytestmark = pytest.mark.django_db
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_every_snapshot_appears_exactly_once_across_batches(export_root):
@@ -289,3 +296,37 @@ def _lock_held_elsewhere():
                              password=params.get("password"), autocommit=True)
     holder.execute("SELECT pg_advisory_lock(%s)", [EXPORT_LOCK_KEY])
     return holder  # closing the connection (the with block's exit) releases the lock
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_command_killed_midway_publishes_nothing_and_the_next_run_delivers_everything(export_root):
+    """SIGKILL a real `manage.py export_onboarding_answers` process once it has written some parts."""
+    snapshots = AnswerSnapshotFactory.create_batch(300)
+    database = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "ONBOARDING_ANSWERS_EXPORT_PATH": str(export_root),
+    }
+    env.pop("REDIS_URL", None)
+    command = [sys.executable, "manage.py", "export_onboarding_answers", "--batch-size", "1"]
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(export_root.glob(".partial-*/part-00003.ndjson")):
+            assert process.poll() is None, "the export finished before it could be killed"
+            assert time.monotonic() < deadline, "the export wrote no parts within 60 s"
+            time.sleep(0.005)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+
+    assert run_dirs(export_root) == []  # parts exist only in the hidden staging directory
+    assert ExportRun.objects.get().status == ExportRun.Status.RUNNING  # the process died without a word
+
+    result = answers_export()
+
+    assert result.rows == 300
+    assert sorted(session_ids(read_lines(run_dirs(export_root)[0]))) == sorted(str(s.session_id) for s in snapshots)
+    assert [path.name for path in export_root.iterdir()] == [run_dirs(export_root)[0].name]  # staging removed
