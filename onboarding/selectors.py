@@ -35,8 +35,8 @@ def step_status(session: OnboardingSession, step: str) -> str:
 
 
 def session_live_for_user(user) -> OnboardingSession | None:
-    """Return the user's live (in progress or completed) session, if any."""
-    return OnboardingSession.objects.filter(user=user).exclude(state=OnboardingSession.State.SUPERSEDED).first()
+    """Return the user's live (in progress or completed) session, if any (``user``: anything with its pk)."""
+    return OnboardingSession.objects.filter(user_id=user.pk).exclude(state=OnboardingSession.State.SUPERSEDED).first()
 
 
 def session_progress(session: OnboardingSession) -> dict:

@@ -80,6 +80,45 @@ def test_the_access_token_lifetime_comes_from_the_setting(new_user, settings):
     assert api_settings.ACCESS_TOKEN_LIFETIME == settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"] <= timedelta(minutes=15)
 
 
+@pytest.mark.parametrize("method,url,body", [
+    ("patch", PROGRESS_URL, {"step": "tools", "action": "skip"}), ("post", COMPLETE_URL, {}),
+])
+def test_a_token_of_a_deactivated_user_writes_nothing(halfway_session, method, url, body):
+    """Writes read the user with the locked session, not at authentication: the check must still hold."""
+    token = AccessToken.for_user(halfway_session.user)
+    halfway_session.user.is_active = False
+    halfway_session.user.save(update_fields=["is_active"])
+
+    response = getattr(_bearer(token), method)(url, {**body, "revision": halfway_session.revision}, format="json")
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "User is inactive", "code": "user_inactive"}
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    before = halfway_session.revision
+    halfway_session.refresh_from_db()
+    assert halfway_session.revision == before and "tools" not in halfway_session.skipped_steps
+
+
+def test_a_token_of_a_deleted_user_is_401(halfway_user):
+    token = AccessToken.for_user(halfway_user)
+    halfway_user.delete()
+
+    response = _bearer(token).patch(PROGRESS_URL, {"step": "tools", "action": "skip", "revision": "x"}, format="json")
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "user_inactive"
+
+
+def test_a_first_write_without_a_read_starts_the_session_and_asks_for_the_current_revision(new_user):
+    response = _bearer(AccessToken.for_user(new_user)).patch(
+        PROGRESS_URL, {"step": "profile", "answers": valid_answers("profile"), "revision": "never-seen"}, format="json"
+    )
+
+    assert response.status_code == 409
+    assert response.json()["current"]["current_step"] == "profile"
+    assert response["ETag"] == f'"{response.json()["current"]["revision"]}"'
+
+
 def test_wrong_credentials_are_401_with_a_code(new_user):
     response = APIClient().post("/api/auth/token", {"username": "newbie", "password": "nope"}, format="json")
     assert response.status_code == 401

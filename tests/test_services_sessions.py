@@ -1,9 +1,11 @@
 """Service rules of the onboarding session: the one writer."""
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test import override_settings
+from django.utils import timezone
 
 from onboarding import services
 from onboarding.errors import (
@@ -115,6 +117,59 @@ def test_going_back_unmarks_the_previous_step_and_keeps_its_answers(halfway_sess
     assert back.completed_steps == ["profile"]
     assert back.current_step == "work-profile"
     assert back.answers["work-profile"]["team_size"] == "2-10"
+
+
+def test_a_stale_tab_on_a_session_staff_restarted_writes_nothing_to_either(halfway_session):
+    fresh = services.session_restart(user=halfway_session.user, source="admin")
+
+    with pytest.raises(RevisionConflict) as conflict:
+        services.session_skip_step(session=halfway_session, step="tools", revision=halfway_session.revision,
+                                   source="wizard")
+
+    assert conflict.value.session.pk == fresh.pk
+    old_revision = halfway_session.revision
+    halfway_session.refresh_from_db()
+    assert halfway_session.revision == old_revision and halfway_session.state == "superseded"
+
+
+def test_a_write_by_user_alone_finds_the_live_session(halfway_session):
+    session = services.session_skip_step(user=halfway_session.user, step="tools", revision=halfway_session.revision,
+                                         source="api")
+
+    assert session.pk == halfway_session.pk
+    assert "tools" in session.skipped_steps
+
+
+def _away_for(session, minutes):
+    OnboardingSession.objects.filter(pk=session.pk).update(last_event_at=timezone.now() - timedelta(minutes=minutes))
+
+
+def test_a_write_after_half_an_hour_away_records_resumed_first(halfway_session):
+    _away_for(halfway_session, 31)
+
+    services.session_skip_step(user=halfway_session.user, step="tools", revision=halfway_session.revision, source="api")
+
+    names = list(OnboardingEvent.objects.filter(session=halfway_session).order_by("pk").values_list("name", flat=True))
+    assert names[-2:] == ["resumed", "step_skipped"]
+
+
+def test_a_refused_write_after_half_an_hour_away_still_records_resumed(halfway_session):
+    _away_for(halfway_session, 31)
+
+    with pytest.raises(StepValidationError):
+        services.session_skip_step(user=halfway_session.user, step="preferences", revision=halfway_session.revision,
+                                   source="api")
+
+    names = list(OnboardingEvent.objects.filter(session=halfway_session).order_by("pk").values_list("name", flat=True))
+    assert names[-2:] == ["resumed", "validation_failed"]
+
+
+def test_a_write_within_half_an_hour_records_no_resume(halfway_session):
+    _away_for(halfway_session, 29)
+
+    services.session_skip_step(user=halfway_session.user, step="tools", revision=halfway_session.revision, source="api")
+
+    assert not OnboardingEvent.objects.filter(session=halfway_session, name="resumed").exists()
 
 
 def test_a_draft_is_kept_without_validation_or_marking(new_user):

@@ -18,7 +18,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from ..errors import OnboardingError, RevisionConflict, SessionAlreadyCompleted, StepValidationError
+from ..errors import AccountInactive, OnboardingError, RevisionConflict, SessionAlreadyCompleted, StepValidationError
 from ..selectors import session_live_for_user, session_progress
 from .parsers import RequestTooLarge
 
@@ -27,9 +27,12 @@ INPUT_INVALID_DETAIL = "Some input is invalid."
 
 def api_exception_handler(exc, context):
     """Map ``exc`` to a JSON error response, or return None to let Django answer 500."""
-    if isinstance(exc, OnboardingError):
+    if isinstance(exc, AccountInactive):  # the bearer's account went inactive after the token was issued
+        exc = exceptions.AuthenticationFailed(exc.message, code=exc.code)
+        exc.auth_header = context["view"].get_authenticate_header(context["request"])  # as DRF does for its own
+    elif isinstance(exc, OnboardingError):
         return _domain_error_response(exc, context)
-    if isinstance(exc, Http404):
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()

@@ -11,7 +11,8 @@ from ..manifest import STEPS
 from ..models import Invitation, OnboardingEvent, OnboardingSession, Workspace, WorkspaceMembership
 from .events import event_record
 from .outbox import outbox_add_completion
-from .writes import check_revision, commit_write, failures_recorded, session_lock, step_validate
+from .sessions import session_write
+from .writes import check_revision, commit_write, step_validate
 
 logger = logging.getLogger(__name__)
 
@@ -33,15 +34,14 @@ def completion_issues(session: OnboardingSession) -> list[dict]:
     return issues
 
 
-def session_complete(*, session: OnboardingSession, revision: str | None, source: str) -> OnboardingSession:
+def session_complete(*, session: OnboardingSession | None = None, user=None, revision: str | None,
+                     source: str) -> OnboardingSession:
     """Complete the session once: validate, apply the workspace and invites, publish the outbox message."""
-    with failures_recorded(session=session, step="workspace", source=source):
-        return _complete(session_id=session.pk, revision=revision, source=source)
+    return session_write(session=session, user=user, step="workspace", source=source,
+                         write=lambda locked: _complete(locked, revision=revision, source=source))
 
 
-@transaction.atomic
-def _complete(*, session_id, revision, source) -> OnboardingSession:
-    session = session_lock(session_id)
+def _complete(session: OnboardingSession, *, revision, source) -> OnboardingSession:
     if session.is_completed:  # a double submit or a retry: the same result, nothing new
         return session
     check_revision(session, revision)

@@ -1,16 +1,18 @@
 """Session writes: start, save a step, skip, go back, draft, reset. The only writers of sessions."""
 import copy
+from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
-from ..errors import StepValidationError, issue
+from ..errors import AccountInactive, RevisionConflict, StepValidationError, issue
 from ..manifest import ANSWER_SCHEMA_VERSION, STEP_KEYS, STEPS, get_step, step_index, UnknownStep
 from ..models import OnboardingEvent, OnboardingSession
 from ..selectors import first_outstanding_step, session_live_for_user, step_is_reachable
 from .events import event_record, event_record_resumed_if_away
 from .writes import (
-    check_revision, commit_write, failures_recorded, normalise_answers, session_lock, step_validate,
+    check_revision, commit_write, normalise_answers, session_lock, session_lock_live, step_validate,
 )
 
 Name = OnboardingEvent.Name
@@ -22,7 +24,7 @@ def session_get_or_start(*, user, source: str) -> OnboardingSession:
     session = session_live_for_user(user)
     if session is None:
         return _session_start(user=user, source=source)
-    if session.state == OnboardingSession.State.IN_PROGRESS and session.version < settings.ONBOARDING_VERSION:
+    if _is_outdated(session):
         return session_reset_to_baseline(session=session, source=source)
     event_record_resumed_if_away(session=session, source=source)
     return session
@@ -42,95 +44,145 @@ def _session_start(*, user, source: str) -> OnboardingSession:
     return session
 
 
-def session_save_step(*, session: OnboardingSession, step: str, answers: dict, revision: str, source: str) -> OnboardingSession:
-    """Validate a step's answers, store them and mark the step done."""
+class _SessionNotReady(Exception):
+    """The user has no live session of the current version: start or reset it, then lock again."""
+
+
+def session_write(*, session: OnboardingSession | None, user, step: str, source: str,
+                  write: Callable[[OnboardingSession], OnboardingSession]) -> OnboardingSession:
+    """Apply ``write`` to the user's live session, locked, in one transaction; return the session.
+
+    ``user`` may be anything with the user's ``pk`` (the API passes a bearer token's): the
+    session is found by its owner and read with its user under the lock, so the caller needs no
+    read first, and an inactive or deleted account is refused (AccountInactive). A missing or
+    outdated session is started or reset, then locked again. Validation failures and revision
+    conflicts are recorded once their transaction has rolled back.
+    """
+    user_id = session.user_id if session is not None else user.pk
+    for _ in range(3):  # a start or reset in between: the second lock finds it (the third: raced again)
+        locked = seen_at = None
+        try:
+            with transaction.atomic():
+                locked = session_lock_live(user_id)
+                if locked is None or _is_outdated(locked) or not locked.user.is_active:
+                    raise _SessionNotReady()
+                seen_at = locked.last_event_at
+                event_record_resumed_if_away(session=locked, source=source)
+                return write(locked)
+        except _SessionNotReady:
+            session_get_or_start(user=_active_user(user_id), source=source)
+        except (StepValidationError, RevisionConflict) as exc:
+            if locked is not None:
+                _failure_record(locked, seen_at=seen_at, exc=exc, step=step, source=source)
+            raise
+    raise RevisionConflict(session=session_get_or_start(user=_active_user(user_id), source=source), changed_fields=[])
+
+
+def _active_user(user_id):
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise AccountInactive()
+    return user
+
+
+def _is_outdated(session: OnboardingSession) -> bool:
+    return session.state == OnboardingSession.State.IN_PROGRESS and session.version < settings.ONBOARDING_VERSION
+
+
+def _failure_record(session: OnboardingSession, *, seen_at, exc, step: str, source: str) -> None:
+    # The transaction rolled back: put the in-memory session back as the database has it.
+    session.last_event_at = seen_at
+    session.__dict__.pop("previous_event_at", None)
+    event_record_resumed_if_away(session=session, source=source)
+    if isinstance(exc, StepValidationError):
+        event_record(session=session, name=Name.VALIDATION_FAILED, source=source, step=step,
+                     detail={"issues": [{"field": i["field"], "code": i["code"]} for i in exc.issues][:20]})
+    else:
+        event_record(session=session, name=Name.REVISION_CONFLICT, source=source, step=step,
+                     detail={"changed_fields": exc.changed_fields[:20]})
+
+
+def session_save_step(*, session: OnboardingSession | None = None, user=None, step: str, answers: dict,
+                      revision: str, source: str) -> OnboardingSession:
+    """Validate a step's answers, store them and mark the step done (``session`` or its ``user``)."""
     step_def = _step_or_error(step)
-    with failures_recorded(session=session, step=step_def.key, source=source):
-        return _save_step(session_id=session.pk, step_def=step_def, answers=answers, revision=revision, source=source)
+
+    def save(session: OnboardingSession) -> OnboardingSession:
+        check_revision(session, revision)
+        _check_reachable(session, step_def.key)
+        cleaned = step_validate(step=step_def, answers=normalise_answers(step_def, answers), user=session.user)
+        old_answers = dict(session.answers)  # writes replace a step's dict, never change one in place
+        data = session.data
+        data.setdefault("answers", {})[step_def.key] = cleaned
+        data["completed_steps"] = _with(data.get("completed_steps", []), step_def.key)
+        data["skipped_steps"] = _without(data.get("skipped_steps", []), step_def.key)
+        data.get("drafts", {}).pop(step_def.key, None)
+        commit_write(session, old_answers=old_answers)
+        event_record(session=session, name=Name.STEP_SAVED, source=source, step=step_def.key)
+        return session
+
+    return session_write(session=session, user=user, step=step_def.key, source=source, write=save)
 
 
-@transaction.atomic
-def _save_step(*, session_id, step_def, answers, revision, source) -> OnboardingSession:
-    session = session_lock(session_id)
-    check_revision(session, revision)
-    _check_reachable(session, step_def.key)
-    cleaned = step_validate(step=step_def, answers=normalise_answers(step_def, answers), user=session.user)
-    old_answers = copy.deepcopy(session.answers)
-    data = session.data
-    data.setdefault("answers", {})[step_def.key] = cleaned
-    data["completed_steps"] = _with(data.get("completed_steps", []), step_def.key)
-    data["skipped_steps"] = _without(data.get("skipped_steps", []), step_def.key)
-    data.get("drafts", {}).pop(step_def.key, None)
-    commit_write(session, old_answers=old_answers)
-    event_record(session=session, name=Name.STEP_SAVED, source=source, step=step_def.key)
-    return session
-
-
-def session_skip_step(*, session: OnboardingSession, step: str, revision: str, source: str) -> OnboardingSession:
+def session_skip_step(*, session: OnboardingSession | None = None, user=None, step: str, revision: str,
+                      source: str) -> OnboardingSession:
     """Mark a skippable step skipped; its answers, if any, no longer count."""
     step_def = _step_or_error(step)
-    with failures_recorded(session=session, step=step_def.key, source=source):
-        return _skip_step(session_id=session.pk, step_def=step_def, revision=revision, source=source)
+
+    def skip(session: OnboardingSession) -> OnboardingSession:
+        check_revision(session, revision)
+        _check_reachable(session, step_def.key)
+        if not step_def.skippable:
+            raise StepValidationError([issue(step_def.key, None, "not_skippable", f"“{step_def.title}” can't be skipped.")])
+        old_answers = dict(session.answers)
+        data = session.data
+        data.get("answers", {}).pop(step_def.key, None)
+        data.get("drafts", {}).pop(step_def.key, None)
+        data["skipped_steps"] = _with(data.get("skipped_steps", []), step_def.key)
+        data["completed_steps"] = _without(data.get("completed_steps", []), step_def.key)
+        commit_write(session, old_answers=old_answers)
+        event_record(session=session, name=Name.STEP_SKIPPED, source=source, step=step_def.key)
+        return session
+
+    return session_write(session=session, user=user, step=step_def.key, source=source, write=skip)
 
 
-@transaction.atomic
-def _skip_step(*, session_id, step_def, revision, source) -> OnboardingSession:
-    session = session_lock(session_id)
-    check_revision(session, revision)
-    _check_reachable(session, step_def.key)
-    if not step_def.skippable:
-        raise StepValidationError([issue(step_def.key, None, "not_skippable", f"“{step_def.title}” can't be skipped.")])
-    old_answers = copy.deepcopy(session.answers)
-    data = session.data
-    data.get("answers", {}).pop(step_def.key, None)
-    data.get("drafts", {}).pop(step_def.key, None)
-    data["skipped_steps"] = _with(data.get("skipped_steps", []), step_def.key)
-    data["completed_steps"] = _without(data.get("completed_steps", []), step_def.key)
-    commit_write(session, old_answers=old_answers)
-    event_record(session=session, name=Name.STEP_SKIPPED, source=source, step=step_def.key)
-    return session
-
-
-def session_go_back(*, session: OnboardingSession, step: str, revision: str, source: str) -> OnboardingSession:
+def session_go_back(*, session: OnboardingSession | None = None, user=None, step: str, revision: str,
+                    source: str) -> OnboardingSession:
     """Un-mark the step before ``step`` and make it the current one."""
     step_def = _step_or_error(step)
-    with failures_recorded(session=session, step=step_def.key, source=source):
-        return _go_back(session_id=session.pk, step_def=step_def, revision=revision, source=source)
+
+    def go_back(session: OnboardingSession) -> OnboardingSession:
+        check_revision(session, revision)
+        index = step_index(step_def.key)
+        if index == 0:
+            raise StepValidationError([issue(step_def.key, None, "no_previous_step", "This is the first step.")])
+        previous = STEP_KEYS[index - 1]
+        data = session.data
+        data["completed_steps"] = _without(data.get("completed_steps", []), previous)
+        data["skipped_steps"] = _without(data.get("skipped_steps", []), previous)
+        commit_write(session, old_answers=session.answers, current_step=previous)
+        event_record(session=session, name=Name.STEP_BACK, source=source, step=previous)
+        return session
+
+    return session_write(session=session, user=user, step=step_def.key, source=source, write=go_back)
 
 
-@transaction.atomic
-def _go_back(*, session_id, step_def, revision, source) -> OnboardingSession:
-    session = session_lock(session_id)
-    check_revision(session, revision)
-    index = step_index(step_def.key)
-    if index == 0:
-        raise StepValidationError([issue(step_def.key, None, "no_previous_step", "This is the first step.")])
-    previous = STEP_KEYS[index - 1]
-    data = session.data
-    data["completed_steps"] = _without(data.get("completed_steps", []), previous)
-    data["skipped_steps"] = _without(data.get("skipped_steps", []), previous)
-    commit_write(session, old_answers=session.answers, current_step=previous)
-    event_record(session=session, name=Name.STEP_BACK, source=source, step=previous)
-    return session
-
-
-def session_save_draft(*, session: OnboardingSession, step: str, answers: dict, revision: str, source: str) -> OnboardingSession:
+def session_save_draft(*, session: OnboardingSession | None = None, user=None, step: str, answers: dict,
+                       revision: str, source: str) -> OnboardingSession:
     """Keep partial, unvalidated answers of a step (autosave); known fields only."""
     step_def = _step_or_error(step)
-    with failures_recorded(session=session, step=step_def.key, source=source):
-        return _save_draft(session_id=session.pk, step_def=step_def, answers=answers, revision=revision, source=source)
 
+    def save_draft(session: OnboardingSession) -> OnboardingSession:
+        check_revision(session, revision)
+        draft = normalise_answers(step_def, answers)
+        drafts = session.data.setdefault("drafts", {})
+        drafts[step_def.key] = {**drafts.get(step_def.key, {}), **draft}
+        commit_write(session, old_answers=session.answers, current_step=session.current_step)
+        event_record(session=session, name=Name.DRAFT_SAVED, source=source, step=step_def.key)
+        return session
 
-@transaction.atomic
-def _save_draft(*, session_id, step_def, answers, revision, source) -> OnboardingSession:
-    session = session_lock(session_id)
-    check_revision(session, revision)
-    draft = normalise_answers(step_def, answers)
-    drafts = session.data.setdefault("drafts", {})
-    drafts[step_def.key] = {**drafts.get(step_def.key, {}), **draft}
-    commit_write(session, old_answers=session.answers, current_step=session.current_step)
-    event_record(session=session, name=Name.DRAFT_SAVED, source=source, step=step_def.key)
-    return session
+    return session_write(session=session, user=user, step=step_def.key, source=source, write=save_draft)
 
 
 @transaction.atomic

@@ -1,13 +1,11 @@
 """The mechanics every session write shares: locking, revision checks, compare-and-swap."""
-import contextlib
-
+from django.db.models import Q
 from django.utils import timezone
 
 from ..errors import RevisionConflict, RevisionRequired, SessionAlreadyCompleted, StepValidationError, issue
 from ..manifest import Step, snake_key
-from ..models import OnboardingEvent, OnboardingSession, new_revision
+from ..models import OnboardingSession, new_revision
 from ..selectors import first_outstanding_step
-from .events import event_record
 
 HISTORY_LIMIT = 50
 _MISSING = None  # answers never hold None, so None marks "no value at that revision"
@@ -17,6 +15,17 @@ def session_lock(session_id) -> OnboardingSession:
     """Fetch a session under a row lock (the caller owns the transaction)."""
     # OF self: the joined user row is read, not locked.
     return OnboardingSession.objects.select_for_update(of=("self",)).select_related("user").get(pk=session_id)
+
+
+def session_lock_live(user_id) -> OnboardingSession | None:
+    """Fetch the user's live session, with its user, under a row lock (the caller owns the transaction)."""
+    live = OnboardingSession.objects.select_for_update(of=("self",)).select_related("user").filter(
+        ~Q(state=OnboardingSession.State.SUPERSEDED), user_id=user_id
+    )
+    try:
+        return live.get()  # at most one: uniq_live_onboarding_session (no ORDER BY, unlike first())
+    except OnboardingSession.DoesNotExist:
+        return None
 
 
 def check_revision(session: OnboardingSession, revision: str | None) -> None:
@@ -123,18 +132,3 @@ def step_validate(*, step: Step, answers: dict, user) -> dict:
         for field, errors in form.errors.as_data().items()
         for error in errors
     ])
-
-
-@contextlib.contextmanager
-def failures_recorded(*, session: OnboardingSession, step: str, source: str):
-    """Record validation failures and revision conflicts (after their transaction rolled back)."""
-    try:
-        yield
-    except StepValidationError as exc:
-        event_record(session=session, name=OnboardingEvent.Name.VALIDATION_FAILED, source=source, step=step,
-                     detail={"issues": [{"field": i["field"], "code": i["code"]} for i in exc.issues][:20]})
-        raise
-    except RevisionConflict as exc:
-        event_record(session=session, name=OnboardingEvent.Name.REVISION_CONFLICT, source=source, step=step,
-                     detail={"changed_fields": exc.changed_fields[:20]})
-        raise
