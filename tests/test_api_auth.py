@@ -81,9 +81,9 @@ def test_the_access_token_lifetime_comes_from_the_setting(new_user, settings):
 
 
 @pytest.mark.parametrize("method,url,body", [
-    ("patch", PROGRESS_URL, {"step": "tools", "action": "skip"}), ("post", COMPLETE_URL, {}),
+    ("patch", PROGRESS_URL, {"step": "tools", "action": "skip"}), ("post", COMPLETE_URL, {}), ("get", PROGRESS_URL, {}),
 ])
-def test_a_token_of_a_deactivated_user_writes_nothing(halfway_session, method, url, body):
+def test_a_token_of_a_deactivated_user_reads_and_writes_nothing(halfway_session, method, url, body):
     """Writes read the user with the locked session, not at authentication: the check must still hold."""
     token = AccessToken.for_user(halfway_session.user)
     halfway_session.user.is_active = False
