@@ -5,7 +5,6 @@ import time
 import uuid
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 
 from onboarding.manifest import ANSWER_SCHEMA_VERSION, STEP_KEYS
@@ -66,9 +65,3 @@ def celery_settings(app, **values):
     finally:
         for name, value in saved.items():
             app.conf[f"CELERY_{name.upper()}"] = value
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Hash the factories' passwords cheaply: these tests are about answers, not logins."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

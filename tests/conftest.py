@@ -1,12 +1,32 @@
 """The usual actors: a new user, a half-way user, a completed user, staff and an outsider."""
 import pytest
+from django.core.cache import cache
 from django.test import Client
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
 
 from onboarding import services
 
 from .factories import OnboardingSessionFactory, StaffFactory, UserFactory, valid_answers
 
 PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counts():
+    """Throttles count in the default (local memory) cache: every test starts from zero."""
+    cache.clear()
+
+
+@pytest.fixture
+def as_user():
+    """Return a factory of API clients that send a bearer token of the given user."""
+    def _client(user) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+        return client
+
+    return _client
 
 
 @pytest.fixture(autouse=True)

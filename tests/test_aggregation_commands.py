@@ -13,7 +13,6 @@ from aggregation.models import AnswerGroupTotal, AnswerSnapshot
 from onboarding.models import OnboardingSession
 
 from .aggregation_support import varied_answers
-from .aggregation_support import fast_password_hashing  # noqa: F401 (autouse)
 from .factories import CompletedSessionFactory, OnboardingSessionFactory, session_data
 from .test_aggregation_ingest import v0_answers
 

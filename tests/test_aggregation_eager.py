@@ -9,7 +9,6 @@ from onboarding.models import OutboxMessage
 from onboarding_project.celery import app
 
 from .aggregation_support import celery_settings
-from .aggregation_support import fast_password_hashing  # noqa: F401 (autouse)
 from .conftest import complete_through_services
 from .factories import UserFactory
 

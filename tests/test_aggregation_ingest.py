@@ -16,7 +16,6 @@ from onboarding.models import Workspace, WorkspaceMembership
 from onboarding.services import completion_message
 
 from .aggregation_support import completion_message_for, later, varied_answers
-from .aggregation_support import fast_password_hashing  # noqa: F401 (autouse)
 from .conftest import complete_through_services
 from .factories import UserFactory, valid_answers
 

@@ -20,7 +20,6 @@ from onboarding.tasks import outbox_redispatch_stale_task  # noqa: F401 (registe
 from onboarding_project.celery import app
 
 from .aggregation_support import celery_settings, completion_message_for, later, wait_for
-from .aggregation_support import fast_password_hashing  # noqa: F401 (autouse)
 from .conftest import complete_through_services
 from .factories import UserFactory
 

@@ -3,7 +3,6 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from django.middleware.csrf import get_token
 from django.test import RequestFactory
 from django.test import override_settings
@@ -17,11 +16,6 @@ pytestmark = pytest.mark.django_db
 
 PROGRESS_URL = "/api/users/me/onboarding-progress"
 COMPLETE_URL = "/api/onboarding/complete"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
 
 
 def _bearer(token) -> APIClient:

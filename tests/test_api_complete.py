@@ -1,8 +1,6 @@
 """Contract tests of POST /api/onboarding/complete and GET /api/onboarding/manifest (CONTRACT §3)."""
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import AccessToken
 
 from onboarding import services
 from onboarding.models import OnboardingEvent, OutboxMessage, Workspace
@@ -15,21 +13,6 @@ URL = "/api/onboarding/complete"
 PROGRESS_URL = "/api/users/me/onboarding-progress"
 MANIFEST_URL = "/api/onboarding/manifest"
 ALL_BUT_COMPLETION = ("profile", "work-profile", "tools", "invites", "preferences", "workspace")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
-
-
-@pytest.fixture
-def as_user():
-    def _client(user) -> APIClient:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
-        return client
-
-    return _client
 
 
 @pytest.fixture

@@ -2,9 +2,6 @@
 import json
 
 import pytest
-from django.core.cache import cache
-from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import AccessToken
 
 from onboarding.models import OnboardingEvent, OnboardingSession
 from onboarding.selectors import answers_checksum
@@ -18,21 +15,6 @@ PROGRESS_KEYS = {
     "session_id", "revision", "version", "answer_schema_version", "state", "current_step", "next_step",
     "completed_steps", "skipped_steps", "steps", "answers", "checksum", "started_at", "updated_at", "completed_at",
 }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
-
-
-@pytest.fixture
-def as_user():
-    def _client(user) -> APIClient:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
-        return client
-
-    return _client
 
 
 def _progress(client):
