@@ -232,5 +232,5 @@ class Command(BaseCommand):
         generated = f"completed01..{options['completed']:02d}, abandoned01..{options['abandoned']:02d}"
         out.write(f"  {generated} / {DEMO_PASSWORD}   generated users")
         out.write("")
-        out.write("Log in at http://127.0.0.1:8000/accounts/login/ (staff: http://127.0.0.1:8000/admin/),"
-                  " or sign up at /accounts/signup/.")
+        # The command does not know where the site is served: `make run` prints the full address.
+        out.write("Log in at /accounts/login/ (staff: /admin/), or sign up at /accounts/signup/.")
