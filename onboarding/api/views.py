@@ -15,11 +15,11 @@ from rest_framework_simplejwt import views as jwt_views
 from .. import services
 from ..manifest import ANSWER_SCHEMA_VERSION, STEPS, step_definition
 from ..selectors import session_progress
+from .authentication import SessionAuthentication, WriteBearerAuthentication
 from .serializers import (
     ApiConflictSerializer, ApiErrorSerializer, ApiThrottledSerializer, ApiValidationFailedSerializer, ManifestSerializer,
     ProgressSerializer,
 )
-from .authentication import SessionAuthentication, WriteBearerAuthentication
 from .throttling import TokenRequestThrottle
 
 SOURCE = "api"
@@ -66,7 +66,7 @@ class WriteAuthenticationMixin:
     session (one query fewer per write, see authentication.TokenBearer). Reads get the user as usual."""
 
     def get_authenticators(self):
-        request = self.request  # Django's request, set by View.setup(); None while the schema is generated
+        request = getattr(self, "request", None)  # Django's request, set by View.setup(); None for the schema
         if request is not None and request.method not in SAFE_METHODS:
             return [WriteBearerAuthentication(), SessionAuthentication()]
         return super().get_authenticators()
