@@ -37,6 +37,13 @@ def first_error(serializer, codes: dict[str, str]) -> Response:
     return bad_parameter(param, str(message), codes.get(param, "invalid_filter"))
 
 
+def window_validated(attrs: dict, *, after: str, before: str) -> dict:
+    """Return ``attrs``, or refuse a time window whose ``before`` bound is not later than its ``after``."""
+    if attrs.get(after) and attrs.get(before) and attrs[before] <= attrs[after]:
+        raise serializers.ValidationError({before: f"must be later than {after}."})
+    return attrs
+
+
 class StaffAPIView(APIView):
     permission_classes = [IsAuthenticated, IsStaff]
 
@@ -56,10 +63,7 @@ class AnswersListView(StaffAPIView):
         completed_before = serializers.DateTimeField(required=False)
 
         def validate(self, attrs):
-            after, before = attrs.get("completed_after"), attrs.get("completed_before")
-            if after and before and before <= after:
-                raise serializers.ValidationError({"completed_before": "must be later than completed_after."})
-            return attrs
+            return window_validated(attrs, after="completed_after", before="completed_before")
 
     class OutputSerializer(serializers.Serializer):
         next = serializers.URLField(allow_null=True)
@@ -198,10 +202,7 @@ class FunnelView(StaffAPIView):
         started_before = serializers.DateTimeField(required=False)
 
         def validate(self, attrs):
-            after, before = attrs.get("started_after"), attrs.get("started_before")
-            if after and before and before <= after:
-                raise serializers.ValidationError({"started_before": "must be later than started_after."})
-            return attrs
+            return window_validated(attrs, after="started_after", before="started_before")
 
     class OutputSerializer(serializers.Serializer):
         started_after = serializers.DateTimeField(allow_null=True)
