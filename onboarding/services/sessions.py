@@ -5,6 +5,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.utils.functional import SimpleLazyObject
 
 from ..errors import AccountInactive, RevisionConflict, StepValidationError, issue
 from ..manifest import ANSWER_SCHEMA_VERSION, STEP_KEYS, STEPS, get_step, step_index, UnknownStep
@@ -53,8 +54,8 @@ def session_write(*, session: OnboardingSession | None, user, step: str, source:
     """Apply ``write`` to the user's live session, locked, in one transaction; return the session.
 
     ``user`` may be anything with the user's ``pk`` (the API passes a bearer token's): the
-    session is found by its owner and read with its user under the lock, so the caller needs no
-    read first, and an inactive or deleted account is refused (AccountInactive). A missing or
+    session is found by its owner under the lock, which also checks the user is active, so the
+    caller needs no read first, and an inactive or deleted account is refused (AccountInactive). A missing or
     outdated session is started or reset, then locked again. Validation failures and revision
     conflicts are recorded once their transaction has rolled back.
     """
@@ -64,7 +65,7 @@ def session_write(*, session: OnboardingSession | None, user, step: str, source:
         try:
             with transaction.atomic():
                 locked = session_lock_live(user_id)
-                if locked is None or _is_outdated(locked) or not locked.user.is_active:
+                if locked is None or _is_outdated(locked):
                     raise _SessionNotReady()
                 seen_at = locked.last_event_at
                 event_record_resumed_if_away(session=locked, source=source)
@@ -110,7 +111,9 @@ def session_save_step(*, session: OnboardingSession | None = None, user=None, st
     def save(session: OnboardingSession) -> OnboardingSession:
         check_revision(session, revision)
         _check_reachable(session, step_def.key)
-        cleaned = step_validate(step=step_def, answers=normalise_answers(step_def, answers), user=session.user)
+        # Only some forms look at the user (invites: not your own address): read it when they do.
+        cleaned = step_validate(step=step_def, answers=normalise_answers(step_def, answers),
+                                user=SimpleLazyObject(lambda: session.user))
         old_answers = dict(session.answers)  # writes replace a step's dict, never change one in place
         data = session.data
         data.setdefault("answers", {})[step_def.key] = cleaned

@@ -18,9 +18,13 @@ def session_lock(session_id) -> OnboardingSession:
 
 
 def session_lock_live(user_id) -> OnboardingSession | None:
-    """Fetch the user's live session, with its user, under a row lock (the caller owns the transaction)."""
-    live = OnboardingSession.objects.select_for_update(of=("self",)).select_related("user").filter(
-        ~Q(state=OnboardingSession.State.SUPERSEDED), user_id=user_id
+    """Fetch the user's live session under a row lock, or None if none or the user is inactive.
+
+    The caller owns the transaction. The user row is joined to check ``is_active`` but not read:
+    most writes never need it (the step forms get it lazily).
+    """
+    live = OnboardingSession.objects.select_for_update(of=("self",)).filter(
+        ~Q(state=OnboardingSession.State.SUPERSEDED), user_id=user_id, user__is_active=True
     )
     try:
         return live.get()  # at most one: uniq_live_onboarding_session (no ORDER BY, unlike first())
