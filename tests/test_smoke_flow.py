@@ -37,3 +37,20 @@ def test_signup_to_dashboard_through_every_step(client):
     session = OnboardingSession.objects.get(user__username="smoke")
     assert session.state == "completed"
     assert session.skipped_steps == ["tools"]
+
+
+def test_an_spa_completes_onboarding_through_the_api(new_user, as_user):
+    api = as_user(new_user)
+    revision = api.get("/api/users/me/onboarding-progress").json()["revision"]
+    for step in ("profile", "work-profile", "tools", "invites", "preferences", "workspace"):
+        answers = valid_answers(step, workspace_name="Smoke API") if step == "workspace" else valid_answers(step)
+        response = api.patch("/api/users/me/onboarding-progress",
+                             {"step": step, "answers": answers, "revision": revision}, format="json")
+        assert response.status_code == 200, (step, response.json())
+        revision = response.json()["revision"]
+
+    completed = api.post("/api/onboarding/complete", {"revision": revision}, format="json")
+
+    assert completed.status_code == 200, completed.json()
+    assert completed.json()["state"] == "completed"
+    assert OnboardingSession.objects.get(user=new_user).state == "completed"
