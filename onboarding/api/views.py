@@ -11,11 +11,12 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
+from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from .. import services
 from ..manifest import ANSWER_SCHEMA_VERSION, STEPS, step_definition
 from ..selectors import session_progress
-from .authentication import SessionAuthentication, WriteBearerAuthentication
+from .authentication import WriteBearerAuthentication
 from .serializers import (
     ApiConflictSerializer, ApiErrorSerializer, ApiThrottledSerializer, ApiValidationFailedSerializer, ManifestSerializer,
     ProgressSerializer,
@@ -66,10 +67,12 @@ class WriteAuthenticationMixin:
     session (one query fewer per write, see authentication.TokenBearer). Reads get the user as usual."""
 
     def get_authenticators(self):
+        authenticators = super().get_authenticators()  # the configured ones, in their order
         request = getattr(self, "request", None)  # Django's request, set by View.setup(); None for the schema
-        if request is not None and request.method not in SAFE_METHODS:
-            return [WriteBearerAuthentication(), SessionAuthentication()]
-        return super().get_authenticators()
+        if request is None or request.method in SAFE_METHODS:
+            return authenticators
+        return [WriteBearerAuthentication() if isinstance(authenticator, JWTAuthentication) else authenticator
+                for authenticator in authenticators]
 
 
 class OnboardingProgressApi(WriteAuthenticationMixin, APIView):
