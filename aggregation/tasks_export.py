@@ -14,8 +14,8 @@ logger = logging.getLogger(__name__)
     # (the lock would refuse it anyway); a lost run is made good by the next, since a run that
     # did not succeed leaves the watermark where it was.
     acks_late=False,
-    # Millions of rows outlast the project-wide 300 s task limit. A hard kill leaves a staging
-    # directory and a "running" row, both cleaned up by the next run.
+    # Millions of rows take a while: three hours, then the worker kills it. A hard kill leaves a
+    # staging directory and a "running" row, both cleaned up by the next run.
     soft_time_limit=3 * 3600, time_limit=3 * 3600 + 300,
 )
 def export_onboarding_answers_nightly(*, full: bool = False, compress: bool = False) -> dict | None:

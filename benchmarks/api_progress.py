@@ -7,7 +7,8 @@ Not a test: it prints figures and the PATCH/baseline ratio, and never fails on a
 It creates (drops first) its own PostgreSQL database (default ``onb_bench_api`` on
 postgres://postgres@127.0.0.1:5432), migrates it, seeds one user and session per client
 thread, serves the project with ``gunicorn onboarding_project.wsgi -w 2`` on 127.0.0.1 with
-BENCHMARK_BASELINE_VIEW=1 (which mounts ``POST /api/bench/baseline/<session_id>``: one
+the settings ``benchmarks.baseline_site.settings`` (the project's, whose URLconf adds
+``POST /api/bench/baseline/<session_id>``: one
 primary-key read + one UPDATE, answered as JSON by plain Django in the same process), and
 drives it from ``http.client`` threads (one connection each; gunicorn's sync workers close it
 after each response and the client reconnects) for a bounded time per scenario, the three
@@ -64,12 +65,12 @@ def database_url(args) -> str:
 def server_env(args) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL",)}
     env.update({
-        "DJANGO_SETTINGS_MODULE": "onboarding_project.settings",
+        # The project's settings plus the baseline's URL (benchmarks/baseline_site/).
+        "DJANGO_SETTINGS_MODULE": "benchmarks.baseline_site.settings",
         "DATABASE_URL": database_url(args),
         "DEBUG": "false",  # DEBUG keeps every query in memory: not what production runs
         "SECRET_KEY": "benchmark-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "BENCHMARK_BASELINE_VIEW": "1",
         "API_WRITE_THROTTLE_RATE": "",  # the throttle is off: the benchmark measures the endpoint
         "API_TOKEN_THROTTLE_RATE": "",
         "API_ACCESS_TOKEN_LIFETIME_SECONDS": "3600",

@@ -7,8 +7,6 @@ from .manifest import STEP_KEYS
 from .selectors import session_live_for_user, step_is_reachable
 from .wizard.views import wizard_resume_step
 
-# Never guarded: the API and admin answer for themselves, auth pages must stay reachable.
-EXEMPT_PREFIXES = ("/api/", "/admin/", "/accounts/", "/favicon.ico")
 WIZARD_PREFIX = "/o/"
 
 
@@ -21,7 +19,7 @@ class OnboardingGuardMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
         static = "/" + settings.STATIC_URL.lstrip("/") if settings.STATIC_URL else "/static/"
-        self.exempt_prefixes = (*EXEMPT_PREFIXES, static)
+        self.exempt_prefixes = (*settings.ONBOARDING_GUARD_EXEMPT_PREFIXES, static)
 
     def __call__(self, request):
         path = request.path_info

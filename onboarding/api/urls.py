@@ -2,7 +2,6 @@
 
 Contract URLs have no trailing slash; the schema and docs keep drf-spectacular's usual ones.
 """
-from django.conf import settings
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
@@ -19,7 +18,3 @@ urlpatterns = [
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
 ]
 
-if settings.BENCHMARK_BASELINE_VIEW:  # benchmarks/api_progress.py only; never on in production
-    from .benchmark_views import baseline_session_touch
-
-    urlpatterns.append(path("bench/baseline/<uuid:session_id>", baseline_session_touch, name="api-bench-baseline"))

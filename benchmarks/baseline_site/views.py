@@ -1,13 +1,12 @@
-"""The benchmark's baseline (mounted only with BENCHMARK_BASELINE_VIEW=1): the least a write can cost.
+"""The benchmark's baseline: one primary-key read and one UPDATE of an onboarding session, as JSON.
 
-One primary-key read and one UPDATE of an onboarding session, answered as JSON, through plain
-Django (no DRF, no auth): what benchmarks/api_progress.py compares PATCH progress against.
+Plain Django (no DRF, no auth): what benchmarks/api_progress.py compares PATCH progress against.
 """
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from ..models import OnboardingSession, new_revision
+from onboarding.models import OnboardingSession, new_revision
 
 
 @csrf_exempt
