@@ -14,6 +14,7 @@ from aggregation.models import AnswerGroupTotal, AnswerSnapshot
 from aggregation.selectors import SNAPSHOT_DOCUMENT_FIELDS, snapshot_document
 from onboarding.manifest import STEP_KEYS, STEPS, step_index
 from onboarding.models import OnboardingEvent, OnboardingSession, Workspace
+from onboarding.selectors import steps_reached
 
 
 @dataclass(frozen=True)
@@ -162,15 +163,12 @@ def onboarding_funnel(*, started_after: datetime | None = None, started_before: 
 
 
 def _count_shape(counts: dict, completed_session: bool, done: set, skipped: set, n: int) -> None:
-    outstanding = None if completed_session else next((k for k in STEP_KEYS if k not in done | skipped), None)
-    for key in STEP_KEYS:
+    for key in steps_reached(done=done, skipped=skipped, completed=completed_session):
+        counts[key]["reached"] += n
         if key in done:
             counts[key]["completed"] += n
         elif key in skipped:
             counts[key]["skipped"] += n
-        reached = key in done or key in skipped or outstanding is None or step_index(key) <= step_index(outstanding)
-        if reached:
-            counts[key]["reached"] += n
 
 
 def _median_durations(sessions) -> dict[str, int]:

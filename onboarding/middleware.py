@@ -1,11 +1,9 @@
 """The onboarding guard: signed-in users finish onboarding before they use the rest of the site."""
 from django.conf import settings
 from django.shortcuts import redirect
-from django.urls import reverse
 
 from .manifest import STEP_KEYS
-from .selectors import session_live_for_user, step_is_reachable
-from .wizard.views import wizard_resume_step
+from .selectors import onboarding_url, session_live_for_user, step_is_reachable
 
 WIZARD_PREFIX = "/o/"
 
@@ -13,7 +11,8 @@ WIZARD_PREFIX = "/o/"
 class OnboardingGuardMiddleware:
     """Redirect unfinished users to their first outstanding step and finished ones off the wizard.
 
-    One query per guarded request: the user's live session.
+    One query per guarded request: the user's live session. Paths in
+    ONBOARDING_GUARD_EXEMPT_PREFIXES (and static files) are never guarded.
     """
 
     def __init__(self, get_response):
@@ -32,16 +31,8 @@ class OnboardingGuardMiddleware:
         session = session_live_for_user(request.user)
         completed = session is not None and session.is_completed
         if path.startswith(WIZARD_PREFIX):
-            if completed:
-                return redirect("onboarding:dashboard")
             step = path[len(WIZARD_PREFIX):].strip("/")
-            if session is not None and step in STEP_KEYS and not step_is_reachable(session, step):
-                return redirect(_step_url(session))
+            if completed or (session is not None and step in STEP_KEYS and not step_is_reachable(session, step)):
+                return redirect(onboarding_url(session))
             return None
-        if completed:
-            return None
-        return redirect(_step_url(session) if session is not None else reverse("onboarding:start"))
-
-
-def _step_url(session) -> str:
-    return reverse("onboarding:step", kwargs={"step": wizard_resume_step(session)})
+        return None if completed else redirect(onboarding_url(session))

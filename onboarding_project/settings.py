@@ -117,7 +117,7 @@ REST_FRAMEWORK = {
     # Bearer first so that unauthenticated requests get 401 with a WWW-Authenticate header; the
     # session scheme's CSRF failure answers 403 with code "csrf_failed".
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "onboarding.api.authentication.JWTAuthentication",
         "onboarding.api.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

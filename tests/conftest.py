@@ -56,13 +56,13 @@ def complete_through_services(user, *, workspace_name="Analytical Engines", sour
     session = services.session_get_or_start(user=user, source=source)
     for step in ("profile", "work-profile", "tools", "invites", "preferences"):
         session = services.session_save_step(
-            session=session, step=step, answers=valid_answers(step), revision=session.revision, source=source
+            user=session.user, step=step, answers=valid_answers(step), revision=session.revision, source=source
         )
     session = services.session_save_step(
-        session=session, step="workspace", revision=session.revision, source=source,
+        user=session.user, step="workspace", revision=session.revision, source=source,
         answers=valid_answers("workspace", workspace_name=workspace_name),
     )
-    return services.session_complete(session=session, revision=session.revision, source=source)
+    return services.session_complete(user=session.user, revision=session.revision, source=source)
 
 
 @pytest.fixture

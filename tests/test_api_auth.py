@@ -78,7 +78,7 @@ def test_the_access_token_lifetime_comes_from_the_setting(new_user, settings):
     ("patch", PROGRESS_URL, {"step": "tools", "action": "skip"}), ("post", COMPLETE_URL, {}), ("get", PROGRESS_URL, {}),
 ])
 def test_a_token_of_a_deactivated_user_reads_and_writes_nothing(halfway_session, method, url, body):
-    """Writes read the user with the locked session, not at authentication: the check must still hold."""
+    """Reads and writes alike authenticate the token's user: a deactivated account can do neither."""
     token = AccessToken.for_user(halfway_session.user)
     halfway_session.user.is_active = False
     halfway_session.user.save(update_fields=["is_active"])

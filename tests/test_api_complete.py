@@ -73,7 +73,7 @@ def test_a_taken_workspace_name_blocks_at_the_workspace_step(as_user, ready_sess
 
 def test_a_stale_revision_is_a_409_revision_conflict(as_user, ready_session):
     stale = ready_session.revision
-    services.session_save_draft(session=ready_session, step="tools", answers={"tools": ["jira"]}, revision=stale,
+    services.session_save_draft(user=ready_session.user, step="tools", answers={"tools": ["jira"]}, revision=stale,
                                 source="wizard")
     response = as_user(ready_session.user).post(URL, {"revision": stale}, format="json")
     assert response.status_code == 409

@@ -34,7 +34,7 @@ def test_it_starts_one_session_per_user_and_returns_it_again(new_user):
 def test_it_saves_a_step_under_a_new_revision(new_user):
     session = _start(new_user)
     saved = services.session_save_step(
-        session=session, step="profile", answers={"fullName": "  Ada  ", "role": "engineering"},
+        user=session.user, step="profile", answers={"fullName": "  Ada  ", "role": "engineering"},
         revision=session.revision, source="api",
     )
     saved.refresh_from_db()
@@ -47,7 +47,7 @@ def test_it_saves_a_step_under_a_new_revision(new_user):
 def test_it_rejects_unknown_fields_and_stores_nothing(new_user):
     session = _start(new_user)
     with pytest.raises(StepValidationError) as exc:
-        services.session_save_step(session=session, step="profile", revision=session.revision, source="api",
+        services.session_save_step(user=session.user, step="profile", revision=session.revision, source="api",
                                    answers={**valid_answers("profile"), "shoe_size": 42})
     assert exc.value.issues[0]["code"] == "unknown_field"
     session.refresh_from_db()
@@ -57,15 +57,15 @@ def test_it_rejects_unknown_fields_and_stores_nothing(new_user):
 def test_it_rejects_an_unknown_step(new_user):
     session = _start(new_user)
     with pytest.raises(StepValidationError) as exc:
-        services.session_save_step(session=session, step="hobbies", answers={}, revision=session.revision, source="api")
+        services.session_save_step(user=session.user, step="hobbies", answers={}, revision=session.revision, source="api")
     assert exc.value.issues[0]["code"] == "unknown_step"
 
 
 def test_it_accepts_step_keys_in_any_case_style(new_user):
     session = _start(new_user)
-    session = services.session_save_step(session=session, step="profile", answers=valid_answers("profile"),
+    session = services.session_save_step(user=session.user, step="profile", answers=valid_answers("profile"),
                                          revision=session.revision, source="api")
-    session = services.session_save_step(session=session, step="workProfile", answers=valid_answers("work-profile"),
+    session = services.session_save_step(user=session.user, step="workProfile", answers=valid_answers("work-profile"),
                                          revision=session.revision, source="api")
     assert session.completed_steps == ["profile", "work-profile"]
 
@@ -73,10 +73,10 @@ def test_it_accepts_step_keys_in_any_case_style(new_user):
 def test_it_refuses_a_stale_revision_and_names_the_changed_fields(new_user):
     session = _start(new_user)
     stale = session.revision
-    services.session_save_step(session=session, step="profile", answers=valid_answers("profile"),
+    services.session_save_step(user=session.user, step="profile", answers=valid_answers("profile"),
                                revision=stale, source="api")
     with pytest.raises(RevisionConflict) as exc:
-        services.session_save_step(session=session, step="profile",
+        services.session_save_step(user=session.user, step="profile",
                                    answers=valid_answers("profile", full_name="Someone Else"),
                                    revision=stale, source="wizard")
     assert {"step": "profile", "field": "full_name"} in exc.value.changed_fields
@@ -88,30 +88,30 @@ def test_it_refuses_a_stale_revision_and_names_the_changed_fields(new_user):
 def test_it_requires_a_revision(new_user):
     session = _start(new_user)
     with pytest.raises(RevisionRequired):
-        services.session_save_step(session=session, step="profile", answers=valid_answers("profile"),
+        services.session_save_step(user=session.user, step="profile", answers=valid_answers("profile"),
                                    revision="", source="api")
 
 
 def test_it_refuses_a_step_beyond_the_first_outstanding_one(new_user):
     session = _start(new_user)
     with pytest.raises(StepValidationError) as exc:
-        services.session_save_step(session=session, step="preferences", answers=valid_answers("preferences"),
+        services.session_save_step(user=session.user, step="preferences", answers=valid_answers("preferences"),
                                    revision=session.revision, source="api")
     assert exc.value.issues[0]["code"] == "step_not_reached"
     assert exc.value.blocking_step == "profile"
 
 
 def test_it_skips_only_skippable_steps(halfway_session):
-    skipped = services.session_skip_step(session=halfway_session, step="tools", revision=halfway_session.revision,
+    skipped = services.session_skip_step(user=halfway_session.user, step="tools", revision=halfway_session.revision,
                                          source="api")
     assert skipped.skipped_steps == ["tools"]
     with pytest.raises(StepValidationError) as exc:
-        services.session_skip_step(session=skipped, step="preferences", revision=skipped.revision, source="api")
+        services.session_skip_step(user=skipped.user, step="preferences", revision=skipped.revision, source="api")
     assert exc.value.issues[0]["code"] in {"not_skippable", "step_not_reached"}
 
 
 def test_going_back_unmarks_the_previous_step_and_keeps_its_answers(halfway_session):
-    back = services.session_go_back(session=halfway_session, step="tools", revision=halfway_session.revision,
+    back = services.session_go_back(user=halfway_session.user, step="tools", revision=halfway_session.revision,
                                     source="wizard")
     back.refresh_from_db()
     assert back.completed_steps == ["profile"]
@@ -123,7 +123,7 @@ def test_a_stale_tab_on_a_session_staff_restarted_writes_nothing_to_either(halfw
     fresh = services.session_restart(user=halfway_session.user, source="admin")
 
     with pytest.raises(RevisionConflict) as conflict:
-        services.session_skip_step(session=halfway_session, step="tools", revision=halfway_session.revision,
+        services.session_skip_step(user=halfway_session.user, step="tools", revision=halfway_session.revision,
                                    source="wizard")
 
     assert conflict.value.session.pk == fresh.pk
@@ -164,6 +164,34 @@ def test_a_refused_write_after_half_an_hour_away_still_records_resumed(halfway_s
     assert names[-2:] == ["resumed", "validation_failed"]
 
 
+def test_a_write_records_the_time_since_the_previous_event_and_becomes_the_previous_event(halfway_session):
+    _away_for(halfway_session, 2)
+
+    skipped = services.session_skip_step(user=halfway_session.user, step="tools", revision=halfway_session.revision,
+                                         source="api")
+    services.session_save_step(user=halfway_session.user, step="invites", answers={}, revision=skipped.revision,
+                               source="api")
+
+    first, second = OnboardingEvent.objects.filter(session=halfway_session).order_by("pk")
+    assert (first.name, second.name) == ("step_skipped", "step_saved")
+    assert 119_000 <= first.duration_ms <= 125_000  # two minutes on the step
+    assert 0 <= second.duration_ms < 5_000  # counted from the skip, not from before it
+    halfway_session.refresh_from_db()
+    assert abs((halfway_session.last_event_at - second.created_at).total_seconds()) < 1
+
+
+def test_a_refused_write_counts_its_time_from_the_event_before_it(halfway_session):
+    _away_for(halfway_session, 2)
+
+    with pytest.raises(StepValidationError):
+        services.session_save_step(user=halfway_session.user, step="tools", answers={"tools": ["typewriter"]},
+                                   revision=halfway_session.revision, source="api")
+
+    failed = OnboardingEvent.objects.filter(session=halfway_session).latest("pk")
+    assert failed.name == "validation_failed"
+    assert 119_000 <= failed.duration_ms <= 125_000
+
+
 def test_a_write_within_half_an_hour_records_no_resume(halfway_session):
     _away_for(halfway_session, 29)
 
@@ -174,7 +202,7 @@ def test_a_write_within_half_an_hour_records_no_resume(halfway_session):
 
 def test_a_draft_is_kept_without_validation_or_marking(new_user):
     session = _start(new_user)
-    drafted = services.session_save_draft(session=session, step="profile", answers={"full_name": "A" * 200},
+    drafted = services.session_save_draft(user=session.user, step="profile", answers={"full_name": "A" * 200},
                                           revision=session.revision, source="api")
     drafted.refresh_from_db()
     assert drafted.data["drafts"]["profile"]["full_name"] == "A" * 200
@@ -190,7 +218,7 @@ def test_many_threads_saving_with_the_same_revision_produce_exactly_one_winner(t
     def save(n):
         barrier.wait()
         try:
-            services.session_save_step(session=session, step="profile", revision=revision, source="api",
+            services.session_save_step(user=session.user, step="profile", revision=revision, source="api",
                                        answers=valid_answers("profile", full_name=f"Writer {n}"))
             outcomes.append("won")
         except RevisionConflict:
@@ -218,7 +246,7 @@ def test_completion_creates_the_workspace_invites_and_one_outbox_message(new_use
 
 def test_a_double_completion_completes_once(new_user):
     session = complete_through_services(new_user)
-    again = services.session_complete(session=session, revision="whatever-the-tab-had", source="api")
+    again = services.session_complete(user=session.user, revision="whatever-the-tab-had", source="api")
     assert again.completed_at == session.completed_at
     assert OutboxMessage.objects.filter(session=session).count() == 1
     assert Workspace.objects.count() == 1
@@ -227,7 +255,7 @@ def test_a_double_completion_completes_once(new_user):
 
 def test_completion_names_the_blocking_step(halfway_session):
     with pytest.raises(StepValidationError) as exc:
-        services.session_complete(session=halfway_session, revision=halfway_session.revision, source="api")
+        services.session_complete(user=halfway_session.user, revision=halfway_session.revision, source="api")
     assert exc.value.blocking_step == "preferences"
     assert OnboardingEvent.objects.filter(session=halfway_session, name="validation_failed").exists()
 
@@ -235,11 +263,11 @@ def test_completion_names_the_blocking_step(halfway_session):
 def test_completion_rechecks_that_the_workspace_slug_is_still_free(new_user):
     session = _start(new_user)
     for step in ("profile", "work-profile", "tools", "invites", "preferences", "workspace"):
-        session = services.session_save_step(session=session, step=step, answers=valid_answers(step),
+        session = services.session_save_step(user=session.user, step=step, answers=valid_answers(step),
                                              revision=session.revision, source="api")
     Workspace.objects.create(name="Analytical Engines", slug="analytical-engines")
     with pytest.raises(StepValidationError) as exc:
-        services.session_complete(session=session, revision=session.revision, source="api")
+        services.session_complete(user=session.user, revision=session.revision, source="api")
     assert exc.value.blocking_step == "workspace"
     assert exc.value.issues[0]["field"] == "workspace_name"
     session.refresh_from_db()
@@ -248,7 +276,7 @@ def test_completion_rechecks_that_the_workspace_slug_is_still_free(new_user):
 
 def test_a_completed_session_refuses_further_writes(completed_session):
     with pytest.raises(SessionAlreadyCompleted):
-        services.session_save_step(session=completed_session, step="profile", answers=valid_answers("profile"),
+        services.session_save_step(user=completed_session.user, step="profile", answers=valid_answers("profile"),
                                    revision=completed_session.revision, source="api")
 
 

@@ -114,7 +114,7 @@ def test_a_fresh_login_resumes_at_the_first_outstanding_step_with_answers_filled
 
 
 def test_a_draft_overlays_the_saved_answers_when_prefilling(client, halfway_session):
-    session = services.session_save_draft(session=halfway_session, step="profile", answers={"full_name": "Draft Name"},
+    session = services.session_save_draft(user=halfway_session.user, step="profile", answers={"full_name": "Draft Name"},
                                            revision=halfway_session.revision, source="api")
     client.force_login(session.user)
 

@@ -18,19 +18,17 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from ..errors import AccountInactive, OnboardingError, RevisionConflict, SessionAlreadyCompleted, StepValidationError
-from ..selectors import session_live_for_user, session_progress
+from ..errors import OnboardingError, RevisionConflict, SessionAlreadyCompleted, StepValidationError
+from ..selectors import session_live_for_user
 from .parsers import RequestTooLarge
+from .progress import progress_document
 
 INPUT_INVALID_DETAIL = "Some input is invalid."
 
 
 def api_exception_handler(exc, context):
     """Map ``exc`` to a JSON error response, or return None to let Django answer 500."""
-    if isinstance(exc, AccountInactive):  # the bearer's account went inactive after the token was issued
-        exc = exceptions.AuthenticationFailed(exc.message, code=exc.code)
-        exc.auth_header = context["view"].get_authenticate_header(context["request"])  # as DRF does for its own
-    elif isinstance(exc, OnboardingError):
+    if isinstance(exc, OnboardingError):
         return _domain_error_response(exc, context)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
@@ -92,12 +90,12 @@ def _domain_error_response(exc: OnboardingError, context) -> Response:
         body.update(issues=exc.issues, blocking_step=exc.blocking_step)
         status_code = status.HTTP_400_BAD_REQUEST
     elif isinstance(exc, RevisionConflict):
-        body.update(current=session_progress(exc.session), changed_fields=exc.changed_fields)
+        body.update(current=progress_document(exc.session), changed_fields=exc.changed_fields)
         headers["ETag"] = f'"{exc.session.revision}"'
         status_code = status.HTTP_409_CONFLICT
     elif isinstance(exc, SessionAlreadyCompleted):
         session = session_live_for_user(context["request"].user)
-        body["current"] = session_progress(session) if session else None
+        body["current"] = progress_document(session) if session else None
         if session:
             headers["ETag"] = f'"{session.revision}"'
         status_code = status.HTTP_409_CONFLICT

@@ -1,44 +1,12 @@
-"""Shapes of the API's documents, shared by the views and the OpenAPI schema.
+"""Shapes of the API's documents for the OpenAPI schema: the manifest and the error bodies.
 
-The progress document is built once, by ``selectors.session_progress``; these serializers
-render it and describe it. Error bodies are built by ``errors.py``; these describe them.
+The progress document and its serializer are defined together in ``progress.py``. Error bodies
+are built by ``errors.py``; the serializers below describe them.
 """
 from rest_framework import serializers
 
 from ..manifest import KINDS
-
-STEP_STATUSES = ("done", "skipped", "pending")
-SESSION_STATES = ("in_progress", "completed")
-
-
-class StepStatusSerializer(serializers.Serializer):
-    key = serializers.CharField()
-    title = serializers.CharField()
-    required = serializers.BooleanField()
-    skippable = serializers.BooleanField()
-    status = serializers.ChoiceField(choices=STEP_STATUSES)
-
-
-class ProgressSerializer(serializers.Serializer):
-    """The progress document of CONTRACT §3 (``drafts``: unvalidated autosaved answers by step)."""
-
-    session_id = serializers.UUIDField()
-    revision = serializers.CharField(help_text="Opaque; new on every write. Send it back as `revision` or `If-Match`.")
-    version = serializers.IntegerField()
-    answer_schema_version = serializers.IntegerField()
-    state = serializers.ChoiceField(choices=SESSION_STATES)
-    current_step = serializers.CharField(allow_null=True)
-    next_step = serializers.CharField(allow_null=True, help_text="The first step neither done nor skipped.")
-    completed_steps = serializers.ListField(child=serializers.CharField())
-    skipped_steps = serializers.ListField(child=serializers.CharField())
-    steps = StepStatusSerializer(many=True)
-    answers = serializers.DictField(child=serializers.DictField(), help_text="Validated answers by step, snake_case fields.")
-    drafts = serializers.DictField(child=serializers.DictField(), help_text="Unvalidated draft answers by step.")
-    checksum = serializers.CharField(help_text="SHA-256 hex digest of the answers as canonical JSON (sorted keys).")
-    started_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
-    completed_at = serializers.DateTimeField(allow_null=True)
-
+from .progress import ProgressSerializer
 
 class ChoiceSerializer(serializers.Serializer):
     value = serializers.CharField()

@@ -7,19 +7,15 @@ normalisation, revision checks, conflict diffing and telemetry. Domain errors pr
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
-from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from .. import services
 from ..manifest import ANSWER_SCHEMA_VERSION, STEPS, step_definition
-from ..selectors import session_progress
-from .authentication import WriteBearerAuthentication
+from .progress import ProgressSerializer, progress_document
 from .serializers import (
     ApiConflictSerializer, ApiErrorSerializer, ApiThrottledSerializer, ApiValidationFailedSerializer, ManifestSerializer,
-    ProgressSerializer,
 )
 from .throttling import TokenRequestThrottle
 
@@ -56,26 +52,11 @@ def revision_from(request, body_revision: str | None) -> str | None:
 
 
 def progress_response(session) -> Response:
-    # The selector builds the contract's document; ProgressSerializer only describes it for the
-    # schema (the fuzz test checks they agree). Re-serialising it cost ~10% of a PATCH.
-    progress = session_progress(session)
+    progress = progress_document(session)
     return Response(progress, headers={"ETag": f'"{progress["revision"]}"'})
 
 
-class WriteAuthenticationMixin:
-    """Writes take the bearer's user id from the token; the service reads the user with the locked
-    session (one query fewer per write, see authentication.TokenBearer). Reads get the user as usual."""
-
-    def get_authenticators(self):
-        authenticators = super().get_authenticators()  # the configured ones, in their order
-        request = getattr(self, "request", None)  # Django's request, set by View.setup(); None for the schema
-        if request is None or request.method in SAFE_METHODS:
-            return authenticators
-        return [WriteBearerAuthentication() if isinstance(authenticator, JWTAuthentication) else authenticator
-                for authenticator in authenticators]
-
-
-class OnboardingProgressApi(WriteAuthenticationMixin, APIView):
+class OnboardingProgressApi(APIView):
     """The signed-in user's own onboarding progress: read it, or save/skip/back/draft a step."""
 
     class InputSerializer(serializers.Serializer):
@@ -126,7 +107,7 @@ class OnboardingProgressApi(WriteAuthenticationMixin, APIView):
         return progress_response(session)
 
 
-class OnboardingCompleteApi(WriteAuthenticationMixin, APIView):
+class OnboardingCompleteApi(APIView):
     """Complete the signed-in user's onboarding once; a repeat returns the same completed progress."""
 
     class InputSerializer(serializers.Serializer):

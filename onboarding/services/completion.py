@@ -9,15 +9,14 @@ from django.utils.text import slugify
 from ..errors import StepValidationError, issue
 from ..manifest import STEPS
 from ..models import Invitation, OnboardingEvent, OnboardingSession, Workspace, WorkspaceMembership
-from .events import event_record
 from .outbox import outbox_add_completion
-from .sessions import session_write
-from .writes import check_revision, commit_write, step_validate
+from .sessions import session_locked
+from .writes import step_validate
 
 logger = logging.getLogger(__name__)
 
 
-def completion_issues(session: OnboardingSession) -> list[dict]:
+def completion_issues(session: OnboardingSession, *, user) -> list[dict]:
     """Return every issue that blocks completion, in step order (empty when it may complete)."""
     issues = []
     for step in STEPS:
@@ -28,46 +27,38 @@ def completion_issues(session: OnboardingSession) -> list[dict]:
                 issues.append(issue(step.key, None, "step_incomplete", f"Complete “{step.title}” first."))
             continue
         try:
-            step_validate(step=step, answers=session.answers.get(step.key, {}), user=session.user)
+            step_validate(step=step, answers=session.answers.get(step.key, {}), user=user)
         except StepValidationError as exc:
             issues.extend(exc.issues)
     return issues
 
 
-def session_complete(*, session: OnboardingSession | None = None, user=None, revision: str | None,
-                     source: str) -> OnboardingSession:
+def session_complete(*, user, revision: str | None, source: str) -> OnboardingSession:
     """Complete the session once: validate, apply the workspace and invites, publish the outbox message."""
-    return session_write(session=session, user=user, step="workspace", source=source,
-                         write=lambda locked: _complete(locked, revision=revision, source=source))
-
-
-def _complete(session: OnboardingSession, *, revision, source) -> OnboardingSession:
-    if session.is_completed:  # a double submit or a retry: the same result, nothing new
-        return session
-    check_revision(session, revision)
-    issues = completion_issues(session)
-    if issues:
-        raise StepValidationError(issues)
-    workspace = _apply_workspace(session)
-    _invite_teammates(session, workspace)
-    session.state = OnboardingSession.State.COMPLETED
-    session.completed_at = timezone.now()
-    session.data["workspace_id"] = workspace.pk
-    commit_write(session, old_answers=session.answers, state=session.state, completed_at=session.completed_at,
-                 current_step="")
-    outbox_add_completion(session=session)
-    event_record(session=session, name=OnboardingEvent.Name.COMPLETED, source=source, step="workspace",
-                 detail={"workspace_id": workspace.pk})
+    with session_locked(user=user, revision=revision, source=source, step="workspace", completed_ok=True) as unit:
+        session = unit.session
+        if session.is_completed:  # a double submit or a retry: the same result, nothing new
+            return session
+        issues = completion_issues(session, user=user)
+        if issues:
+            raise StepValidationError(issues)
+        workspace = _apply_workspace(session, user=user)
+        _invite_teammates(session, workspace, user=user)
+        session.state = OnboardingSession.State.COMPLETED
+        session.completed_at = timezone.now()
+        session.data["workspace_id"] = workspace.pk
+        unit.record(OnboardingEvent.Name.COMPLETED, step="workspace", detail={"workspace_id": workspace.pk})
+        outbox_add_completion(session=session)  # in the write's transaction: announced if, and only if, it commits
     return session
 
 
-def _apply_workspace(session: OnboardingSession) -> Workspace:
+def _apply_workspace(session: OnboardingSession, *, user) -> Workspace:
     answers = session.answers["workspace"]
     if answers["mode"] == "create":
         try:
             with transaction.atomic():
                 workspace = Workspace.objects.create(
-                    name=answers["workspace_name"], slug=slugify(answers["workspace_name"]), created_by=session.user
+                    name=answers["workspace_name"], slug=slugify(answers["workspace_name"]), created_by=user
                 )
         except IntegrityError:  # taken between the check and now by a concurrent completion
             raise StepValidationError([issue("workspace", "workspace_name", "slug_taken", "That workspace name is taken.")])
@@ -77,11 +68,11 @@ def _apply_workspace(session: OnboardingSession) -> Workspace:
         if workspace is None:
             raise StepValidationError([issue("workspace", "join_code", "invalid_code", "No joinable workspace has that code.")])
         role = WorkspaceMembership.Role.MEMBER
-    WorkspaceMembership.objects.get_or_create(workspace=workspace, user=session.user, defaults={"role": role})
+    WorkspaceMembership.objects.get_or_create(workspace=workspace, user=user, defaults={"role": role})
     return workspace
 
 
-def _invite_teammates(session: OnboardingSession, workspace: Workspace) -> None:
+def _invite_teammates(session: OnboardingSession, workspace: Workspace, *, user) -> None:
     if "invites" not in session.completed_steps:
         return
     invites = session.answers.get("invites", {})
@@ -89,12 +80,12 @@ def _invite_teammates(session: OnboardingSession, workspace: Workspace) -> None:
     for email in invites.get("emails", []):
         invitation, new = Invitation.objects.get_or_create(
             workspace=workspace, email=email.lower(),
-            defaults={"role": invites.get("invite_role", "member"), "invited_by": session.user},
+            defaults={"role": invites.get("invite_role", "member"), "invited_by": user},
         )
         if new:
             created.append(invitation.email)
     if created:
-        transaction.on_commit(lambda: _send_invitations(workspace_name=workspace.name, inviter=session.user, emails=created))
+        transaction.on_commit(lambda: _send_invitations(workspace_name=workspace.name, inviter=user, emails=created))
 
 
 def _send_invitations(*, workspace_name: str, inviter, emails: list[str]) -> None:

@@ -1,5 +1,12 @@
-"""Telemetry: the one writer of OnboardingEvent rows and their structured log lines."""
+"""Telemetry: the one writer of OnboardingEvent rows and their structured log lines.
+
+Each event's ``duration_ms`` is the time since the session's previous event (``last_event_at``).
+A session write records its event through ``SessionWrite`` (writes.py), which stamps
+``last_event_at`` in the same UPDATE as the write; an event that is not part of a write
+(started, resumed, a refused write) is recorded with ``event_record``, which stamps it itself.
+"""
 import logging
+from datetime import datetime
 
 from django.utils import timezone
 
@@ -8,26 +15,19 @@ from ..models import OnboardingEvent, OnboardingSession
 logger = logging.getLogger("onboarding.events")
 
 RESUME_AFTER_SECONDS = 30 * 60
-_UNSET = object()
 
 
-def event_record(
-    *, session: OnboardingSession, name: str, source: str, step: str = "", detail: dict | None = None
-) -> OnboardingEvent:
-    """Record one telemetry event with the time since the session's previous event."""
-    now = timezone.now()
-    stamped_by_write = getattr(session, "previous_event_at", _UNSET) is not _UNSET
-    previous = session.previous_event_at if stamped_by_write else session.last_event_at
-    duration_ms = int((now - previous).total_seconds() * 1000) if previous else None
+def event_insert(*, session: OnboardingSession, name: str, source: str, step: str = "", detail: dict | None = None,
+                 at: datetime, since: datetime | None) -> OnboardingEvent:
+    """Insert one event that happened ``at``; its duration is the time since ``since`` (the event before it).
+
+    The caller stamps the session's ``last_event_at`` with ``at`` (``event_record`` does, a session write does).
+    """
+    duration_ms = int((at - since).total_seconds() * 1000) if since else None
     event = OnboardingEvent.objects.create(
         session=session, user_id=session.user_id, name=name, step=step or "", source=source,
         duration_ms=duration_ms, detail=detail or {},
     )
-    if stamped_by_write:  # commit_write already set last_event_at in its UPDATE
-        del session.previous_event_at
-    else:
-        OnboardingSession.objects.filter(pk=session.pk).update(last_event_at=now)
-        session.last_event_at = now
     logger.info(
         "onboarding_event name=%s step=%s source=%s session=%s user=%s duration_ms=%s",
         name, step or "-", source, session.pk, session.user_id, duration_ms,
@@ -37,11 +37,28 @@ def event_record(
     return event
 
 
+def event_record(*, session: OnboardingSession, name: str, source: str, step: str = "",
+                 detail: dict | None = None) -> OnboardingEvent:
+    """Record one event now, outside a session write, and stamp it as the session's last event."""
+    now = timezone.now()
+    event = event_insert(session=session, name=name, source=source, step=step, detail=detail,
+                         at=now, since=session.last_event_at)
+    OnboardingSession.objects.filter(pk=session.pk).update(last_event_at=now)
+    session.last_event_at = now
+    return event
+
+
+def resumed_event(session: OnboardingSession, *, force: bool = False) -> dict | None:
+    """Return the "resumed" event a return after 30 minutes or more (or a new login) means, else None."""
+    if session.is_completed or session.last_event_at is None:
+        return None
+    away = (timezone.now() - session.last_event_at).total_seconds()
+    if not force and away < RESUME_AFTER_SECONDS:
+        return None
+    return {"name": OnboardingEvent.Name.RESUMED, "step": session.current_step, "detail": {"away_seconds": int(away)}}
+
+
 def event_record_resumed_if_away(*, session: OnboardingSession, source: str, force: bool = False) -> None:
     """Record "resumed" when the user returns after 30 minutes or more (or on a new login)."""
-    if session.is_completed or session.last_event_at is None:
-        return
-    away = (timezone.now() - session.last_event_at).total_seconds()
-    if force or away >= RESUME_AFTER_SECONDS:
-        event_record(session=session, name=OnboardingEvent.Name.RESUMED, source=source,
-                     step=session.current_step, detail={"away_seconds": int(away)})
+    if resumed := resumed_event(session, force=force):
+        event_record(session=session, source=source, **resumed)

@@ -1,23 +1,86 @@
-"""Session writes: start, save a step, skip, go back, draft, reset. The only writers of sessions."""
-import copy
-from collections.abc import Callable
+"""Session writes: start, save a step, skip, go back, draft, reset. The only writers of sessions.
+
+Every change to a live session goes through ``session_locked``::
+
+    with session_locked(user=user, revision=revision, source=source, step=step) as unit:
+        ...check the rules, change unit.session.data...
+        unit.record(Name.STEP_SAVED, step=step)
+    return unit.session
+
+Entering locks the user's live session (``SELECT ... FOR UPDATE``, found by its owner, so the
+caller reads nothing first) and checks the revision. Leaving cleanly writes the session row under
+a new revision, with a history entry for conflict diffing, and inserts the event ``unit.record``
+named, in the same transaction; the event's duration is the time since the event before it, taken
+from the locked row. A refused write (StepValidationError, RevisionConflict) rolls back and is
+then recorded as ``validation_failed`` / ``revision_conflict``.
+"""
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.utils.functional import SimpleLazyObject
+from django.utils import timezone
 
-from ..errors import AccountInactive, RevisionConflict, StepValidationError, issue
-from ..manifest import ANSWER_SCHEMA_VERSION, STEP_KEYS, STEPS, get_step, step_index, UnknownStep
+from ..errors import RevisionConflict, RevisionRequired, StepValidationError, issue
+from ..manifest import ANSWER_SCHEMA_VERSION, STEP_KEYS, STEPS, UnknownStep, get_step, step_index
 from ..models import OnboardingEvent, OnboardingSession
 from ..selectors import first_outstanding_step, session_live_for_user, step_is_reachable
-from .events import event_record, event_record_resumed_if_away
+from .events import event_insert, event_record, event_record_resumed_if_away
 from .writes import (
-    check_revision, commit_write, normalise_answers, session_lock, session_lock_live, step_validate,
+    SessionWrite, changed_fields_since, check_revision, normalise_answers, session_is_outdated, session_lock_live,
+    step_validate,
 )
 
 Name = OnboardingEvent.Name
 RESET_NOTICE = "Onboarding has changed since you started. Please review your answers; we kept the ones that still apply."
+
+
+@contextmanager
+def session_locked(*, user, revision: str | None, source: str, step: str,
+                   completed_ok: bool = False) -> Iterator[SessionWrite]:
+    """Lock the user's live session, check ``revision``, yield the write; write it on a clean exit.
+
+    ``step`` names the step a refusal is recorded against. ``completed_ok``: a completed session is
+    yielded without a revision check (completing twice answers the first result) instead of being
+    refused. A user without a live session of the current version first gets one (started, or reset
+    to the new baseline), then a revision conflict: the client cannot have seen that revision.
+    """
+    unit = None
+    try:
+        with transaction.atomic():
+            session = session_lock_live(user)
+            if session is not None and not session_is_outdated(session):
+                unit = SessionWrite.begin(session, user=user, source=source)
+                if not (completed_ok and session.is_completed):
+                    check_revision(session, revision)
+                yield unit
+                unit.write()
+    except (StepValidationError, RevisionConflict) as exc:
+        if unit is not None:
+            _refusal_record(unit, exc, step=step)
+        raise
+    if unit is None:
+        fresh = session_get_or_start(user=user, source=source)
+        if not revision:
+            raise RevisionRequired()
+        conflict = RevisionConflict(session=fresh, changed_fields=changed_fields_since(fresh, str(revision).strip('"')))
+        event_record(session=fresh, name=Name.REVISION_CONFLICT, source=source, step=step,
+                     detail={"changed_fields": conflict.changed_fields[:20]})
+        raise conflict
+
+
+def _refusal_record(unit: SessionWrite, exc: Exception, *, step: str) -> None:
+    """Record why a write was refused, once its transaction has rolled back (timing as locked)."""
+    session = unit.session
+    session.last_event_at = unit.previous_event_at
+    if unit.resumed:
+        event_record(session=session, source=unit.source, **unit.resumed)
+    if isinstance(exc, StepValidationError):
+        detail = {"issues": [{"field": i["field"], "code": i["code"]} for i in exc.issues][:20]}
+        event_record(session=session, name=Name.VALIDATION_FAILED, source=unit.source, step=step, detail=detail)
+    else:
+        event_record(session=session, name=Name.REVISION_CONFLICT, source=unit.source, step=step,
+                     detail={"changed_fields": exc.changed_fields[:20]})
 
 
 def session_get_or_start(*, user, source: str) -> OnboardingSession:
@@ -25,8 +88,8 @@ def session_get_or_start(*, user, source: str) -> OnboardingSession:
     session = session_live_for_user(user)
     if session is None:
         return _session_start(user=user, source=source)
-    if _is_outdated(session):
-        return session_reset_to_baseline(session=session, source=source)
+    if session_is_outdated(session):
+        return session_reset_to_baseline(user=user, source=source)
     event_record_resumed_if_away(session=session, source=source)
     return session
 
@@ -34,182 +97,95 @@ def session_get_or_start(*, user, source: str) -> OnboardingSession:
 def _session_start(*, user, source: str) -> OnboardingSession:
     try:
         with transaction.atomic():
+            now = timezone.now()
             session = OnboardingSession.objects.create(
                 user=user, version=settings.ONBOARDING_VERSION, answer_schema_version=ANSWER_SCHEMA_VERSION,
-                current_step=STEP_KEYS[0],
+                current_step=STEP_KEYS[0], last_event_at=now,
                 data={"answers": {}, "completed_steps": [], "skipped_steps": [], "drafts": {}, "history": []},
             )
+            event_insert(session=session, name=Name.STARTED, source=source, step=STEP_KEYS[0], at=now, since=None)
     except IntegrityError:  # a concurrent request started it first
         return session_live_for_user(user)
-    event_record(session=session, name=Name.STARTED, source=source, step=STEP_KEYS[0])
     return session
 
 
-class _SessionNotReady(Exception):
-    """The user has no live session of the current version: start or reset it, then lock again."""
-
-
-def session_write(*, session: OnboardingSession | None, user, step: str, source: str,
-                  write: Callable[[OnboardingSession], OnboardingSession]) -> OnboardingSession:
-    """Apply ``write`` to the user's live session, locked, in one transaction; return the session.
-
-    ``user`` may be anything with the user's ``pk`` (the API passes a bearer token's): the
-    session is found by its owner under the lock, which also checks the user is active, so the
-    caller needs no read first, and an inactive or deleted account is refused (AccountInactive). A missing or
-    outdated session is started or reset, then locked again. Validation failures and revision
-    conflicts are recorded once their transaction has rolled back.
-    """
-    user_id = session.user_id if session is not None else user.pk
-    for _ in range(3):  # a start or reset in between: the second lock finds it (the third: raced again)
-        locked = seen_at = None
-        try:
-            with transaction.atomic():
-                locked = session_lock_live(user_id)
-                if locked is None or _is_outdated(locked):
-                    raise _SessionNotReady()
-                seen_at = locked.last_event_at
-                event_record_resumed_if_away(session=locked, source=source)
-                return write(locked)
-        except _SessionNotReady:
-            session_get_or_start(user=_active_user(user_id), source=source)
-        except (StepValidationError, RevisionConflict) as exc:
-            if locked is not None:
-                _failure_record(locked, seen_at=seen_at, exc=exc, step=step, source=source)
-            raise
-    raise RevisionConflict(session=session_get_or_start(user=_active_user(user_id), source=source), changed_fields=[])
-
-
-def _active_user(user_id):
-    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
-    if user is None:
-        raise AccountInactive()
-    return user
-
-
-def _is_outdated(session: OnboardingSession) -> bool:
-    return session.state == OnboardingSession.State.IN_PROGRESS and session.version < settings.ONBOARDING_VERSION
-
-
-def _failure_record(session: OnboardingSession, *, seen_at, exc, step: str, source: str) -> None:
-    # The transaction rolled back: put the in-memory session back as the database has it.
-    session.last_event_at = seen_at
-    session.__dict__.pop("previous_event_at", None)
-    event_record_resumed_if_away(session=session, source=source)
-    if isinstance(exc, StepValidationError):
-        event_record(session=session, name=Name.VALIDATION_FAILED, source=source, step=step,
-                     detail={"issues": [{"field": i["field"], "code": i["code"]} for i in exc.issues][:20]})
-    else:
-        event_record(session=session, name=Name.REVISION_CONFLICT, source=source, step=step,
-                     detail={"changed_fields": exc.changed_fields[:20]})
-
-
-def session_save_step(*, session: OnboardingSession | None = None, user=None, step: str, answers: dict,
-                      revision: str, source: str) -> OnboardingSession:
-    """Validate a step's answers, store them and mark the step done (``session`` or its ``user``)."""
+def session_save_step(*, user, step: str, answers: dict, revision: str, source: str) -> OnboardingSession:
+    """Validate a step's answers, store them and mark the step done."""
     step_def = _step_or_error(step)
-
-    def save(session: OnboardingSession) -> OnboardingSession:
-        check_revision(session, revision)
-        _check_reachable(session, step_def.key)
-        # Only some forms look at the user (invites: not your own address): read it when they do.
-        cleaned = step_validate(step=step_def, answers=normalise_answers(step_def, answers),
-                                user=SimpleLazyObject(lambda: session.user))
-        old_answers = dict(session.answers)  # writes replace a step's dict, never change one in place
-        data = session.data
+    with session_locked(user=user, revision=revision, source=source, step=step_def.key) as unit:
+        _check_reachable(unit.session, step_def.key)
+        cleaned = step_validate(step=step_def, answers=normalise_answers(step_def, answers), user=unit.user)
+        data = unit.session.data
         data.setdefault("answers", {})[step_def.key] = cleaned
         data["completed_steps"] = _with(data.get("completed_steps", []), step_def.key)
         data["skipped_steps"] = _without(data.get("skipped_steps", []), step_def.key)
         data.get("drafts", {}).pop(step_def.key, None)
-        commit_write(session, old_answers=old_answers)
-        event_record(session=session, name=Name.STEP_SAVED, source=source, step=step_def.key)
-        return session
-
-    return session_write(session=session, user=user, step=step_def.key, source=source, write=save)
+        unit.record(Name.STEP_SAVED, step=step_def.key)
+    return unit.session
 
 
-def session_skip_step(*, session: OnboardingSession | None = None, user=None, step: str, revision: str,
-                      source: str) -> OnboardingSession:
+def session_skip_step(*, user, step: str, revision: str, source: str) -> OnboardingSession:
     """Mark a skippable step skipped; its answers, if any, no longer count."""
     step_def = _step_or_error(step)
-
-    def skip(session: OnboardingSession) -> OnboardingSession:
-        check_revision(session, revision)
-        _check_reachable(session, step_def.key)
+    with session_locked(user=user, revision=revision, source=source, step=step_def.key) as unit:
+        _check_reachable(unit.session, step_def.key)
         if not step_def.skippable:
             raise StepValidationError([issue(step_def.key, None, "not_skippable", f"“{step_def.title}” can't be skipped.")])
-        old_answers = dict(session.answers)
-        data = session.data
-        data.get("answers", {}).pop(step_def.key, None)
-        data.get("drafts", {}).pop(step_def.key, None)
+        data = unit.session.data
         data["skipped_steps"] = _with(data.get("skipped_steps", []), step_def.key)
         data["completed_steps"] = _without(data.get("completed_steps", []), step_def.key)
-        commit_write(session, old_answers=old_answers)
-        event_record(session=session, name=Name.STEP_SKIPPED, source=source, step=step_def.key)
-        return session
-
-    return session_write(session=session, user=user, step=step_def.key, source=source, write=skip)
+        unit.record(Name.STEP_SKIPPED, step=step_def.key)
+    return unit.session
 
 
-def session_go_back(*, session: OnboardingSession | None = None, user=None, step: str, revision: str,
-                    source: str) -> OnboardingSession:
+def session_go_back(*, user, step: str, revision: str, source: str) -> OnboardingSession:
     """Un-mark the step before ``step`` and make it the current one."""
     step_def = _step_or_error(step)
-
-    def go_back(session: OnboardingSession) -> OnboardingSession:
-        check_revision(session, revision)
+    with session_locked(user=user, revision=revision, source=source, step=step_def.key) as unit:
         index = step_index(step_def.key)
         if index == 0:
             raise StepValidationError([issue(step_def.key, None, "no_previous_step", "This is the first step.")])
         previous = STEP_KEYS[index - 1]
-        data = session.data
+        data = unit.session.data
         data["completed_steps"] = _without(data.get("completed_steps", []), previous)
         data["skipped_steps"] = _without(data.get("skipped_steps", []), previous)
-        commit_write(session, old_answers=session.answers, current_step=previous)
-        event_record(session=session, name=Name.STEP_BACK, source=source, step=previous)
-        return session
-
-    return session_write(session=session, user=user, step=step_def.key, source=source, write=go_back)
+        unit.current_step = previous
+        unit.record(Name.STEP_BACK, step=previous)
+    return unit.session
 
 
-def session_save_draft(*, session: OnboardingSession | None = None, user=None, step: str, answers: dict,
-                       revision: str, source: str) -> OnboardingSession:
+def session_save_draft(*, user, step: str, answers: dict, revision: str, source: str) -> OnboardingSession:
     """Keep partial, unvalidated answers of a step (autosave); known fields only."""
     step_def = _step_or_error(step)
-
-    def save_draft(session: OnboardingSession) -> OnboardingSession:
-        check_revision(session, revision)
+    with session_locked(user=user, revision=revision, source=source, step=step_def.key) as unit:
         draft = normalise_answers(step_def, answers)
-        drafts = session.data.setdefault("drafts", {})
+        drafts = unit.session.data.setdefault("drafts", {})
         drafts[step_def.key] = {**drafts.get(step_def.key, {}), **draft}
-        commit_write(session, old_answers=session.answers, current_step=session.current_step)
-        event_record(session=session, name=Name.DRAFT_SAVED, source=source, step=step_def.key)
-        return session
-
-    return session_write(session=session, user=user, step=step_def.key, source=source, write=save_draft)
+        unit.current_step = unit.session.current_step  # a draft leaves the user where they are
+        unit.record(Name.DRAFT_SAVED, step=step_def.key)
+    return unit.session
 
 
 @transaction.atomic
-def session_reset_to_baseline(*, session: OnboardingSession, source: str) -> OnboardingSession:
-    """Bring an in-progress session of an older version to the current baseline, keeping valid answers."""
-    session = session_lock(session.pk)
-    if session.state != OnboardingSession.State.IN_PROGRESS or session.version >= settings.ONBOARDING_VERSION:
+def session_reset_to_baseline(*, user, source: str) -> OnboardingSession | None:
+    """Bring the user's in-progress session of an older version to the current baseline, keeping valid answers."""
+    session = session_lock_live(user)
+    if session is None or not session_is_outdated(session):
         return session
-    old_answers = copy.deepcopy(session.answers)
-    kept = {key: fields for key, fields in ((s.key, _still_valid(s, old_answers.get(s.key), session.user)) for s in STEPS) if fields}
-    session.data.update(answers=kept, completed_steps=[], skipped_steps=[], drafts={}, notice=RESET_NOTICE)
-    commit_write(session, old_answers=old_answers, keep_notice=True, current_step=STEP_KEYS[0],
-                 version=settings.ONBOARDING_VERSION, answer_schema_version=ANSWER_SCHEMA_VERSION)
-    event_record(session=session, name=Name.RESET, source=source,
-                 detail={"kept_steps": sorted(kept), "to_version": settings.ONBOARDING_VERSION})
+    unit = SessionWrite.begin(session, user=user, source=source)
+    kept = {key: fields for key, fields in ((s.key, _still_valid(s, session.answers.get(s.key), user)) for s in STEPS) if fields}
+    session.data.update(answers=kept, completed_steps=[], skipped_steps=[], drafts={})
+    session.version, session.answer_schema_version = settings.ONBOARDING_VERSION, ANSWER_SCHEMA_VERSION
+    unit.current_step, unit.notice = STEP_KEYS[0], RESET_NOTICE
+    unit.record(Name.RESET, detail={"kept_steps": sorted(kept), "to_version": settings.ONBOARDING_VERSION})
+    unit.write()
     return session
 
 
 @transaction.atomic
 def session_restart(*, user, source: str) -> OnboardingSession:
     """Supersede the user's live session (staff reset) and start a fresh one."""
-    live = OnboardingSession.objects.select_for_update().filter(user=user).exclude(
-        state=OnboardingSession.State.SUPERSEDED
-    ).first()
+    live = session_lock_live(user)
     if live is not None:
         OnboardingSession.objects.filter(pk=live.pk).update(state=OnboardingSession.State.SUPERSEDED)
         event_record(session=live, name=Name.RESET, source=source, detail={"superseded": True})

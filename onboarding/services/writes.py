@@ -1,4 +1,10 @@
-"""The mechanics every session write shares: locking, revision checks, compare-and-swap."""
+"""The mechanics of a session write (``SessionWrite``, the row lock, revision checks, conflict
+diffing) and the answer rules every write shares. ``sessions.session_locked`` puts them together.
+"""
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -6,30 +12,82 @@ from ..errors import RevisionConflict, RevisionRequired, SessionAlreadyCompleted
 from ..manifest import Step, snake_key
 from ..models import OnboardingSession, new_revision
 from ..selectors import first_outstanding_step
-
+from .events import event_insert, resumed_event
 HISTORY_LIMIT = 50
 _MISSING = None  # answers never hold None, so None marks "no value at that revision"
 
 
-def session_lock(session_id) -> OnboardingSession:
-    """Fetch a session under a row lock (the caller owns the transaction)."""
-    # OF self: the joined user row is read, not locked.
-    return OnboardingSession.objects.select_for_update(of=("self",)).select_related("user").get(pk=session_id)
+@dataclass
+class SessionWrite:
+    """One write of a locked session: the changes a service makes, and the event that records them.
 
-
-def session_lock_live(user_id) -> OnboardingSession | None:
-    """Fetch the user's live session under a row lock, or None if none or the user is inactive.
-
-    The caller owns the transaction. The user row is joined to check ``is_active`` but not read:
-    most writes never need it (the step forms get it lazily).
+    A service changes ``session`` (its ``data`` and columns), may set where the write leaves the
+    user (``current_step``; default: the first outstanding step) and a one-off ``notice`` shown until
+    the next write, and names the event with ``record``. ``write`` then stores it all at once.
     """
-    live = OnboardingSession.objects.select_for_update(of=("self",)).filter(
-        ~Q(state=OnboardingSession.State.SUPERSEDED), user_id=user_id, user__is_active=True
-    )
+
+    session: OnboardingSession
+    user: object
+    source: str
+    previous_event_at: datetime | None  # the session's last event as locked: this write's event counts from it
+    resumed: dict | None                # the "resumed" event that goes first, when the user was away long enough
+    old_answers: dict                   # the answers as locked: what the history entry diffs against
+    current_step: str | None = None
+    notice: str | None = None
+    event: dict | None = field(default=None, repr=False)
+
+    @classmethod
+    def begin(cls, session: OnboardingSession, *, user, source: str) -> "SessionWrite":
+        """Start a write of ``session``, which the caller has locked."""
+        # Writes replace a step's dict, never change one in place: a shallow copy is the state as locked.
+        return cls(session=session, user=user, source=source, previous_event_at=session.last_event_at,
+                   resumed=resumed_event(session), old_answers=dict(session.answers))
+
+    def record(self, name: str, *, step: str = "", detail: dict | None = None) -> None:
+        """Name the event this write records (inserted with the session row by ``write``)."""
+        self.event = {"name": name, "step": step, "detail": detail}
+
+    def write(self) -> None:
+        """Write the session row under a new revision and insert its events, if an event was recorded."""
+        if self.event is None:
+            return
+        session, now, old_revision = self.session, timezone.now(), self.session.revision
+        data = session.data
+        entry = {"from": old_revision, "before": answers_before(self.old_answers, session.answers)}
+        data["history"] = (data.get("history", []) + [entry])[-HISTORY_LIMIT:]
+        if self.notice:
+            data["notice"] = self.notice
+        else:
+            data.pop("notice", None)  # a one-off message is shown until the next write
+        session.revision, session.updated_at, session.last_event_at = new_revision(), now, now
+        session.current_step = "" if session.is_completed else (self.current_step or first_outstanding_step(session) or "")
+        written = OnboardingSession.objects.filter(pk=session.pk, revision=old_revision).update(
+            revision=session.revision, data=data, updated_at=now, last_event_at=now, current_step=session.current_step,
+            state=session.state, completed_at=session.completed_at, version=session.version,
+            answer_schema_version=session.answer_schema_version,
+        )
+        if written != 1:  # only reachable without row locks (SQLite); the compare-and-swap keeps one winner
+            fresh = OnboardingSession.objects.get(pk=session.pk)
+            raise RevisionConflict(session=fresh, changed_fields=changed_fields_since(fresh, old_revision))
+        since = self.previous_event_at
+        if self.resumed:
+            event_insert(session=session, source=self.source, at=now, since=since, **self.resumed)
+            since = now
+        event_insert(session=session, source=self.source, at=now, since=since, **self.event)
+
+
+def session_lock_live(user) -> OnboardingSession | None:
+    """Fetch the user's live session under a row lock, or None (the caller owns the transaction)."""
+    live = OnboardingSession.objects.select_for_update().filter(~Q(state=OnboardingSession.State.SUPERSEDED), user_id=user.pk)
     try:
         return live.get()  # at most one: uniq_live_onboarding_session (no ORDER BY, unlike first())
     except OnboardingSession.DoesNotExist:
         return None
+
+
+def session_is_outdated(session: OnboardingSession) -> bool:
+    """Tell whether an in-progress session belongs to an older onboarding version (it must be reset first)."""
+    return session.state == OnboardingSession.State.IN_PROGRESS and session.version < settings.ONBOARDING_VERSION
 
 
 def check_revision(session: OnboardingSession, revision: str | None) -> None:
@@ -57,12 +115,12 @@ def changed_fields_since(session: OnboardingSession, revision: str) -> list[dict
     seen_then: dict[tuple[str, str], object] = {}
     for entry in history[start:]:
         for step, fields in entry["before"].items():
-            for field, value in fields.items():
-                seen_then.setdefault((step, field), value)
+            for name, value in fields.items():
+                seen_then.setdefault((step, name), value)
     return [
-        {"step": step, "field": field}
-        for (step, field), then in seen_then.items()
-        if answers.get(step, {}).get(field, _MISSING) != then
+        {"step": step, "field": name}
+        for (step, name), then in seen_then.items()
+        if answers.get(step, {}).get(name, _MISSING) != then
     ]
 
 
@@ -71,35 +129,10 @@ def answers_before(old: dict, new: dict) -> dict:
     before: dict[str, dict] = {}
     for step in set(old) | set(new):
         old_fields, new_fields = old.get(step, {}), new.get(step, {})
-        for field in set(old_fields) | set(new_fields):
-            if old_fields.get(field, _MISSING) != new_fields.get(field, _MISSING):
-                before.setdefault(step, {})[field] = old_fields.get(field, _MISSING)
+        for name in set(old_fields) | set(new_fields):
+            if old_fields.get(name, _MISSING) != new_fields.get(name, _MISSING):
+                before.setdefault(step, {})[name] = old_fields.get(name, _MISSING)
     return before
-
-
-def commit_write(session: OnboardingSession, *, old_answers: dict, **columns) -> OnboardingSession:
-    """Write ``session.data`` (and ``columns``) under a new revision, if nobody wrote first."""
-    old_revision, now = session.revision, timezone.now()
-    entry = {"from": old_revision, "before": answers_before(old_answers, session.answers)}
-    session.data["history"] = (session.data.get("history", []) + [entry])[-HISTORY_LIMIT:]
-    if not columns.pop("keep_notice", False):
-        session.data.pop("notice", None)  # a one-off message is shown until the next write
-    session.revision = new_revision()
-    session.updated_at = now
-    requested_step = columns.pop("current_step", None)
-    session.current_step = "" if session.is_completed else (requested_step or first_outstanding_step(session) or "")
-    # The event the caller records next is stamped in this same UPDATE (one round trip fewer).
-    session.previous_event_at, session.last_event_at = session.last_event_at, now
-    for name, value in columns.items():
-        setattr(session, name, value)
-    written = OnboardingSession.objects.filter(pk=session.pk, revision=old_revision).update(
-        revision=session.revision, data=session.data, updated_at=now, current_step=session.current_step,
-        last_event_at=now, **columns,
-    )
-    if written != 1:  # only reachable without the row lock (SQLite); CAS keeps one winner anyway
-        fresh = OnboardingSession.objects.get(pk=session.pk)
-        raise RevisionConflict(session=fresh, changed_fields=changed_fields_since(fresh, old_revision))
-    return session
 
 
 def normalise_answers(step: Step, answers) -> dict:
@@ -132,7 +165,7 @@ def step_validate(*, step: Step, answers: dict, user) -> dict:
     if form.is_valid():
         return {name: form.cleaned_data[name] for name in step.field_names}
     raise StepValidationError([
-        issue(step.key, None if field == "__all__" else field, error.code or "invalid", " ".join(error.messages))
-        for field, errors in form.errors.as_data().items()
+        issue(step.key, None if name == "__all__" else name, error.code or "invalid", " ".join(error.messages))
+        for name, errors in form.errors.as_data().items()
         for error in errors
     ])

@@ -7,8 +7,7 @@ this request's in-memory view of the session.
 """
 from formtools.wizard.storage.base import BaseStorage
 
-from ..manifest import STEP_KEYS
-from ..selectors import first_outstanding_step
+from ..selectors import resume_step
 
 
 class OnboardingSessionStorage(BaseStorage):
@@ -18,8 +17,7 @@ class OnboardingSessionStorage(BaseStorage):
         super().__init__(prefix, request, file_storage)
         self.init_data()
         self.load(request.onboarding_session)
-        # Where the user continues: the first outstanding step, or the last one to Finish.
-        self.current_step = first_outstanding_step(request.onboarding_session) or STEP_KEYS[-1]
+        self.current_step = resume_step(request.onboarding_session)
 
     def load(self, session) -> None:
         """Take each step's data from ``session``: saved answers overlaid with any autosaved draft."""

@@ -17,7 +17,7 @@ from formtools.wizard.views import NamedUrlWizardView
 from .. import services
 from ..errors import RevisionConflict, RevisionRequired, SessionAlreadyCompleted, StepValidationError
 from ..manifest import STEP_KEYS, STEPS, get_step
-from ..selectors import first_outstanding_step, step_is_reachable
+from ..selectors import onboarding_url, resume_step, session_live_for_user, step_is_reachable
 from .presentation import (
     changed_fields_display, form_add_issues, form_data_for, progress_steps, typed_answers,
 )
@@ -27,11 +27,6 @@ logger = logging.getLogger(__name__)
 SOURCE = "wizard"
 # Issues found by Finish that belong to an earlier step: shown once, inline, on that step.
 PENDING_ISSUES_KEY = "onboarding_wizard_issues"
-
-
-def wizard_resume_step(session) -> str:
-    """Return the step a user continues at: the first outstanding one, else the last (to Finish)."""
-    return first_outstanding_step(session) or STEP_KEYS[-1]
 
 
 class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
@@ -44,7 +39,7 @@ class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
             return self.handle_no_permission()
         session = services.session_get_or_start(user=request.user, source=SOURCE)
         if session.is_completed:
-            return redirect("onboarding:dashboard")
+            return redirect(onboarding_url(session))
         request.onboarding_session = self.session = session
         self.initial_override = None
         return super().dispatch(request, *args, **kwargs)
@@ -87,7 +82,7 @@ class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
 
     def get(self, request, *args, step=None, **kwargs):
         if step not in self.get_form_list() or not step_is_reachable(self.session, step):
-            return redirect(self.get_step_url(wizard_resume_step(self.session)))
+            return redirect(onboarding_url(self.session))
         self.storage.current_step = step
         return self.render(self._form_for_display(step))
 
@@ -104,7 +99,7 @@ class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
 
     def post(self, request, *args, step=None, **kwargs):
         if step not in self.get_form_list():
-            return redirect(self.get_step_url(wizard_resume_step(self.session)))
+            return redirect(onboarding_url(self.session))
         management = ManagementForm(request.POST, prefix=self.prefix)
         if not management.is_valid() or management.cleaned_data["current_step"] != step:
             raise SuspiciousOperation("The wizard's management form is missing or was tampered with.")
@@ -115,8 +110,8 @@ class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
             return self._submit(step, form, revision)
         except (RevisionConflict, RevisionRequired) as exc:
             return self._render_stale(form, exc)
-        except SessionAlreadyCompleted:
-            return redirect("onboarding:dashboard")
+        except SessionAlreadyCompleted:  # completed in another tab meanwhile
+            return redirect(onboarding_url(session_live_for_user(request.user)))
         except StepValidationError as exc:
             return self._render_issues(step, form, exc)
         except DatabaseError:
@@ -125,23 +120,24 @@ class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
 
     def _submit(self, step, form, revision):
         """Hand the submit to the one service that owns it, then go where the result says."""
+        user = self.request.user
         if "wizard_goto_step" in self.request.POST:
-            session = services.session_go_back(session=self.session, step=step, revision=revision, source=SOURCE)
-            return redirect(self.get_step_url(session.current_step or wizard_resume_step(session)))
+            session = services.session_go_back(user=user, step=step, revision=revision, source=SOURCE)
+            return redirect(self.get_step_url(session.current_step or resume_step(session)))
         if "wizard_skip" in self.request.POST:
-            session = services.session_skip_step(session=self.session, step=step, revision=revision, source=SOURCE)
-            return redirect(self.get_step_url(wizard_resume_step(session)))
+            session = services.session_skip_step(user=user, step=step, revision=revision, source=SOURCE)
+            return redirect(onboarding_url(session))
         self._use_session(services.session_save_step(
-            session=self.session, step=step, answers=typed_answers(form), revision=revision, source=SOURCE
+            user=user, step=step, answers=typed_answers(form), revision=revision, source=SOURCE
         ))
         if step != STEP_KEYS[-1]:
-            return redirect(self.get_step_url(wizard_resume_step(self.session)))
+            return redirect(onboarding_url(self.session))
         return self.render_done(form)
 
     def render_done(self, form, **kwargs):
         """Finish: the completion service validates every step and creates or joins the workspace."""
-        services.session_complete(session=self.session, revision=self.session.revision, source=SOURCE)
-        return redirect("onboarding:dashboard")
+        session = services.session_complete(user=self.request.user, revision=self.session.revision, source=SOURCE)
+        return redirect(onboarding_url(session))
 
     def _use_session(self, session) -> None:
         """Render from now on with ``session`` (just written, or fresh after a conflict)."""

@@ -160,21 +160,21 @@ class Command(BaseCommand):
                     return
                 self.clock.advance(self.rng)
                 if step in skip:
-                    session = services.session_skip_step(session=session, step=step, revision=session.revision,
+                    session = services.session_skip_step(user=user, step=step, revision=session.revision,
                                                          source=SOURCE)
                     continue
-                session = self._save(session, step, workspace_name=workspace_name, full_name=full_name)
+                session = self._save(user, session, step, workspace_name=workspace_name, full_name=full_name)
             self.clock.advance(self.rng, 2, 30)
-            services.session_complete(session=session, revision=session.revision, source=SOURCE)
+            services.session_complete(user=user, revision=session.revision, source=SOURCE)
 
-    def _save(self, session, step: str, *, workspace_name, full_name):
+    def _save(self, user, session, step: str, *, workspace_name, full_name):
         if step == "work-profile" and self.rng.random() < 0.15:  # some people miss a required field first
             with contextlib.suppress(StepValidationError):
-                services.session_save_step(session=session, step=step, revision=session.revision, source=SOURCE,
+                services.session_save_step(user=user, step=step, revision=session.revision, source=SOURCE,
                                            answers={**self._answers(step), "functions": []})
             self.clock.advance(self.rng, 5, 60)
-        answers = self._answers(step, user=session.user, workspace_name=workspace_name, full_name=full_name)
-        return services.session_save_step(session=session, step=step, answers=answers, revision=session.revision,
+        answers = self._answers(step, user=user, workspace_name=workspace_name, full_name=full_name)
+        return services.session_save_step(user=user, step=step, answers=answers, revision=session.revision,
                                           source=SOURCE)
 
     # --- answers ---------------------------------------------------------------------------
