@@ -44,13 +44,6 @@ class SessionAlreadyCompleted(OnboardingError):
     message = "Onboarding is already complete; answers can no longer be changed."
 
 
-class AccountInactive(OnboardingError):
-    """The account behind the request is deactivated or gone (a bearer token outlives neither)."""
-
-    code = "user_inactive"
-    message = "User is inactive"
-
-
 def issue(step: str | None, field: str | None, code: str, message: str) -> dict:
     """Build one validation issue in the contract's shape."""
     return {"step": step, "field": field, "code": code, "message": str(message)}
