@@ -132,6 +132,22 @@ def test_a_stale_tab_on_a_session_staff_restarted_writes_nothing_to_either(halfw
     assert halfway_session.revision == old_revision and halfway_session.state == "superseded"
 
 
+def test_skipping_a_step_drops_its_answers_and_draft(halfway_session):
+    user = halfway_session.user
+    saved = services.session_save_step(user=user, step="tools", answers={"tools": ["jira"]},
+                                       revision=halfway_session.revision, source="api")
+    back = services.session_go_back(user=user, step="invites", revision=saved.revision, source="api")
+    drafted = services.session_save_draft(user=user, step="tools", answers={"tools": ["linear"]},
+                                          revision=back.revision, source="api")
+
+    skipped = services.session_skip_step(user=user, step="tools", revision=drafted.revision, source="api")
+
+    skipped.refresh_from_db()
+    assert "tools" not in skipped.answers
+    assert "tools" not in skipped.data["drafts"]
+    assert "tools" in skipped.skipped_steps
+
+
 def test_a_write_by_user_alone_finds_the_live_session(halfway_session):
     session = services.session_skip_step(user=halfway_session.user, step="tools", revision=halfway_session.revision,
                                          source="api")

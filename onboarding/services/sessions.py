@@ -132,6 +132,8 @@ def session_skip_step(*, user, step: str, revision: str, source: str) -> Onboard
         if not step_def.skippable:
             raise StepValidationError([issue(step_def.key, None, "not_skippable", f"“{step_def.title}” can't be skipped.")])
         data = unit.session.data
+        data.get("answers", {}).pop(step_def.key, None)
+        data.get("drafts", {}).pop(step_def.key, None)
         data["skipped_steps"] = _with(data.get("skipped_steps", []), step_def.key)
         data["completed_steps"] = _without(data.get("completed_steps", []), step_def.key)
         unit.record(Name.STEP_SKIPPED, step=step_def.key)
