@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import Aggregate, Count, FloatField
 
 from aggregation.models import AnswerGroupTotal, AnswerSnapshot
-from aggregation.selectors import SNAPSHOT_DOCUMENT_FIELDS, snapshot_document
+from aggregation.documents import SNAPSHOT_DOCUMENT_FIELDS, snapshot_document
 from onboarding.manifest import STEP_KEYS, STEPS, step_index
 from onboarding.models import OnboardingEvent, OnboardingSession
 from onboarding.selectors import steps_reached

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
-from aggregation.selectors import SNAPSHOT_DOCUMENT_FIELDS
+from aggregation.documents import SNAPSHOT_DOCUMENT_FIELDS
 from onboarding.manifest import STEPS, UnknownStep, canonical_step_key, get_step, snake_key
 from onboarding.selectors import workspace_id_for
 
