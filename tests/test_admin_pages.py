@@ -21,12 +21,6 @@ SCRIPT = "<script>alert('x')</script>"
 
 
 @pytest.fixture
-def staff(client, staff_user):
-    client.force_login(staff_user)
-    return client
-
-
-@pytest.fixture
 def everything(db):
     """A row of every registered model: a completed walk-through, a half-way session, analytics rows."""
     completed = complete_through_services(UserFactory(username="ada", email="ada@example.org"))

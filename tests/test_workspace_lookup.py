@@ -13,12 +13,6 @@ API_URL = "/api/admin/onboarding/answers"
 
 
 @pytest.fixture
-def staff(client, staff_user):
-    client.force_login(staff_user)
-    return client
-
-
-@pytest.fixture
 def workspaces():
     """A workspace, one whose all-digit slug is the first one's id, and one with a digit slug that is no id."""
     engines = Workspace.objects.create(name="Engines", slug="engines")
