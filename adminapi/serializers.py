@@ -7,7 +7,7 @@ snapshot document's description is derived from its one definition,
 """
 from rest_framework import serializers
 
-from aggregation.documents import SNAPSHOT_DOCUMENT, DocumentField
+from aggregation.documents import FIELD_KINDS, SNAPSHOT_DOCUMENT, DocumentField
 
 
 class FlattenedAnswerSerializer(serializers.Serializer):
@@ -16,7 +16,7 @@ class FlattenedAnswerSerializer(serializers.Serializer):
     value = serializers.JSONField(help_text="A scalar: one row per item of a list answer.")
 
 
-# One schema field per kind of aggregation.documents.FIELD_KINDS (a new kind fails here, at import).
+# One schema field per kind of document field (a kind added there without one here fails at import).
 _SCHEMA_FIELD_OF_KIND = {
     "uuid": serializers.UUIDField,
     "integer": serializers.IntegerField,
@@ -25,6 +25,7 @@ _SCHEMA_FIELD_OF_KIND = {
     "answers": lambda **options: serializers.DictField(child=serializers.DictField(), **options),
     "flattened": lambda **options: FlattenedAnswerSerializer(many=True, **options),
 }
+assert set(_SCHEMA_FIELD_OF_KIND) == FIELD_KINDS
 
 
 def _schema_field(field: DocumentField):
