@@ -72,7 +72,7 @@ class OnboardingSession(models.Model):
         "answers": {step: {field: value}},       # validated answers, by step
         "completed_steps": [step, ...],
         "skipped_steps": [step, ...],
-        "drafts": {step: {field: raw value}},    # unvalidated autosave, cleared when the step is saved or skipped
+        "drafts": {step: {field: raw value}},    # unvalidated autosave, cleared when the step is saved
         "history": [                             # one entry per write, the last 50, newest last
             {"from": <revision it replaced>, "before": {step: {field: value before, or None if unset}}},
         ],
