@@ -11,9 +11,9 @@ from django.db import connection
 from django.db.models import Aggregate, Count, FloatField
 
 from aggregation.models import AnswerGroupTotal, AnswerSnapshot
-from aggregation.selectors import SNAPSHOT_DOCUMENT_FIELDS, snapshot_document
+from aggregation.documents import SNAPSHOT_DOCUMENT_FIELDS, snapshot_document
 from onboarding.manifest import STEP_KEYS, STEPS, step_index
-from onboarding.models import OnboardingEvent, OnboardingSession, Workspace
+from onboarding.models import OnboardingEvent, OnboardingSession
 from onboarding.selectors import steps_reached
 
 
@@ -27,16 +27,6 @@ class AnswerFilters:
     completed_before: datetime | None = None
     # Set when the workspace filter named a slug (or id) that does not exist: nothing matches.
     matches_nothing: bool = False
-
-
-def workspace_id_for(value: str) -> int | None:
-    """Return the id of the workspace named by ``value`` (an id or a slug), or None if none is.
-
-    Digits name an id first, then a slug (a slug may be all digits, like "2026").
-    """
-    if value.isdigit() and Workspace.objects.filter(pk=int(value)).exists():
-        return int(value)
-    return Workspace.objects.filter(slug=value).values_list("id", flat=True).first()
 
 
 def snapshots_filtered(filters: AnswerFilters):

@@ -1,11 +1,13 @@
 """Descriptions of the staff API's documents for the OpenAPI schema.
 
-The documents themselves are built by selectors — ``aggregation.selectors.snapshot_document`` is the
-one definition of an answers result — so these serializers describe, they do not re-serialize
-(running 500 rows through field objects would also cost more than the query). A test keeps the
-fields here and the keys of ``snapshot_document`` equal.
+The documents themselves are built by selectors, so these serializers describe, they do not
+re-serialize (running 500 rows through field objects would also cost more than the query). The
+snapshot document's description is derived from its one definition,
+``aggregation.documents.SNAPSHOT_DOCUMENT``: a field added there is described here too.
 """
 from rest_framework import serializers
+
+from aggregation.documents import FIELD_KINDS, SNAPSHOT_DOCUMENT, DocumentField
 
 
 class FlattenedAnswerSerializer(serializers.Serializer):
@@ -14,15 +16,30 @@ class FlattenedAnswerSerializer(serializers.Serializer):
     value = serializers.JSONField(help_text="A scalar: one row per item of a list answer.")
 
 
-class SnapshotDocumentSerializer(serializers.Serializer):
-    session_id = serializers.UUIDField()
-    user_id = serializers.IntegerField()
-    workspace_id = serializers.IntegerField(allow_null=True)
-    role = serializers.CharField()
-    answer_schema_version = serializers.IntegerField()
-    completed_at = serializers.DateTimeField()
-    answers = serializers.DictField(child=serializers.DictField(), help_text="Answers by step key, then field.")
-    flattened = FlattenedAnswerSerializer(many=True)
+# One schema field per kind of document field (a kind added there without one here fails at import).
+_SCHEMA_FIELD_OF_KIND = {
+    "uuid": serializers.UUIDField,
+    "integer": serializers.IntegerField,
+    "string": serializers.CharField,
+    "datetime": serializers.DateTimeField,
+    "answers": lambda **options: serializers.DictField(child=serializers.DictField(), **options),
+    "flattened": lambda **options: FlattenedAnswerSerializer(many=True, **options),
+}
+assert set(_SCHEMA_FIELD_OF_KIND) == FIELD_KINDS
+
+
+def _schema_field(field: DocumentField):
+    options = {"allow_null": True} if field.nullable else {}
+    if field.help_text:
+        options["help_text"] = field.help_text
+    return _SCHEMA_FIELD_OF_KIND[field.kind](**options)
+
+
+SnapshotDocumentSerializer = type("SnapshotDocumentSerializer", (serializers.Serializer,), {
+    "__module__": __name__,
+    "__doc__": "An answer snapshot as the staff API and the NDJSON export give it.",
+    **{field.name: _schema_field(field) for field in SNAPSHOT_DOCUMENT},
+})
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -12,8 +12,9 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
-from aggregation.selectors import SNAPSHOT_DOCUMENT_FIELDS
+from aggregation.documents import SNAPSHOT_DOCUMENT_FIELDS
 from onboarding.manifest import STEPS, UnknownStep, canonical_step_key, get_step, snake_key
+from onboarding.selectors import workspace_id_for
 
 from . import selectors
 from .pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Cursor, InvalidCursor, keyset_page
@@ -114,7 +115,7 @@ class AnswersListView(StaffAPIView):
     def _filters(data) -> selectors.AnswerFilters:
         workspace_id = None
         if "workspace" in data:
-            workspace_id = selectors.workspace_id_for(data["workspace"])
+            workspace_id = workspace_id_for(data["workspace"])
         return selectors.AnswerFilters(
             role=data.get("role"), workspace_id=workspace_id,
             completed_after=data.get("completed_after"), completed_before=data.get("completed_before"),

@@ -13,6 +13,7 @@ from django.utils.functional import cached_property
 
 from onboarding.admin import ReadOnlyAdmin, answers_table
 from onboarding.manifest import ANSWER_SCHEMA_VERSION, STEP_KEYS, get_step
+from onboarding.selectors import workspace_id_for
 
 from .models import AnswerGroupTotal, AnswerSnapshot, ExportRun
 
@@ -75,9 +76,8 @@ class WorkspaceFilter(admin.SimpleListFilter):
         value = (self.value() or "").strip()
         if not value:
             return queryset
-        if value.isdigit():
-            return queryset.filter(workspace_id=int(value))
-        return queryset.filter(workspace__slug=value)
+        workspace_id = workspace_id_for(value)  # the staff API's rule: digits are an id first, then a slug
+        return queryset.none() if workspace_id is None else queryset.filter(workspace_id=workspace_id)
 
 
 class SchemaVersionFilter(admin.SimpleListFilter):

@@ -126,7 +126,7 @@ def totals_apply_delta(*, delta: Mapping[tuple[str, str, str], int]) -> None:
 
     The caller owns the transaction. Increments are one ``INSERT ... ON CONFLICT DO UPDATE SET
     count = count + n`` per chunk (atomic, no lost updates); decrements, which only a changed
-    snapshot produces, are single-row updates taken in the same key order; a total that reaches
+    snapshot or a repair produces, are single-row updates taken in the same key order; a total that reaches
     zero is deleted.
     """
     changes = sorted((key, n) for key, n in delta.items() if n)

@@ -8,24 +8,14 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import ngettext
 
 from . import services
-from .manifest import STEPS
+from .manifest import STEPS, display_value
 from .models import (
     Invitation, OnboardingEvent, OnboardingSession, OutboxMessage, Workspace, WorkspaceMembership,
 )
 
 
-def _display_value(value) -> str:
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    if isinstance(value, list):
-        return ", ".join(str(item) for item in value) or "—"
-    if value in (None, ""):
-        return "—"
-    return str(value)
-
-
 def answers_table(answers: dict, *, skipped_steps=()):
-    """Render answers as a per-step table of labelled fields; every value is escaped."""
+    """Render answers as a per-step table with the wizard's labels and values; every value is escaped."""
     answers = answers or {}
     rows = []
     for step in STEPS:
@@ -40,7 +30,7 @@ def answers_table(answers: dict, *, skipped_steps=()):
         labels = {name: str(field.label) for name, field in step.form_class.base_fields.items()}
         body = format_html_join(
             "", '<tr><td class="onb-label">{}</td><td>{}</td></tr>',
-            ((labels.get(name, name), _display_value(value)) for name, value in fields.items()),
+            ((labels.get(name, name), display_value(step.key, name, value)) for name, value in fields.items()),
         )
         rows.append(format_html('<tr><th scope="rowgroup" colspan="2" class="onb-step">{}</th></tr>{}', step.title, body))
     return format_html(
@@ -107,7 +97,7 @@ class OnboardingEventAdmin(ReadOnlyAdmin):
     ordering = ("-created_at",)
     readonly_fields = ("session_id", "user_id", "name", "step", "source", "duration_ms", "detail", "created_at")
     fields = readonly_fields
-    show_full_result_count = False  # telemetry grows fast: skip the unfiltered COUNT(*)
+    show_full_result_count = False  # telemetry grows fast: no count of the whole table on filtered pages
 
 
 @admin.register(OutboxMessage)

@@ -109,3 +109,16 @@ def step_definition(step: Step) -> dict:
             for name, field in step.form_class.base_fields.items()
         ],
     }
+
+
+def display_value(step_key: str, field: str, value) -> str:
+    """Return an answer as a person reads it: choice labels, Yes/No, lists joined (the wizard and the admin)."""
+    if value is None or value == "" or value == []:
+        return "(empty)"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    form_field = get_step(step_key).form_class.base_fields.get(field)
+    choices = dict(getattr(form_field, "choices", None) or [])
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(choices.get(item, item)) for item in value)
+    return str(choices.get(value, value))

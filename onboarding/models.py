@@ -72,9 +72,12 @@ class OnboardingSession(models.Model):
         "answers": {step: {field: value}},       # validated answers, by step
         "completed_steps": [step, ...],
         "skipped_steps": [step, ...],
-        "drafts": {step: {field: raw value}},    # unvalidated autosave, cleared on save
-        "history": [{"revision": r, "before": {step: {field: old value}}}, ...],  # newest last
-        "notice": "...",                         # a one-off message for the user (version reset)
+        "drafts": {step: {field: raw value}},    # unvalidated autosave, cleared when the step is saved
+        "history": [                             # one entry per write, the last 50, newest last
+            {"from": <revision it replaced>, "before": {step: {field: value before, or None if unset}}},
+        ],
+        "notice": "...",                         # a one-off message for the user (version reset), until the next write
+        "workspace_id": 42,                      # once completed: the workspace created or joined
     }
     """
 
@@ -94,7 +97,8 @@ class OnboardingSession(models.Model):
     started_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     completed_at = models.DateTimeField(null=True, blank=True)
-    # Telemetry bookkeeping, not part of the answers: written without a new revision.
+    # When the session's latest telemetry event happened: the next event's duration_ms is measured
+    # from it. Not part of the answers: an event recorded on its own does not change the revision.
     last_event_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -106,7 +110,7 @@ class OnboardingSession(models.Model):
             ),
         ]
         indexes = [
-            # Admin list filters and the funnel: sessions by state, newest activity first.
+            # The admin's sessions list: filtered by state, newest activity first.
             models.Index(fields=["state", "updated_at"], name="onb_session_state_updated"),
             # Backfill: completed sessions in completion order.
             models.Index(fields=["completed_at", "id"], name="onb_session_completed"),
@@ -171,9 +175,9 @@ class OnboardingEvent(models.Model):
     class Meta:
         db_table = "onboarding_events"
         indexes = [
-            # Duration since the previous event, and the funnel's per-step timings.
+            # The funnel's per-step timings of the sessions it counts; one session's events.
             models.Index(fields=["session", "created_at"], name="onb_event_session_time"),
-            # The funnel over a time window.
+            # The admin's events list: newest first, drilled down by date, filtered by name.
             models.Index(fields=["created_at", "name"], name="onb_event_time_name"),
         ]
 

@@ -74,3 +74,16 @@ def step_status(session: OnboardingSession, step: str) -> str:
     if step in session.skipped_steps:
         return "skipped"
     return "pending"
+
+
+def workspace_id_for(value: str) -> int | None:
+    """Return the id of the workspace named by ``value`` (an id or a slug), or None if none is.
+
+    Digits name an id first, then a slug (a slug may be all digits, like "2026"). The staff API's
+    ``workspace`` filter and the snapshot admin's workspace filter both use this one rule.
+    """
+    from .models import Workspace
+
+    if value.isdigit() and Workspace.objects.filter(pk=int(value)).exists():
+        return int(value)
+    return Workspace.objects.filter(slug=value).values_list("id", flat=True).first()

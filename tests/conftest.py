@@ -81,6 +81,13 @@ def staff_user(db):
 
 
 @pytest.fixture
+def staff(client, staff_user):
+    """A Django test client logged in as staff (the admin and the staff API)."""
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
 def outsider(db):
     return UserFactory(username="outsider")
 

@@ -15,12 +15,6 @@ URL = "/api/admin/onboarding/answers"
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=dt_timezone.utc)
 
 
-@pytest.fixture
-def staff(client, staff_user):
-    client.force_login(staff_user)
-    return client
-
-
 def _snapshot(minutes=0, role="engineering", **kwargs):
     answers = {"profile": valid_answers("profile", role=role), "preferences": valid_answers("preferences")}
     return AnswerSnapshotFactory(completed_at=T0 + timedelta(minutes=minutes), answers=answers, **kwargs)

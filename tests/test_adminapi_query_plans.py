@@ -9,7 +9,7 @@ from django.db import connection
 from adminapi.pagination import Cursor, keyset_queryset
 from adminapi.selectors import AnswerFilters, snapshots_filtered
 from aggregation.models import AnswerSnapshot
-from aggregation.selectors import SNAPSHOT_DOCUMENT_FIELDS
+from aggregation.documents import SNAPSHOT_DOCUMENT_FIELDS
 from onboarding.models import Workspace
 
 

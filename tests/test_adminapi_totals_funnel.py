@@ -18,12 +18,6 @@ FUNNEL = "/api/admin/onboarding/funnel"
 
 
 @pytest.fixture
-def staff(client, staff_user):
-    client.force_login(staff_user)
-    return client
-
-
-@pytest.fixture
 def totals(db):
     rows = [
         ("profile", "role", "engineering", 7), ("profile", "role", "design", 3),

@@ -1,11 +1,17 @@
 """The demo data command: everything through the services, safe to run twice."""
 import io
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
-from onboarding.models import OnboardingEvent, OnboardingSession
+from adminapi.selectors import onboarding_funnel
+from aggregation.models import AnswerSnapshot
+from aggregation.services import snapshot_ingest
+from onboarding.models import OnboardingEvent, OnboardingSession, OutboxMessage
+from onboarding.services import completion_message
 
 pytestmark = pytest.mark.django_db
 
@@ -50,3 +56,38 @@ def test_it_refuses_to_run_with_debug_off_unless_forced(settings):
 
     with pytest.raises(CommandError):
         call_command("load_demo_data", completed=0, abandoned=0, verbosity=0, stdout=io.StringIO())
+
+
+def test_each_story_is_dated_back_and_the_telemetry_durations_agree_with_the_event_times():
+    started = timezone.now()
+    _load()
+
+    sessions = OnboardingSession.objects.all()
+    assert all(s.started_at < started - timedelta(hours=11) for s in sessions)  # every story began >= 0.5 days ago
+    for session in sessions:
+        assert session.user.date_joined <= session.started_at
+        events = list(session.events.order_by("created_at", "pk"))
+        assert events[0].name == "started" and events[-1].created_at <= session.last_event_at + timedelta(seconds=1)
+        for before, event in zip(events, events[1:]):
+            gap_ms = (event.created_at - before.created_at).total_seconds() * 1000
+            assert event.duration_ms == pytest.approx(gap_ms, abs=1000), (session.user.username, event.name)
+
+
+def test_the_staff_funnel_shows_minutes_spent_per_step_not_milliseconds():
+    _load()
+
+    medians = {step.key: step.median_ms for step in onboarding_funnel()}
+    saves = OnboardingEvent.objects.filter(name__in=["step_saved", "step_skipped"])
+    assert all(5_000 <= ms <= 401_000 for ms in saves.values_list("duration_ms", flat=True))
+    assert all(20_000 <= medians[step] <= 400_000 for step in ("profile", "work-profile", "preferences"))
+
+
+def test_the_completion_message_carries_the_historic_completion_time():
+    _load()
+
+    for message in OutboxMessage.objects.select_related("session"):
+        assert message.payload == completion_message(message.session)
+        assert abs(message.created_at - message.session.completed_at) < timedelta(seconds=1)
+        snapshot_ingest(message=message.payload)  # what the consumer does once the demo's transaction commits
+        snapshot = AnswerSnapshot.objects.get(session_id=message.session_id)
+        assert snapshot.completed_at == message.session.completed_at < timezone.now() - timedelta(hours=11)

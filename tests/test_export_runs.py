@@ -21,7 +21,7 @@ from aggregation.export import (
 )
 from aggregation.export.runs import EXPORT_LOCK_KEY
 from aggregation.models import AnswerSnapshot, ExportRun
-from aggregation.selectors import snapshot_document
+from aggregation.documents import snapshot_document
 
 from .export_support import export_root, read_lines, read_manifest, run_dirs, session_ids  # noqa: F401
 from .factories import AnswerSnapshotFactory

@@ -1,11 +1,11 @@
-"""Rows of the export and their NDJSON lines: the admin API shape (``snapshot_document``), one per line.
+"""Rows of the export and their NDJSON lines: ``aggregation.documents.snapshot_line``, one snapshot per line.
 
-The fast path never decodes the stored JSON: PostgreSQL hands ``answers`` and ``flattened`` over
-as text and the line is assembled around them. Decoding and re-encoding them would double the
-cost of a line; the tests check that every line still parses to ``snapshot_document(row)``.
-Redaction needs the values, so it takes the slower path through ``snapshot_document``.
+On PostgreSQL the fast path never decodes the stored JSON: ``answers`` and ``flattened`` come over
+as jsonb text, which ``snapshot_line`` encodes nested values exactly like, and ``export_line``
+assembles the line around them. Decoding and re-encoding them would double the cost of a line;
+``tests/test_export_lines.py`` proves every fast line byte-equal to ``snapshot_line``. Redaction
+needs the values, and other databases print JSON differently, so they take the document path.
 """
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,23 +16,22 @@ from django.db.models.functions import Cast
 
 from onboarding.manifest import STEPS
 
+from ..documents import SNAPSHOT_DOCUMENT_FIELDS, encode_value, snapshot_document, snapshot_line
 from ..models import AnswerSnapshot
-from ..selectors import SNAPSHOT_DOCUMENT_FIELDS, snapshot_document
 
-# The columns of an export row, in the order of SNAPSHOT_DOCUMENT_FIELDS.
-EXPORT_ROW_FIELDS = SNAPSHOT_DOCUMENT_FIELDS
-ROW_VERSION, ROW_COMPLETED_AT = EXPORT_ROW_FIELDS.index("answer_schema_version"), EXPORT_ROW_FIELDS.index("completed_at")
-# The fast line below spells these fields out; a new document field must be added there too.
-assert EXPORT_ROW_FIELDS == (
+# An export row holds the columns of SNAPSHOT_DOCUMENT_FIELDS, in that order.
+ROW_VERSION = SNAPSHOT_DOCUMENT_FIELDS.index("answer_schema_version")
+ROW_COMPLETED_AT = SNAPSHOT_DOCUMENT_FIELDS.index("completed_at")
+# export_line spells these fields out for speed: a field added to the document must be added there.
+assert SNAPSHOT_DOCUMENT_FIELDS == (
     "session_id", "user_id", "workspace_id", "role", "answer_schema_version", "completed_at", "answers", "flattened",
-), "snapshot_document changed: update export_line"
+), "the snapshot document changed: update export_line and _LINE"
 
-_encode_string = json.JSONEncoder(ensure_ascii=False).encode
-_compact_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _LINE = (
     '{"session_id":"%s","user_id":%d,"workspace_id":%s,"role":%s,"answer_schema_version":%d,'
     '"completed_at":"%s","answers":%s,"flattened":%s}\n'
 )
+_SPLICED = ("session_id", "answers", "flattened")  # columns the fast path reads as text
 
 
 @dataclass(frozen=True)
@@ -47,50 +46,63 @@ class ExportWindow:
         return self.start is None
 
 
-def export_rows(window: ExportWindow) -> QuerySet:
-    """Return the window's snapshots as tuples of EXPORT_ROW_FIELDS, ordered by (ingested_at, session_id).
+def export_rows(window: ExportWindow, *, as_text: bool = False) -> QuerySet:
+    """Return the window's snapshots as tuples of SNAPSHOT_DOCUMENT_FIELDS, ordered by (ingested_at, session_id).
 
-    ``answers``/``flattened`` come as JSON text (and on PostgreSQL ``session_id`` as text) so that
-    no row is decoded only to be encoded again.
+    ``as_text`` (PostgreSQL only): ``session_id``, ``answers`` and ``flattened`` come as text, for
+    ``export_line`` to splice in, so that no row is decoded only to be encoded again.
     """
     snapshots = AnswerSnapshot.objects.filter(ingested_at__lt=window.end)
     if window.start is not None:
         snapshots = snapshots.filter(ingested_at__gte=window.start)
-    as_text = {"answers_text": Cast("answers", TextField()), "flattened_text": Cast("flattened", TextField())}
-    session_id = "session_id"
-    if connection.vendor == "postgresql":  # SQLite stores uuids as bare hex: let the field convert it there
-        as_text["session_id_text"], session_id = Cast("session_id", TextField()), "session_id_text"
-    columns = [session_id, *EXPORT_ROW_FIELDS[1:6], "answers_text", "flattened_text"]
-    return snapshots.annotate(**as_text).order_by("ingested_at", "session_id").values_list(*columns)
+    snapshots = snapshots.order_by("ingested_at", "session_id")
+    if not as_text:
+        return snapshots.values_list(*SNAPSHOT_DOCUMENT_FIELDS)
+    texts = {f"{name}_text": Cast(name, TextField()) for name in _SPLICED}
+    columns = [f"{name}_text" if name in _SPLICED else name for name in SNAPSHOT_DOCUMENT_FIELDS]
+    return snapshots.annotate(**texts).values_list(*columns)
 
 
 def export_line(row: tuple) -> str:
-    """Return the NDJSON line of an export row (the stored JSON spliced in as it is)."""
+    """Return the NDJSON line of an ``as_text`` export row (the stored JSON spliced in as it is)."""
     session_id, user_id, workspace_id, role, version, completed_at, answers, flattened = row
     return _LINE % (
-        session_id, user_id, "null" if workspace_id is None else workspace_id, _encode_string(role), version,
+        session_id, user_id, "null" if workspace_id is None else workspace_id, encode_value(role), version,
         completed_at.isoformat(), answers, flattened,
     )
+
+
+def document_line_builder(redacted: list[tuple[str, str]]) -> Callable[[tuple], str]:
+    """Return a line builder for plain export rows that drops the ``redacted`` (step, field) pairs."""
+    dropped = set(redacted)
+
+    def document_line(row: tuple) -> str:
+        document = snapshot_document(dict(zip(SNAPSHOT_DOCUMENT_FIELDS, row)))
+        if dropped:
+            document["answers"] = {
+                step: {name: value for name, value in fields.items() if (step, name) not in dropped}
+                for step, fields in document["answers"].items()
+            }
+            document["flattened"] = [
+                item for item in document["flattened"] if (item.get("step"), item.get("question")) not in dropped
+            ]
+        return snapshot_line(document)
+
+    return document_line
+
+
+def export_rows_and_line(
+    window: ExportWindow, *, redacted: list[tuple[str, str]]
+) -> tuple[QuerySet, Callable[[tuple], str]]:
+    """Return the window's rows and the function that turns a row into its line.
+
+    The fast path (stored JSON spliced in) on PostgreSQL without redaction; the document path otherwise.
+    """
+    if connection.vendor == "postgresql" and not redacted:
+        return export_rows(window, as_text=True), export_line
+    return export_rows(window), document_line_builder(redacted)
 
 
 def pii_fields() -> list[tuple[str, str]]:
     """Return the (step, field) pairs the manifest declares of kind ``pii``, in manifest order."""
     return [(step.key, name) for step in STEPS for name, kind in step.kinds.items() if kind == "pii"]
-
-
-def redacted_line_builder(fields: list[tuple[str, str]]) -> Callable[[tuple], str]:
-    """Return a line builder that drops ``fields`` from ``answers`` and ``flattened``."""
-    dropped = set(fields)
-
-    def redacted_line(row: tuple) -> str:
-        document = snapshot_document(dict(zip(EXPORT_ROW_FIELDS, row)))
-        answers = json.loads(document["answers"])
-        for step, name in fields:
-            answers.get(step, {}).pop(name, None)
-        document["answers"] = answers
-        document["flattened"] = [
-            item for item in json.loads(document["flattened"]) if (item.get("step"), item.get("question")) not in dropped
-        ]
-        return _compact_dumps(document) + "\n"
-
-    return redacted_line

@@ -13,9 +13,7 @@ from django.utils import timezone
 
 from ..models import ExportRun
 from .files import MANIFEST_NAME, export_destination, export_write_batch
-from .lines import (
-    ROW_COMPLETED_AT, ROW_VERSION, ExportWindow, export_line, export_rows, pii_fields, redacted_line_builder,
-)
+from .lines import ROW_COMPLETED_AT, ROW_VERSION, ExportWindow, export_rows_and_line, export_rows, pii_fields
 from .runs import export_lock, export_run_fail, export_run_finish, export_run_open, export_window
 
 STORAGE_ALIAS = "onboarding_exports"
@@ -90,12 +88,12 @@ def answers_export(
 
 def _export_to(destination, *, window, run, batch_size, compress, redact_pii, on_rows) -> ExportResult:
     redacted = pii_fields() if redact_pii else []
-    line = redacted_line_builder(redacted) if redacted else export_line
+    rows_query, line = export_rows_and_line(window, redacted=redacted)
     suffix = ".ndjson.gz" if compress else ".ndjson"
     result, versions = ExportResult(window=window, location=destination.location, run_id=run.pk), Counter()
     destination.open()
     # One transaction: a plain (not WITH HOLD) server-side cursor that streams, over one snapshot.
-    with transaction.atomic(), closing(export_rows(window).iterator(chunk_size=FETCH_CHUNK)) as rows:
+    with transaction.atomic(), closing(rows_query.iterator(chunk_size=FETCH_CHUNK)) as rows:
         # closing(): the cursor must be closed inside the transaction, also when a write fails.
         for number in count(1):
             first = next(rows, None)

@@ -2,7 +2,7 @@
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import QueryDict
 
-from ..manifest import STEPS, get_step
+from ..manifest import STEPS, display_value, get_step
 from ..selectors import step_status
 
 STATUS_LABELS = {"done": "done", "skipped": "skipped", "pending": "to do"}
@@ -42,19 +42,6 @@ def form_add_issues(form, issues: list[dict]) -> None:
         shown = form.errors.get(field or NON_FIELD_ERRORS, [])
         if item["message"] not in shown:
             form.add_error(field, item["message"])
-
-
-def display_value(step_key: str, field: str, value) -> str:
-    """Return an answer as a person reads it: choice labels, Yes/No, lists joined."""
-    if value is None or value == "" or value == []:
-        return "(empty)"
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    form_field = get_step(step_key).form_class.base_fields.get(field)
-    choices = dict(getattr(form_field, "choices", None) or [])
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(choices.get(item, item)) for item in value)
-    return str(choices.get(value, value))
 
 
 def field_label(step_key: str, field: str | None) -> str:

@@ -1,19 +1,21 @@
 """Create demo accounts and a few dozen onboarding sessions, all through the services.
 
+The services write every row at the real time; each user's story is then dated back with targeted
+updates (``StoryTimeline``), so the demo spreads over the last ~45 days without faking the clock.
 Idempotent: an account that already exists is left as it is (only the named demo accounts get
 their printed password set again), so running it twice adds nothing.
 """
 import contextlib
 import logging
 import random
-from datetime import timedelta
-from unittest import mock
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import F
 from django.test.utils import override_settings
 from django.utils import timezone
 from tqdm import tqdm
@@ -21,7 +23,9 @@ from tqdm import tqdm
 from onboarding import services
 from onboarding.errors import StepValidationError
 from onboarding.manifest import STEP_KEYS, get_step
-from onboarding.models import Workspace
+from onboarding.models import (
+    Invitation, OnboardingEvent, OnboardingSession, OutboxMessage, Workspace, WorkspaceMembership,
+)
 from onboarding.selectors import session_live_for_user
 
 SOURCE = "wizard"
@@ -45,27 +49,44 @@ WORKSPACE_WORDS = (["Blue", "Quiet", "Rapid", "Bright", "Northern", "Clever", "G
                    ["Otters", "Harbor", "Labs", "Works", "Foundry", "Orbit", "Garden", "Collective"])
 
 
-class DemoClock:
-    """A clock the command moves forward by hand, so each demo user's story spreads over days.
+class StoryTimeline:
+    """Moves one demo user's rows back in time as their story is told, so it spans minutes and days.
 
-    It stands in for ``django.utils.timezone.now`` while the services run, so every timestamp
-    they write (session, events, outbox message and whatever consumes it) agrees with the others;
-    backdating rows afterwards would leave the completion message and its consumers at "now".
+    The services stamp every row with the real time, and nothing pretends otherwise. Before each
+    action the user's rows so far are moved back by the time the user "thought" about it, so the
+    services themselves measure that time between events (``duration_ms``, the resume rule). When
+    the story is told, all of it is moved back to the day it began, and the completion message
+    still waiting in the outbox is rebuilt from the moved session, so the snapshot its consumer
+    writes after the commit carries the historic completion time too.
     """
 
-    def __init__(self):
-        self.current = timezone.now()
+    def __init__(self, user, *, began: datetime):
+        self.user, self.began = user, began
 
-    def set(self, when):
-        self.current = when
+    def think(self, rng: random.Random, low: int = 20, high: int = 400) -> None:
+        """Let ``low``..``high`` seconds pass before the next action."""
+        self._move_back(timedelta(seconds=rng.randint(low, high)))
 
-    def advance(self, rng: random.Random, low: int = 20, high: int = 400):
-        self.current += timedelta(seconds=rng.randint(low, high))
+    def settle(self) -> None:
+        """Move the whole story back so that it began at ``began``; re-date the completion message."""
+        started = OnboardingSession.objects.filter(user=self.user).order_by("started_at").values("started_at").first()
+        if started is not None:
+            self._move_back(started["started_at"] - self.began)
+        get_user_model().objects.filter(pk=self.user.pk, date_joined__gt=self.began).update(date_joined=self.began)
+        for session in OnboardingSession.objects.filter(user=self.user, completed_at__isnull=False):
+            session.outbox_messages.filter(state=OutboxMessage.State.PENDING).update(
+                payload=services.completion_message(session),
+            )
 
-    @contextlib.contextmanager
-    def running(self):
-        with mock.patch("django.utils.timezone.now", lambda: self.current):
-            yield
+    def _move_back(self, by: timedelta) -> None:
+        user = self.user
+        earlier = {name: F(name) - by for name in ("started_at", "updated_at", "completed_at", "last_event_at")}
+        OnboardingSession.objects.filter(user=user).update(**earlier)
+        OnboardingEvent.objects.filter(user_id=user.pk).update(created_at=F("created_at") - by)
+        OutboxMessage.objects.filter(session__user=user).update(created_at=F("created_at") - by)
+        WorkspaceMembership.objects.filter(user=user).update(joined_at=F("joined_at") - by)
+        Workspace.objects.filter(created_by=user).update(created_at=F("created_at") - by)
+        Invitation.objects.filter(invited_by=user).update(created_at=F("created_at") - by)
 
 
 class Command(BaseCommand):
@@ -81,7 +102,6 @@ class Command(BaseCommand):
         if not settings.DEBUG and not options["force"]:
             raise CommandError("Refusing to load demo accounts with DEBUG off (pass --force if you mean it).")
         self.rng = random.Random(options["seed"])
-        self.clock = DemoClock()
         self.shared_hash = make_password(DEMO_PASSWORD)  # hashing once keeps ~70 accounts fast
         plan = [("completed", n) for n in range(1, options["completed"] + 1)]
         plan += [("abandoned", n) for n in range(1, options["abandoned"] + 1)]
@@ -151,28 +171,30 @@ class Command(BaseCommand):
     # --- one user's story, told through the services ---------------------------------------
 
     def _walk(self, user, *, days_ago: float, stop_before: int | None, skip=(), workspace_name=None, full_name=None):
-        """Start, answer each step (skipping some), and complete unless ``stop_before`` a step index."""
-        self.clock.set(timezone.now() - timedelta(days=days_ago))
-        with self.clock.running():
-            session = services.session_get_or_start(user=user, source=SOURCE)
-            for index, step in enumerate(STEP_KEYS):
-                if stop_before is not None and index >= stop_before:
-                    return
-                self.clock.advance(self.rng)
-                if step in skip:
-                    session = services.session_skip_step(user=user, step=step, revision=session.revision,
-                                                         source=SOURCE)
-                    continue
-                session = self._save(user, session, step, workspace_name=workspace_name, full_name=full_name)
-            self.clock.advance(self.rng, 2, 30)
+        """Start, answer each step (skipping some), and complete unless ``stop_before`` a step index.
+
+        Runs inside the caller's transaction: the completion message is sent once it commits,
+        after ``settle`` has dated the story ``days_ago`` days back.
+        """
+        self.timeline = StoryTimeline(user, began=timezone.now() - timedelta(days=days_ago))
+        session = services.session_get_or_start(user=user, source=SOURCE)
+        for step in STEP_KEYS[:stop_before]:  # None: every step
+            self.timeline.think(self.rng)
+            if step in skip:
+                session = services.session_skip_step(user=user, step=step, revision=session.revision, source=SOURCE)
+                continue
+            session = self._save(user, session, step, workspace_name=workspace_name, full_name=full_name)
+        if stop_before is None:
+            self.timeline.think(self.rng, 2, 30)
             services.session_complete(user=user, revision=session.revision, source=SOURCE)
+        self.timeline.settle()
 
     def _save(self, user, session, step: str, *, workspace_name, full_name):
         if step == "work-profile" and self.rng.random() < 0.15:  # some people miss a required field first
             with contextlib.suppress(StepValidationError):
                 services.session_save_step(user=user, step=step, revision=session.revision, source=SOURCE,
                                            answers={**self._answers(step), "functions": []})
-            self.clock.advance(self.rng, 5, 60)
+            self.timeline.think(self.rng, 5, 60)
         answers = self._answers(step, user=user, workspace_name=workspace_name, full_name=full_name)
         return services.session_save_step(user=user, step=step, answers=answers, revision=session.revision,
                                           source=SOURCE)
