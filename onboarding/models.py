@@ -69,10 +69,10 @@ class OnboardingSession(models.Model):
     """One onboarding attempt. ``data`` holds answers, step marks, drafts and a short write history.
 
     data = {
-        "answers": {step: {field: value}},       # validated answers, by step
+        "answers": {step: {field: value}},       # validated answers, by step (a skipped step has none)
         "completed_steps": [step, ...],
         "skipped_steps": [step, ...],
-        "drafts": {step: {field: raw value}},    # unvalidated autosave, cleared when the step is saved
+        "drafts": {step: {field: raw value}},    # unvalidated autosave, cleared when the step is saved or skipped
         "history": [                             # one entry per write, the last 50, newest last
             {"from": <revision it replaced>, "before": {step: {field: value before, or None if unset}}},
         ],
