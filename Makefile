@@ -27,13 +27,15 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 ## make run: virtualenv, install, migrate, demo data, serve on SQLite with Celery in-process.
+## DEBUG=true: the development defaults (a development SECRET_KEY, no HTTPS redirect, static files from the source tree).
+RUN_ENV := env -u DATABASE_URL -u REDIS_URL DEBUG=true
 run: install
-	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py migrate --noinput
-	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py load_demo_data
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py load_demo_data
 	@echo ""
 	@echo "  Serving on http://$(HOST):$(PORT)/  (log in at http://$(HOST):$(PORT)/accounts/login/, staff at /admin/)"
 	@echo ""
-	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py runserver $(HOST):$(PORT)
+	$(RUN_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
 ## make test: dev install, check PostgreSQL/Redis/Chromium, full suite on PostgreSQL, smoke on SQLite.
 test: install-dev check-services chromium test-postgres test-smoke
