@@ -66,6 +66,14 @@ def test_with_debug_off_there_is_no_default_secret_key():
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
 
 
+def test_check_deploy_reports_nothing_with_the_readmes_production_variables(tmp_path):
+    env = clean_environment(**production_variables())
+    result = manage("check", "--deploy", "--fail-level", "DEBUG", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout, result.stdout + result.stderr
+    assert "WARNING" not in result.stderr
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
