@@ -58,7 +58,10 @@ def lockout_response(request, original_response=None, credentials=None):
 
 def too_many_attempts_page(request, message: str, retry_after: int, *, headers=None):
     context = {"message": message, "retry_after_minutes": math.ceil(retry_after / 60) if retry_after else None}
-    return render(request, "registration/too_many_attempts.html", context, status=429, headers=headers)
+    response = render(request, "registration/too_many_attempts.html", context, status=429)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
 
 
 class SignupThrottle(SimpleRateThrottle):
