@@ -4,6 +4,12 @@ Admin actions are thin edges: they call the services (``session_restart``, ``out
 never write rows themselves. The funnel page lives in ``adminapi.admin`` (it reads ``adminapi``).
 """
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import ngettext
 
@@ -38,7 +44,57 @@ def answers_table(answers: dict, *, skipped_steps=()):
     )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class CalendarSafeChangeList(ChangeList):
+    """A changelist whose date filters past the calendar are a bad lookup (Django's "?e=1"), not a 500.
+
+    Django checks the lookups of a query string when it filters, but the bounds of a date lookup
+    (``completed_at__year=99999``) and of a date drill-down (the day after 9999-12-31) are computed
+    later, when the SQL is made or in Python, where the ValueError or OverflowError escapes.
+    """
+
+    def get_filters(self, request):
+        try:
+            return super().get_filters(request)
+        except (ValueError, OverflowError) as exc:
+            raise IncorrectLookupParameters(exc) from exc
+
+    def get_queryset(self, request, exclude_parameters=None):
+        queryset = super().get_queryset(request, exclude_parameters)
+        try:
+            queryset.query.get_compiler(queryset.db).as_sql()  # makes the SQL now, without running it
+        except (EmptyResultSet, FullResultSet):
+            pass
+        except (ValueError, OverflowError) as exc:
+            raise IncorrectLookupParameters(exc) from exc
+        return queryset
+
+
+class CalendarSafeAdminMixin:
+    """Use CalendarSafeChangeList: every ModelAdmin of the site has it, Django's own User and Group too."""
+
+    def get_changelist(self, request, **kwargs):
+        return CalendarSafeChangeList
+
+
+class ProjectAdmin(CalendarSafeAdminMixin, admin.ModelAdmin):
+    """The base of this project's ModelAdmins."""
+
+
+admin.site.unregister(get_user_model())
+admin.site.unregister(Group)
+
+
+@admin.register(get_user_model())
+class UserAdmin(CalendarSafeAdminMixin, auth_admin.UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class GroupAdmin(CalendarSafeAdminMixin, auth_admin.GroupAdmin):
+    pass
+
+
+class ReadOnlyAdmin(ProjectAdmin):
     """Rows written only by the services: staff look, never edit."""
 
     def has_add_permission(self, request):
@@ -136,7 +192,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(admin.ModelAdmin):
+class WorkspaceAdmin(ProjectAdmin):
     list_display = ("name", "slug", "joinable", "created_by", "created_at")
     list_filter = ("joinable",)
     search_fields = ("name", "slug")
@@ -146,7 +202,7 @@ class WorkspaceAdmin(admin.ModelAdmin):
 
 
 @admin.register(WorkspaceMembership)
-class WorkspaceMembershipAdmin(admin.ModelAdmin):
+class WorkspaceMembershipAdmin(ProjectAdmin):
     list_display = ("workspace", "user", "role", "joined_at")
     list_filter = ("role",)
     search_fields = ("workspace__name", "workspace__slug", "user__username", "user__email")
@@ -155,7 +211,7 @@ class WorkspaceMembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(ProjectAdmin):
     list_display = ("email", "workspace", "role", "invited_by", "created_at")
     list_filter = ("role",)
     search_fields = ("email", "workspace__name", "workspace__slug")

@@ -19,11 +19,20 @@ from ..brute_force import LOCKED_OUT_MESSAGE, retry_after_seconds
 USER_ID_DIGITS = re.compile(r"[0-9]{1,18}")  # simplejwt writes the id as a string of digits
 
 
-class UserIdClaimMixin:
-    """Refuse a signed token whose user id is not an integer (it would reach the database as one)."""
+class ClaimTypesMixin:
+    """Refuse a signed token whose claims do not have the types simplejwt gives them.
+
+    A token signed with our key is still input: a user id that is not an integer, a ``jti`` that is
+    not a string (it is looked up in the blacklist) or an ``exp`` past the calendar reached a 500.
+    """
 
     def verify(self):
-        super().verify()
+        try:
+            super().verify()
+        except (OverflowError, OSError, ValueError, TypeError) as exc:  # exp/iat past what datetime holds
+            raise TokenError("Token has an impossible time claim") from exc
+        if not isinstance(self.payload.get(api_settings.JTI_CLAIM), str):
+            raise TokenError("Token has no valid id")
         user_id = self.payload.get(api_settings.USER_ID_CLAIM)
         if isinstance(user_id, bool) or not (
             (isinstance(user_id, int) and 0 < user_id < 2**63)
@@ -32,11 +41,11 @@ class UserIdClaimMixin:
             raise TokenError("Token contained no recognizable user identification")
 
 
-class AccessToken(UserIdClaimMixin, jwt_tokens.AccessToken):
+class AccessToken(ClaimTypesMixin, jwt_tokens.AccessToken):
     pass
 
 
-class RefreshToken(UserIdClaimMixin, jwt_tokens.RefreshToken):
+class RefreshToken(ClaimTypesMixin, jwt_tokens.RefreshToken):
     access_token_class = AccessToken
 
 
