@@ -6,9 +6,6 @@ never write rows themselves. The funnel page lives in ``adminapi.admin`` (it rea
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
-from django.contrib.auth import admin as auth_admin
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import ngettext
@@ -70,31 +67,25 @@ class CalendarSafeChangeList(ChangeList):
 
 
 class CalendarSafeAdminMixin:
-    """Use CalendarSafeChangeList: every ModelAdmin of the site has it, Django's own User and Group too."""
+    """Use CalendarSafeChangeList (see ``admin_site_calendar_safe``)."""
 
     def get_changelist(self, request, **kwargs):
         return CalendarSafeChangeList
 
 
-class ProjectAdmin(CalendarSafeAdminMixin, admin.ModelAdmin):
-    """The base of this project's ModelAdmins."""
+def admin_site_calendar_safe(site=admin.site) -> None:
+    """Give every ModelAdmin on ``site`` the CalendarSafeChangeList: ours, Django's User and Group, any app's.
+
+    Called from OnboardingConfig.ready(), once the admin has imported every app's admin module.
+    """
+    for model, model_admin in list(site._registry.items()):
+        if not isinstance(model_admin, CalendarSafeAdminMixin):
+            admin_class = type(model_admin)
+            site.unregister(model)
+            site.register(model, type(admin_class.__name__, (CalendarSafeAdminMixin, admin_class), {}))
 
 
-admin.site.unregister(get_user_model())
-admin.site.unregister(Group)
-
-
-@admin.register(get_user_model())
-class UserAdmin(CalendarSafeAdminMixin, auth_admin.UserAdmin):
-    pass
-
-
-@admin.register(Group)
-class GroupAdmin(CalendarSafeAdminMixin, auth_admin.GroupAdmin):
-    pass
-
-
-class ReadOnlyAdmin(ProjectAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin):
     """Rows written only by the services: staff look, never edit."""
 
     def has_add_permission(self, request):
@@ -192,7 +183,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Workspace)
-class WorkspaceAdmin(ProjectAdmin):
+class WorkspaceAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "joinable", "created_by", "created_at")
     list_filter = ("joinable",)
     search_fields = ("name", "slug")
@@ -202,7 +193,7 @@ class WorkspaceAdmin(ProjectAdmin):
 
 
 @admin.register(WorkspaceMembership)
-class WorkspaceMembershipAdmin(ProjectAdmin):
+class WorkspaceMembershipAdmin(admin.ModelAdmin):
     list_display = ("workspace", "user", "role", "joined_at")
     list_filter = ("role",)
     search_fields = ("workspace__name", "workspace__slug", "user__username", "user__email")
@@ -211,7 +202,7 @@ class WorkspaceMembershipAdmin(ProjectAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(ProjectAdmin):
+class InvitationAdmin(admin.ModelAdmin):
     list_display = ("email", "workspace", "role", "invited_by", "created_at")
     list_filter = ("role",)
     search_fields = ("email", "workspace__name", "workspace__slug")

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "axes",
     "corsheaders",
     "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",  # refresh tokens used or logged out stay refused
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served locally, no CDN
     "formtools",
@@ -204,11 +205,16 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env.int("API_REFRESH_TOKEN_LIFETIME_SECONDS", default=24 * 3600)),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
-    # Token classes that refuse a non-integer user id; the obtain serializer answers a lock-out
-    # (django-axes) with 429, the refresh serializer a deleted user with 401.
+    # Our token classes (revocation claim, claim types; onboarding/api/tokens.py); the obtain
+    # serializer answers a lock-out (django-axes) with 429, the refresh serializer a deleted user with 401.
     "AUTH_TOKEN_CLASSES": ("onboarding.api.tokens.AccessToken",),
     "TOKEN_OBTAIN_SERIALIZER": "onboarding.api.tokens.TokenObtainPairSerializer",
     "TOKEN_REFRESH_SERIALIZER": "onboarding.api.tokens.TokenRefreshSerializer",
+    "TOKEN_BLACKLIST_SERIALIZER": "onboarding.api.tokens.TokenBlacklistSerializer",
+    # A refresh answers a new refresh token too, and the one used is blacklisted: a stolen refresh
+    # token works once at most, and POST /api/auth/logout blacklists the current one.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 # Authenticated writes (PATCH/POST) per user, and token requests per client address ("N/sec|min|hour|day";
 # empty disables). Counted in the default cache, i.e. per process unless CACHES points at a shared one.

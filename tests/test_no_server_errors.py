@@ -9,8 +9,8 @@ from django.contrib import admin
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import AccessToken as PlainAccessToken
-from rest_framework_simplejwt.tokens import RefreshToken as PlainRefreshToken
+
+from onboarding.api.tokens import AccessToken, RefreshToken
 
 from .factories import AnswerSnapshotFactory, UserFactory
 
@@ -125,7 +125,7 @@ def bearer(token) -> APIClient:
 
 def test_a_refresh_token_of_a_deleted_user_is_a_401():
     user = UserFactory()
-    refresh = str(PlainRefreshToken.for_user(user))
+    refresh = str(RefreshToken.for_user(user))
     user.delete()
 
     response = APIClient().post(REFRESH_URL, {"refresh": refresh}, format="json")
@@ -137,7 +137,7 @@ def test_a_refresh_token_of_a_deleted_user_is_a_401():
 @pytest.mark.parametrize("user_id", ["abc", "1.5", "", " 1", "1e3", [1], {"id": 1}, 1.0, True, None, -1, 2**70, "9" * 40])
 def test_a_signed_access_token_whose_user_id_is_not_an_integer_is_a_401(user_id):
     UserFactory()
-    token = PlainAccessToken()
+    token = AccessToken()
     token["user_id"] = user_id
 
     read = bearer(token).get(PROGRESS_URL)
@@ -149,7 +149,7 @@ def test_a_signed_access_token_whose_user_id_is_not_an_integer_is_a_401(user_id)
 
 @pytest.mark.parametrize("user_id", ["abc", [1], {"id": 1}, 1.5])
 def test_a_signed_refresh_token_whose_user_id_is_not_an_integer_is_a_401(user_id):
-    token = PlainRefreshToken()
+    token = RefreshToken()
     token["user_id"] = user_id
 
     response = APIClient().post(REFRESH_URL, {"refresh": str(token)}, format="json")
@@ -163,9 +163,9 @@ def test_a_signed_refresh_token_whose_user_id_is_not_an_integer_is_a_401(user_id
 ])
 def test_a_signed_token_with_an_impossible_claim_is_a_401(claim, value):
     user = UserFactory()
-    access = PlainAccessToken.for_user(user)
+    access = AccessToken.for_user(user)
     access[claim] = value
-    refresh = PlainRefreshToken.for_user(user)
+    refresh = RefreshToken.for_user(user)
     refresh[claim] = value
 
     read = bearer(access).get(PROGRESS_URL)
