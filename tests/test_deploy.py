@@ -90,20 +90,28 @@ def fetch(url: str, **headers) -> tuple[int, dict, bytes]:
 
 
 @pytest.fixture(scope="module")
-def gunicorn(tmp_path_factory):
-    """collectstatic, then gunicorn with DEBUG off (the README's production variables, plain HTTP locally)."""
+def static_root(tmp_path_factory) -> Path:
+    """Run collectstatic with DEBUG off (hashed names, compressed copies) into a directory of the test's."""
+    root = tmp_path_factory.mktemp("static")
+    env = clean_environment(**{**production_variables(), "STATIC_ROOT": str(root)})
+    collected = manage("collectstatic", "--noinput", env=env)
+    assert collected.returncode == 0, collected.stderr
+    return root
+
+
+@pytest.fixture(scope="module")
+def gunicorn(tmp_path_factory, static_root):
+    """gunicorn with DEBUG off (the README's production variables, plain HTTP locally)."""
     tmp = tmp_path_factory.mktemp("gunicorn")
     port = free_port()
     env = clean_environment(**{
         **production_variables(),
         "ALLOWED_HOSTS": "127.0.0.1", "CSRF_TRUSTED_ORIGINS": f"http://127.0.0.1:{port}",
-        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}", "STATIC_ROOT": str(tmp / "static"),
+        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}", "STATIC_ROOT": str(static_root),
         "SECURE_SSL_REDIRECT": "false", "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false",
         "LOG_FORMAT": "json", "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "1",
     })
     env.pop("REDIS_URL")  # the embedded default: no broker needed to serve pages
-    collected = manage("collectstatic", "--noinput", env=env)
-    assert collected.returncode == 0, collected.stderr
     log = open(tmp / "gunicorn.log", "w+")
     process = subprocess.Popen([str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "onboarding_project.wsgi"],
                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -185,3 +193,52 @@ def test_gunicorn_logs_json_lines_carrying_the_request_id(gunicorn):
     assert mine, "a JSON log line with the request id"
     assert mine[0]["logger"] == "django.request" and mine[0]["level"] == "WARNING"
     assert "/no-such-page/" in mine[0]["message"] and mine[0]["time"]
+
+
+STACK_REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.mark.django_db
+def test_make_stack_runs_web_worker_and_beat_and_stops_cleanly_on_ctrl_c(static_root, tmp_path):
+    """`make stack` against this run's (migrated) test database and Redis DB 15; then Ctrl-C."""
+    from django.db import connection
+
+    database = connection.settings_dict
+    port = free_port()
+    env = clean_environment(
+        STACK_DATABASE_URL=f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        STACK_REDIS_URL=STACK_REDIS_URL, PORT=str(port), STATIC_ROOT=str(static_root), WEB_CONCURRENCY="1",
+    )
+    output = open(tmp_path / "stack.log", "w+")
+    make = subprocess.Popen(["make", "--no-print-directory", "stack"], cwd=ROOT, env=env, stdout=output,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            output.seek(0)
+            log = output.read()
+            ready = "celery@" in log and " ready." in log and "beat: Starting" in log
+            try:
+                if ready and fetch(f"http://127.0.0.1:{port}/readyz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert make.poll() is None, log
+            time.sleep(0.3)
+        else:
+            pytest.fail(f"the stack did not come up:\n{log}")
+        status, _, page = fetch(f"http://127.0.0.1:{port}/accounts/login/")
+        assert status == 200 and linked_assets(page, "onboarding/site")
+
+        os.killpg(make.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        make.wait(timeout=45)
+    finally:
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGKILL)
+            make.wait()
+    output.seek(0)
+    log = output.read()
+    with pytest.raises(ProcessLookupError):  # gunicorn, the worker and beat are all gone
+        os.killpg(make.pid, 0)
+    assert "Shutting down: Master" in log  # gunicorn stopped gracefully
+    assert "worker.1 stopped" in log and "beat.1 stopped" in log and "web.1 stopped" in log, log
