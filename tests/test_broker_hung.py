@@ -33,10 +33,16 @@ def hung_broker():
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     url = f"redis://127.0.0.1:{server.getsockname()[1]}/0"
-    with celery_settings(app, broker_write_url=url, task_always_eager=False):
+    with celery_settings(app, task_always_eager=False):
+        # Not through celery_settings: reading broker_write_url gives broker_url when it is unset, and
+        # restoring that value would pin later publishers to it. None is "unset".
+        app.conf["CELERY_BROKER_WRITE_URL"] = url
         publisher_reset()
-        yield accepted
-    publisher_reset()
+        try:
+            yield accepted
+        finally:
+            app.conf["CELERY_BROKER_WRITE_URL"] = None
+            publisher_reset()
     stop.set()
     thread.join()
     for connection in accepted:

@@ -22,9 +22,8 @@ REFRESH_URL = "/api/auth/token/refresh"
 
 
 @pytest.fixture
-def staff(client, staff_user):
-    client.force_login(staff_user)
-    return client
+def staff(login, staff_user):
+    return login(staff_user)
 
 
 def crafted_cursor(*parts) -> str:
