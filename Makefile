@@ -8,7 +8,7 @@ REDIS_TEST_URL ?= redis://127.0.0.1:6379/0
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-dev check-services chromium migrate demo serve test-postgres test-smoke bench clean
+.PHONY: run test install install-dev check-services chromium migrate demo serve test-postgres test-smoke bench clean stack
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -27,13 +27,32 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 ## make run: virtualenv, install, migrate, demo data, serve on SQLite with Celery in-process.
+## DEBUG=true: the development defaults (a development SECRET_KEY, no HTTPS redirect, static files from the source tree).
+RUN_ENV := env -u DATABASE_URL -u REDIS_URL DEBUG=true
 run: install
-	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py migrate --noinput
-	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py load_demo_data
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py load_demo_data
 	@echo ""
 	@echo "  Serving on http://$(HOST):$(PORT)/  (log in at http://$(HOST):$(PORT)/accounts/login/, staff at /admin/)"
 	@echo ""
-	env -u DATABASE_URL -u REDIS_URL $(PY) manage.py runserver $(HOST):$(PORT)
+	$(RUN_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
+
+## make stack: the Procfile (gunicorn, a Celery worker, beat) with DEBUG off against PostgreSQL and Redis,
+## over plain HTTP on this machine. Ctrl-C stops all three. See README.md, "A production-like run".
+STACK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/onboarding_stack
+STACK_REDIS_URL ?= redis://127.0.0.1:6379/1
+STACK_ENV = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DEBUG=false DATABASE_URL=$(STACK_DATABASE_URL) REDIS_URL=$(STACK_REDIS_URL) \
+	SECRET_KEY="$${SECRET_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')}" \
+	ALLOWED_HOSTS=$(HOST),localhost CSRF_TRUSTED_ORIGINS=http://$(HOST):$(PORT) HOST=$(HOST) PORT=$(PORT) \
+	SECURE_SSL_REDIRECT=false SESSION_COOKIE_SECURE=false CSRF_COOKIE_SECURE=false SECURE_HSTS_SECONDS=0
+stack: install-dev
+	DATABASE_URL=$(STACK_DATABASE_URL) REDIS_URL=$(STACK_REDIS_URL) $(PY) .ci/check_services.py --create-database
+	$(STACK_ENV) $(PY) manage.py migrate --noinput
+	$(STACK_ENV) $(PY) manage.py collectstatic --noinput -v 0
+	@echo ""
+	@echo "  Serving on http://$(HOST):$(PORT)/ with DEBUG off (gunicorn, worker, beat). Ctrl-C stops them all."
+	@echo ""
+	$(STACK_ENV) exec $(VENV)/bin/honcho start --procfile Procfile
 
 ## make test: dev install, check PostgreSQL/Redis/Chromium, full suite on PostgreSQL, smoke on SQLite.
 test: install-dev check-services chromium test-postgres test-smoke

@@ -3,7 +3,7 @@
 It lives here, not in onboarding/admin.py, because it reads ``adminapi.selectors.onboarding_funnel``
 (the same selector as ``GET /api/admin/onboarding/funnel``) and onboarding never imports upward.
 """
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.contrib import admin
@@ -35,12 +35,16 @@ class FunnelWindowForm(forms.Form):
         return cleaned
 
     def window(self) -> dict:
-        """Return the selector's keyword arguments: whole days, the end day included."""
+        """Return the selector's keyword arguments: whole days, the end day included.
+
+        The last day of the calendar (9999-12-31) has no next day to stop before: it means no end.
+        """
         after, before = self.cleaned_data.get("started_after"), self.cleaned_data.get("started_before")
         tz = timezone.get_current_timezone()
         return {
             "started_after": datetime.combine(after, time.min, tzinfo=tz) if after else None,
-            "started_before": datetime.combine(before + timedelta(days=1), time.min, tzinfo=tz) if before else None,
+            "started_before": datetime.combine(before + timedelta(days=1), time.min, tzinfo=tz)
+            if before and before < date.max else None,
         }
 
 

@@ -10,6 +10,7 @@ import binascii
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import timezone as dt_timezone
 
 from django.db import connections
 from django.db.models import BooleanField
@@ -36,14 +37,23 @@ class Cursor:
 
     @classmethod
     def decode(cls, text: str) -> "Cursor":
+        """Return the cursor ``text`` encodes; anything this paginator did not produce is InvalidCursor.
+
+        The JSON is a client's to forge: each part must have the type ``encode`` gives it (a list
+        or an object where a string belongs reached a 500), and the moment must stay within the
+        calendar once in UTC, where the database compares it.
+        """
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
             completed_at, session_id, reverse = json.loads(raw)
+            if not (isinstance(completed_at, str) and isinstance(session_id, str) and type(reverse) is int):
+                raise TypeError("a cursor is [date-time string, uuid string, 0 or 1]")
             moment = parse_datetime(completed_at)
             if moment is None or moment.tzinfo is None or reverse not in (0, 1):
                 raise ValueError(text)
+            moment.astimezone(dt_timezone.utc)  # OverflowError past year 9999 (or before year 1) in UTC
             return cls(completed_at=moment, session_id=uuid.UUID(session_id), reverse=bool(reverse))
-        except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as exc:
+        except (binascii.Error, UnicodeDecodeError, ValueError, TypeError, OverflowError) as exc:
             raise InvalidCursor(str(exc)) from exc
 
 

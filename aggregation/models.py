@@ -63,6 +63,10 @@ class ExportRun(models.Model):
     full = models.BooleanField(default=False)
     window_start = models.DateTimeField(null=True, blank=True)
     window_end = models.DateTimeField(help_text="The watermark: snapshots ingested before this were exported.")
+    # The watermark is kept per destination and per redaction: an ad-hoc run elsewhere (--output) or
+    # with --redact-pii delivers nothing to the scheduled destination, so it must not move its watermark.
+    destination = models.CharField(max_length=500, default="", help_text="Where the run went: a directory or storage:<alias>.")
+    redacted = models.BooleanField(default=False)
     location = models.CharField(max_length=500, blank=True, default="")
     rows = models.BigIntegerField(default=0)
     files = models.JSONField(default=list, blank=True)
@@ -73,8 +77,8 @@ class ExportRun(models.Model):
     class Meta:
         db_table = "onboarding_export_runs"
         indexes = [
-            # The next incremental run's watermark: the latest successful run.
-            models.Index(fields=["status", "-window_end"], name="export_status_window"),
+            # The next incremental run's watermark: the latest successful run to that destination.
+            models.Index(fields=["destination", "redacted", "status", "-window_end"], name="export_dest_window"),
         ]
 
     def __str__(self):

@@ -215,6 +215,8 @@ class OutboxMessage(models.Model):
         indexes = [
             # The re-dispatch sweep: pending messages dispatched longest ago.
             models.Index(fields=["state", "dispatched_at"], name="onb_outbox_state_dispatched"),
+            # The readiness probe: the oldest pending message (/readyz, every few seconds).
+            models.Index(fields=["state", "created_at"], name="onb_outbox_state_created"),
         ]
 
     def __str__(self):

@@ -6,6 +6,7 @@ to them as ``LOGIN_URL = "login"``; the wizard and dashboard live in the ``onboa
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from .brute_force import signup_throttled
 from .wizard import accounts, pages
 from .wizard.views import OnboardingWizardView
 
@@ -19,7 +20,7 @@ onboarding_patterns = [
 ]
 
 urlpatterns = [
-    path("accounts/signup/", accounts.signup, name="signup"),
+    path("accounts/signup/", signup_throttled(accounts.signup), name="signup"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include((onboarding_patterns, "onboarding"))),

@@ -15,13 +15,34 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
 # --- Core -------------------------------------------------------------------------------
-DEBUG = env.bool("DEBUG", default=True)
-# A development default only; with DEBUG off the environment must provide a real key.
-SECRET_KEY = env("SECRET_KEY", default="" if not DEBUG else "dev-insecure-onboarding-secret-key-change-me")
+# Off unless set: a deploy that forgets it must not show tracebacks. `make run` sets DEBUG=true.
+DEBUG = env.bool("DEBUG", default=False)
+# A development default only; with DEBUG off the environment must provide a real key (a key in
+# the repository would let anyone sign API tokens).
+SECRET_KEY = env("SECRET_KEY", default="dev-insecure-onboarding-secret-key-change-me" if DEBUG else "")
 if not SECRET_KEY:
     raise environ.ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# HTTPS. With DEBUG off everything defaults to the secure choice; each can be turned off (e.g. a
+# local production-like run over plain HTTP, see `make stack`).
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# The header a TLS-terminating proxy sets to "https" (e.g. X-Forwarded-Proto); trust it only when the
+# proxy always overwrites it. Unset: the request's own scheme.
+_proxy_ssl_header = env("SECURE_PROXY_SSL_HEADER", default="")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
+)
+# How many reverse proxies in front of the app append to X-Forwarded-For. The client address used
+# by lock-outs and throttles is the one the outermost of them saw; 0 (the default) means
+# X-Forwarded-For is ignored and REMOTE_ADDR is the client.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -30,19 +51,25 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "corsheaders",
     "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",  # refresh tokens used or logged out stay refused
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served locally, no CDN
     "formtools",
+    "django_guid",
     "onboarding",
     "aggregation",
     "adminapi",
 ]
 
 MIDDLEWARE = [
-    "corsheaders.middleware.CorsMiddleware",  # first: it answers preflights before anything else may
+    "django_guid.middleware.guid_middleware",  # first: every log line of the request carries its id
+    "onboarding_project.health.HealthCheckMiddleware",  # /healthz, /readyz: before the HTTPS redirect and host check
+    "corsheaders.middleware.CorsMiddleware",  # it answers preflights before anything else may
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, right after the HTTPS redirect
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -50,6 +77,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "onboarding.middleware.OnboardingGuardMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the 429 page
 ]
 
 ROOT_URLCONF = "onboarding_project.urls"
@@ -77,11 +105,18 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# `manage.py collectstatic` copies every static file here; WhiteNoise serves them from here.
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # With DEBUG off: hashed names (cached for ever by browsers) and pre-compressed copies, made
+    # by collectstatic. With DEBUG on the files are served as they are in the source tree.
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG
+                    else "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# WhiteNoise reads DEBUG when the first request arrives; tests turn DEBUG off only then, so pin
+# the development behaviour (files found in the source tree, re-scanned) to the DEBUG read here.
+WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = DEBUG
 
 # Request bodies beyond this are refused before a view parses them (the API answers 413/400).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=64 * 1024)
@@ -94,6 +129,20 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Redis: the Celery broker (see Celery below) and the shared cache. Unset: the embedded default.
+REDIS_URL = env("REDIS_URL", default=None)
+# Lock-out and throttle counts live in the default cache: with REDIS_URL set they are shared by
+# every process (gunicorn workers, several hosts); without it they are per process (`make run`).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "onboarding",
+        # A hung Redis must not hang a login: give up after a second (the request then fails).
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    } if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+}
+
 # --- Auth -------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -101,6 +150,28 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Axes first: it refuses a locked-out account or address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Brute force (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one username, or from one
+# client address, on any login surface (/accounts/login/, /admin/login/, /api/auth/token), further
+# logins of that account or from that address are refused with 429 for LOGIN_LOCKOUT_SECONDS,
+# the right password included. Counts are shared by every process: in Redis (the default cache)
+# when REDIS_URL is set, else in the database (axes' AccessAttempt table).
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per account, and per address
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler" if REDIS_URL else "axes.handlers.database.AxesDatabaseHandler"
+AXES_VERBOSE = False  # no start-up banner; each failure is still logged with its username and address
+# Lock-outs are lifted with `manage.py axes_reset_username NAME` or `axes_reset_ip ADDRESS` (both stores);
+# the admin pages of axes would show only the database store, empty when counts are in Redis.
+AXES_ENABLE_ADMIN = False
+AXES_CLIENT_IP_CALLABLE = "onboarding.brute_force.client_address"
+AXES_LOCKOUT_CALLABLE = "onboarding.brute_force.lockout_response"
+# Sign-ups per client address ("N/sec|min|hour|day"; empty disables); beyond it 429.
+ACCOUNT_SIGNUP_THROTTLE_RATE = env("ACCOUNT_SIGNUP_THROTTLE_RATE", default="10/hour") or None
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "onboarding:start"
 LOGOUT_REDIRECT_URL = "login"
@@ -134,6 +205,16 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env.int("API_REFRESH_TOKEN_LIFETIME_SECONDS", default=24 * 3600)),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
+    # Our token classes (revocation claim, claim types; onboarding/api/tokens.py); the obtain
+    # serializer answers a lock-out (django-axes) with 429, the refresh serializer a deleted user with 401.
+    "AUTH_TOKEN_CLASSES": ("onboarding.api.tokens.AccessToken",),
+    "TOKEN_OBTAIN_SERIALIZER": "onboarding.api.tokens.TokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "onboarding.api.tokens.TokenRefreshSerializer",
+    "TOKEN_BLACKLIST_SERIALIZER": "onboarding.api.tokens.TokenBlacklistSerializer",
+    # A refresh answers a new refresh token too, and the one used is blacklisted: a stolen refresh
+    # token works once at most, and POST /api/auth/logout blacklists the current one.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 # Authenticated writes (PATCH/POST) per user, and token requests per client address ("N/sec|min|hour|day";
 # empty disables). Counted in the default cache, i.e. per process unless CACHES points at a shared one.
@@ -145,7 +226,7 @@ CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = False
 CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-match"]
-CORS_EXPOSE_HEADERS = ["ETag", "Retry-After"]
+CORS_EXPOSE_HEADERS = ["ETag", "Retry-After", "X-Request-ID"]
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Onboarding platform API",
@@ -159,7 +240,6 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery -----------------------------------------------------------------------------
-REDIS_URL = env("REDIS_URL", default=None)
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
@@ -184,6 +264,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True  # a worker started before Redi
 # it) instead of kombu's default of retrying the connection forever.
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_TASK_PUBLISH_RETRY = False
+# Seconds each broker operation of that publish may take (connect, send, read a reply): a Redis
+# that accepts connections but never answers must not hold the completion request for long.
+ONBOARDING_OUTBOX_PUBLISH_TIMEOUT = env.float("ONBOARDING_OUTBOX_PUBLISH_TIMEOUT", default=1.0)
 
 # The ingestion task's limits, read by aggregation/tasks.py and by the visibility timeout below.
 ONBOARDING_INGEST_TIME_LIMIT = 120          # seconds; the soft limit is 20 s earlier
@@ -203,6 +286,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 # A pending outbox message not acknowledged after this many seconds is dispatched again (beat, every 60 s).
 ONBOARDING_OUTBOX_REDISPATCH_AFTER = env.int("ONBOARDING_OUTBOX_REDISPATCH_AFTER", default=300)
+# /readyz fails when the oldest pending outbox message is older than this many seconds.
+ONBOARDING_OUTBOX_ALERT_AFTER = env.int("ONBOARDING_OUTBOX_ALERT_AFTER", default=900)
 
 # --- Export -----------------------------------------------------------------------------
 # Where the default export storage writes runs; S3 (django-storages) is a change of backend here.
@@ -230,10 +315,32 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Logging ----------------------------------------------------------------------------
+# Every request gets an id (django-guid): taken from the proxy's X-Request-ID when it is a UUID,
+# else generated; returned in the X-Request-ID response header and put on every log line of the
+# request as request_id.
+DJANGO_GUID = {
+    "GUID_HEADER_NAME": "X-Request-ID",
+    "EXPOSE_HEADER": False,  # CORS_EXPOSE_HEADERS names it; django-guid would overwrite that list
+}
+# LOG_FORMAT=json: one JSON object per line (python-json-logger), for a log collector; plain otherwise.
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise environ.ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "django_guid.log_filters.CorrelationId", "correlation_id_field": "request_id"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s",
+            "timestamp": "time",  # ISO 8601, UTC
+            "rename_fields": {"levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # django-guid says at INFO whenever it generates an id, i.e. on nearly every request.
+    "loggers": {"django_guid": {"level": "WARNING"}},
 }

@@ -3,9 +3,9 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import AccessToken
 
 from onboarding import services
+from onboarding.api.tokens import AccessToken
 
 from .factories import OnboardingSessionFactory, StaffFactory, UserFactory, valid_answers
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from aggregation.models import AnswerGroupTotal, AnswerSnapshot, ExportRun
+from onboarding.api.tokens import RefreshToken
 from onboarding.manifest import display_value
 from onboarding.models import OnboardingEvent, OnboardingSession, OutboxMessage
 
@@ -29,6 +30,7 @@ def everything(db):
     AnswerGroupTotal.objects.create(step="profile", question="role", answer="engineering", count=1)
     ExportRun.objects.create(window_end=timezone.now(), rows=1, files=["a.ndjson"])
     Group.objects.create(name="Support")
+    RefreshToken.for_user(completed.user).blacklist()  # an outstanding and a blacklisted token (logout)
     return completed
 
 

@@ -2,10 +2,10 @@
 import pytest
 from django.test import Client
 from drf_spectacular.generators import SchemaGenerator
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from adminapi.serializers import SnapshotDocumentSerializer
 from aggregation.documents import snapshot_document
+from onboarding.api.tokens import RefreshToken
 
 from .factories import AnswerSnapshotFactory
 

@@ -7,7 +7,8 @@ from django.middleware.csrf import get_token
 from django.test import RequestFactory
 from django.test import override_settings
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import AccessToken
+
+from onboarding.api.tokens import AccessToken
 
 from .conftest import PASSWORD
 from .factories import valid_answers

@@ -16,13 +16,13 @@ from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import AccessToken
 from schemathesis.checks import (
     content_type_conformance, not_a_server_error, response_headers_conformance, response_schema_conformance,
     status_code_conformance,
 )
 from schemathesis.generation import DataGenerationMethod
 
+from onboarding.api.tokens import AccessToken
 from onboarding.models import OnboardingSession
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore::DeprecationWarning")]

@@ -206,6 +206,29 @@ def test_an_unknown_field_is_rejected_and_nothing_is_stored(as_user, new_user):
     assert OnboardingSession.objects.get(user=new_user).data["drafts"] == {}
 
 
+@pytest.mark.parametrize("action", ["save", "draft"])
+def test_two_spellings_of_one_field_are_a_400_and_nothing_is_stored(as_user, new_user, action):
+    client = as_user(new_user)
+    revision = _progress(client)["revision"]
+    response = _patch(client, {"revision": revision, "step": "profile", "action": action,
+                               "answers": {**valid_answers("profile"), "full_name": "Ada", "fullName": "Grace"}})
+    assert response.status_code == 400
+    [problem] = response.json()["issues"]
+    assert (problem["step"], problem["field"], problem["code"]) == ("profile", "full_name", "duplicate_field")
+    session = OnboardingSession.objects.get(user=new_user)
+    assert session.revision == revision and session.data["drafts"] == {} and "profile" not in session.answers
+
+
+def test_a_key_repeated_in_the_json_body_is_a_parse_error(as_user, new_user):
+    client = as_user(new_user)
+    revision = _progress(client)["revision"]
+    body = ('{"revision": "%s", "step": "profile", "action": "draft",'
+            ' "answers": {"full_name": "Ada", "full_name": "Grace"}}' % revision)
+    response = client.patch(URL, body, content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "parse_error"
+    assert OnboardingSession.objects.get(user=new_user).revision == revision
+
+
 def test_a_step_not_reached_yet_is_rejected_with_the_blocking_step(as_user, new_user):
     client = as_user(new_user)
     revision = _progress(client)["revision"]

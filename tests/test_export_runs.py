@@ -7,11 +7,13 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
+from io import StringIO
 from pathlib import Path
 
 import psycopg
 import pytest
 from django.core.files.base import ContentFile
+from django.core.management import call_command
 from django.core.files.storage import storages
 from django.db import connection
 from django.utils import timezone
@@ -28,6 +30,50 @@ from .factories import AnswerSnapshotFactory
 
 pytestmark = pytest.mark.django_db
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def scheduled_watermark(export_root: Path):
+    """The watermark of the scheduled drop: unredacted runs into the export storage."""
+    return export_watermark(destination=str(export_root.resolve()), redacted=False)
+
+
+def nightly_drop() -> set[str]:
+    """Run the beat task as beat would; return the session ids of the run it wrote."""
+    from aggregation.tasks_export import export_onboarding_answers_nightly
+    location = export_onboarding_answers_nightly()["location"]
+    return set(session_ids(read_lines(Path(location))))
+
+
+def test_an_ad_hoc_full_run_elsewhere_leaves_the_next_nightly_drop_complete(export_root, tmp_path):
+    first = AnswerSnapshotFactory(ingested_at=timezone.now() - timedelta(hours=2))
+    assert nightly_drop() == {str(first.session_id)}
+    second = AnswerSnapshotFactory(ingested_at=timezone.now())  # after the first drop
+
+    call_command("export_onboarding_answers", "--full", "--output", str(tmp_path / "elsewhere"), stdout=StringIO())
+
+    assert nightly_drop() == {str(second.session_id)}
+
+
+def test_a_redacted_run_leaves_the_next_nightly_drop_complete(export_root):
+    first = AnswerSnapshotFactory(ingested_at=timezone.now() - timedelta(hours=2))
+    assert nightly_drop() == {str(first.session_id)}
+    second = AnswerSnapshotFactory(ingested_at=timezone.now())  # after the first drop
+
+    redacted = answers_export(redact_pii=True)  # same storage, its own watermark: everything, redacted
+
+    assert redacted.rows == 2
+    assert nightly_drop() == {str(second.session_id)}
+    assert answers_export(redact_pii=True).rows == 0  # and the redacted series continues on its own
+
+
+def test_runs_to_another_directory_keep_a_watermark_of_their_own(export_root, tmp_path):
+    AnswerSnapshotFactory.create_batch(2)
+    elsewhere = str(tmp_path / "elsewhere")
+    answers_export()
+
+    assert answers_export(output_dir=elsewhere).rows == 2  # nothing was ever delivered there
+    assert answers_export(output_dir=elsewhere).rows == 0
+    assert answers_export().rows == 0
 
 
 def test_every_snapshot_appears_exactly_once_across_batches(export_root):
@@ -70,7 +116,7 @@ def test_a_run_that_dies_midway_leaves_no_file_under_a_final_name_and_the_waterm
 
     assert list(export_root.iterdir()) == []
     assert ExportRun.objects.get().status == ExportRun.Status.FAILED
-    assert export_watermark() is None
+    assert scheduled_watermark(export_root) is None
 
     monkeypatch.undo()
     result = answers_export(batch_size=7)
@@ -193,11 +239,11 @@ def test_an_explicit_window_is_exported_without_moving_the_watermark(export_root
     old = AnswerSnapshotFactory(ingested_at=timezone.now() - timedelta(days=3))
     AnswerSnapshotFactory(ingested_at=timezone.now() - timedelta(days=1))
     answers_export()
-    watermark = export_watermark()
+    watermark = scheduled_watermark(export_root)
 
     result = answers_export(since=old.ingested_at, until=old.ingested_at + timedelta(hours=1))
 
-    assert result.rows == 1 and export_watermark() == watermark
+    assert result.rows == 1 and scheduled_watermark(export_root) == watermark
 
 
 def test_full_with_since_is_refused(export_root):

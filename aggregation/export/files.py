@@ -171,6 +171,15 @@ class StorageDestination:
                 self.storage.delete(f"{run_dir}/{name}")
 
 
+def export_destination_key(*, storage: Storage | None, alias: str, output_dir: str | None) -> str:
+    """Name where a run goes, for its watermark: the resolved directory, or ``storage:<alias>``."""
+    if output_dir:
+        return str(Path(output_dir).resolve())
+    if isinstance(storage, FileSystemStorage):
+        return str(Path(storage.location).resolve())
+    return f"storage:{alias}"
+
+
 def export_destination(*, storage: Storage, alias: str, output_dir: str | None, run_dir: str):
     """Return where this run's files go: ``output_dir``, a file-system storage's directory, or the storage."""
     if output_dir:

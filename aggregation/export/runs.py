@@ -1,7 +1,7 @@
 """Export runs: the watermark, the window of the next run, and the lock that keeps runs apart.
 
-The watermark is the ``window_end`` of the latest successful run that delivered everything
-ingested before its end: an incremental run (it starts at the previous watermark), a ``--full``
+The watermark, kept per destination (a directory, or a storage) and per redaction, is the
+``window_end`` of the latest successful run there that delivered everything ingested before its end: an incremental run (it starts at the previous watermark), a ``--full``
 run, or a run with ``--until`` and no ``--since``. A run with an explicit ``--since`` elsewhere is a
 re-delivery and leaves the watermark where it was. A failed run never moves it.
 """
@@ -35,15 +35,19 @@ class InvalidExportWindow(ValueError):
     """Raised for --since/--until/--full combinations that name no sensible window."""
 
 
-def export_watermark() -> datetime | None:
-    """Return the end of the latest successful run that delivered everything before it, or None."""
-    succeeded = ExportRun.objects.filter(status=ExportRun.Status.SUCCEEDED)
+def export_watermark(*, destination: str, redacted: bool) -> datetime | None:
+    """Return the end of the latest successful run to ``destination`` that delivered everything before it.
+
+    Runs elsewhere, or with the other redaction, delivered nothing here: they never move it.
+    """
+    succeeded = ExportRun.objects.filter(status=ExportRun.Status.SUCCEEDED, destination=destination, redacted=redacted)
     continuous = succeeded.filter(Q(window_start__isnull=True) | Q(window_start__in=succeeded.values("window_end")))
     return continuous.order_by("-window_end").values_list("window_end", flat=True).first()
 
 
-def export_window(*, full: bool = False, since: datetime | None = None, until: datetime | None = None) -> ExportWindow:
-    """Return the window of the next run: from the watermark (or ``since``; None with ``full``) to now.
+def export_window(*, destination: str, redacted: bool = False, full: bool = False, since: datetime | None = None,
+                  until: datetime | None = None) -> ExportWindow:
+    """Return the window of the next run: from the destination's watermark (or ``since``; None with ``full``) to now.
 
     "Now" is taken before anything is read, so rows ingested during the run fall in the next
     one, and it is never later than ``until`` nor than the start of a transaction still open
@@ -54,7 +58,7 @@ def export_window(*, full: bool = False, since: datetime | None = None, until: d
         raise InvalidExportWindow("--full and --since contradict each other: --full exports from the beginning")
     now = timezone.now()
     end = min(value for value in (now, until, _oldest_open_transaction()) if value is not None)
-    start = None if full else since if since is not None else export_watermark()
+    start = None if full else since if since is not None else export_watermark(destination=destination, redacted=redacted)
     if start is not None and start >= end:
         if since is not None:
             raise InvalidExportWindow(f"--since {since.isoformat()} is not before the window's end {end.isoformat()}")
@@ -102,7 +106,7 @@ def export_lock():
 
 
 @transaction.atomic
-def export_run_open(*, window: ExportWindow) -> tuple[ExportRun, list[ExportRun]]:
+def export_run_open(*, window: ExportWindow, destination: str, redacted: bool) -> tuple[ExportRun, list[ExportRun]]:
     """Record a running export; return it and the abandoned runs it marked failed (to clean up after)."""
     running = ExportRun.objects.select_for_update().filter(status=ExportRun.Status.RUNNING)
     if connection.vendor != "postgresql":  # no advisory lock: a recent running row is a live export
@@ -114,7 +118,8 @@ def export_run_open(*, window: ExportWindow) -> tuple[ExportRun, list[ExportRun]
         run.error = (run.error + "\n" if run.error else "") + "abandoned: the process died before finishing"
         run.save(update_fields=["status", "finished_at", "error"])
     run = ExportRun.objects.create(
-        status=ExportRun.Status.RUNNING, full=window.full, window_start=window.start, window_end=window.end
+        status=ExportRun.Status.RUNNING, full=window.full, window_start=window.start, window_end=window.end,
+        destination=destination, redacted=redacted,
     )
     return run, abandoned
 

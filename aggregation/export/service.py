@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import ExportRun
-from .files import MANIFEST_NAME, export_destination, export_write_batch
+from .files import MANIFEST_NAME, export_destination, export_destination_key, export_write_batch
 from .lines import ROW_COMPLETED_AT, ROW_VERSION, ExportWindow, export_rows_and_line, export_rows, pii_fields
 from .runs import export_lock, export_run_fail, export_run_finish, export_run_open, export_window
 
@@ -60,15 +60,20 @@ def answers_export(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    storage = None if output_dir else storages[STORAGE_ALIAS]
+    # The watermark is this destination's and this redaction's: an ad-hoc run elsewhere or redacted
+    # must not make the next scheduled run skip what it never delivered there.
+    watermark_of = {"destination": export_destination_key(storage=storage, alias=STORAGE_ALIAS, output_dir=output_dir),
+                    "redacted": redact_pii}
     if dry_run:
-        window = export_window(full=full, since=since, until=until)
+        window = export_window(full=full, since=since, until=until, **watermark_of)
         rows = export_rows(window).count()
         return ExportResult(window=window, rows=rows, dry_run=True, file_count=-(-rows // batch_size))
     with export_lock():
-        window = export_window(full=full, since=since, until=until)
-        run, abandoned = export_run_open(window=window)
+        window = export_window(full=full, since=since, until=until, **watermark_of)
+        run, abandoned = export_run_open(window=window, **watermark_of)
         destination = export_destination(
-            storage=None if output_dir else storages[STORAGE_ALIAS], alias=STORAGE_ALIAS, output_dir=output_dir,
+            storage=storage, alias=STORAGE_ALIAS, output_dir=output_dir,
             run_dir=f"{window.end:%Y%m%dT%H%M%SZ}-run{run.pk:06d}",
         )
         ExportRun.objects.filter(pk=run.pk).update(location=destination.location)

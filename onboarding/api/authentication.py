@@ -5,9 +5,12 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework_simplejwt import authentication as simplejwt_authentication
 
+from .tokens import TokenRevoked, token_revoked
+
 
 class JWTAuthentication(simplejwt_authentication.JWTAuthentication):
-    """simplejwt's bearer token, for every endpoint; the token's user is read and must be active.
+    """simplejwt's bearer token, for every endpoint; the token's user is read, must be active, and
+    must not have changed their password since the token was issued (``token_revoked``).
 
     A deleted account answers like a deactivated one (``user_inactive``): for the client both mean
     the same thing, this account can no longer be used.
@@ -15,12 +18,15 @@ class JWTAuthentication(simplejwt_authentication.JWTAuthentication):
 
     def get_user(self, validated_token):
         try:
-            return super().get_user(validated_token)
+            user = super().get_user(validated_token)
         except exceptions.AuthenticationFailed as exc:
             detail = exc.detail  # simplejwt's errors carry {"detail", "code"}
             if isinstance(detail, dict) and detail.get("code") == "user_not_found":
                 raise exceptions.AuthenticationFailed("User is inactive", code="user_inactive") from exc
             raise
+        if token_revoked(validated_token, user):  # the password changed since: no extra query
+            raise TokenRevoked()
+        return user
 
 
 class JWTAuthenticationScheme(SimpleJWTScheme):

@@ -19,6 +19,16 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _unique_keys(pairs: list) -> dict:
+    """Build a JSON object, refusing a key given twice (json.loads would silently keep the last)."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen = set()
+        repeated = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ValueError(f"the key {repeated[:40]!r} appears twice in one object")
+    return data
+
+
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
@@ -28,7 +38,8 @@ class StrictJSONParser(parsers.JSONParser):
 
     DRF reads the request stream itself, so Django's own body-size check never runs: this
     parser applies it. Values PostgreSQL cannot store (NaN/Infinity, NUL characters, lone
-    surrogates) and nesting deep enough to exhaust recursion are parse errors, not 500s.
+    surrogates), nesting deep enough to exhaust recursion and a key repeated in one object are
+    parse errors, not 500s nor "last one wins".
     """
 
     def parse(self, stream, media_type=None, parser_context=None):
@@ -38,7 +49,8 @@ class StrictJSONParser(parsers.JSONParser):
             raise RequestTooLarge(f"The request body is larger than {limit} bytes.")
         encoding = (parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET
         try:
-            data = json.loads(raw.decode(encoding), parse_float=_finite_float, parse_constant=_reject_constant)
+            data = json.loads(raw.decode(encoding), parse_float=_finite_float, parse_constant=_reject_constant,
+                              object_pairs_hook=_unique_keys)
             _check_storable(data)
         except (ValueError, RecursionError, UnicodeError, LookupError) as exc:  # LookupError: charset=rot13
             raise exceptions.ParseError(f"JSON parse error - {str(exc)[:200]}") from exc

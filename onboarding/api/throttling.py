@@ -3,6 +3,8 @@ from django.conf import settings
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.throttling import SimpleRateThrottle
 
+from ..brute_force import client_address
+
 
 class AuthenticatedWriteThrottle(SimpleRateThrottle):
     """Limit an authenticated user's writes (PATCH/POST/PUT/DELETE) to API_WRITE_THROTTLE_RATE."""
@@ -28,4 +30,5 @@ class TokenRequestThrottle(SimpleRateThrottle):
         return settings.API_TOKEN_THROTTLE_RATE
 
     def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        # Not DRF's get_ident: the address comes from X-Forwarded-For only as far as the trusted proxies go.
+        return self.cache_format % {"scope": self.scope, "ident": client_address(request)}

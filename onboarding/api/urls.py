@@ -13,6 +13,7 @@ urlpatterns = [
     path("onboarding/manifest", views.OnboardingManifestApi.as_view(), name="api-onboarding-manifest"),
     path("auth/token", views.TokenObtainApi.as_view(), name="api-token-obtain"),
     path("auth/token/refresh", views.TokenRefreshApi.as_view(), name="api-token-refresh"),
+    path("auth/logout", views.LogoutApi.as_view(), name="api-logout"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

@@ -156,6 +156,21 @@ class TokenObtainApi(jwt_views.TokenObtainPairView):
 
 @extend_schema(responses={200: jwt_views.TokenRefreshView.serializer_class, **_TOKEN_ERRORS})
 class TokenRefreshApi(jwt_views.TokenRefreshView):
-    """Exchange a refresh token for a new access token."""
+    """Exchange a refresh token for a new access token and a new refresh token (the one sent is used up)."""
 
     throttle_classes = [TokenRequestThrottle]
+
+
+@extend_schema(responses={204: None, **_TOKEN_ERRORS})
+class LogoutApi(jwt_views.TokenBlacklistView):
+    """Log out a bearer-token client: its refresh token is blacklisted and can no longer be used.
+
+    An access token already issued keeps working until it expires (API_ACCESS_TOKEN_LIFETIME_SECONDS):
+    the client should drop it. A password change or deactivation cuts off both at once.
+    """
+
+    throttle_classes = [TokenRequestThrottle]
+
+    def post(self, request, *args, **kwargs):
+        super().post(request, *args, **kwargs)  # validates and blacklists, or raises (401 token_not_valid)
+        return Response(status=204)

@@ -3,6 +3,7 @@ import logging
 from datetime import timedelta
 
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -37,20 +38,33 @@ def outbox_add_completion(*, session: OnboardingSession) -> OutboxMessage:
 
 
 def outbox_dispatch(*, message_ids: list[int]) -> int:
-    """Send pending messages to the broker; a failure leaves them pending for the sweep."""
+    """Send pending messages to the broker; a failure leaves them pending for the sweep.
+
+    It runs inside the request that completed a session (after commit), so every broker operation
+    is bounded by ONBOARDING_OUTBOX_PUBLISH_TIMEOUT: a Redis that accepts connections but never
+    answers costs the request about that long, not the workers' longer socket timeout and retry.
+    After the first failure the remaining messages are left for the sweep instead of each waiting.
+    """
     sent = 0
-    for message in OutboxMessage.objects.filter(pk__in=message_ids, state=OutboxMessage.State.PENDING):
-        OutboxMessage.objects.filter(pk=message.pk).update(dispatched_at=timezone.now(), attempts=F("attempts") + 1)
-        try:
-            current_app.signature(
-                INGEST_TASK_NAME, kwargs={"message_id": message.pk, "message": message.payload}
-            ).apply_async(retry=False)
-        except Exception as exc:  # the broker is down: keep the message, the sweep retries it
-            logger.warning("outbox dispatch failed message=%s error=%s", message.pk, exc)
-            OutboxMessage.objects.filter(pk=message.pk).update(last_error=str(exc)[:2000])
-            continue
-        sent += 1
+    with current_app.connection_for_write(transport_options=_publish_transport_options()) as connection:
+        for message in OutboxMessage.objects.filter(pk__in=message_ids, state=OutboxMessage.State.PENDING):
+            OutboxMessage.objects.filter(pk=message.pk).update(dispatched_at=timezone.now(), attempts=F("attempts") + 1)
+            try:
+                current_app.signature(
+                    INGEST_TASK_NAME, kwargs={"message_id": message.pk, "message": message.payload}
+                ).apply_async(retry=False, connection=connection)
+            except Exception as exc:  # the broker is down or hung: keep the message, the sweep retries it
+                logger.warning("outbox dispatch failed message=%s error=%s", message.pk, exc)
+                OutboxMessage.objects.filter(pk=message.pk).update(last_error=str(exc)[:2000])
+                break
+            sent += 1
     return sent
+
+
+def _publish_transport_options() -> dict:
+    timeout = settings.ONBOARDING_OUTBOX_PUBLISH_TIMEOUT
+    # Merged over CELERY_BROKER_TRANSPORT_OPTIONS (the workers' longer socket timeout and retry).
+    return {"socket_connect_timeout": timeout, "socket_timeout": timeout, "retry_on_timeout": False}
 
 
 def outbox_acknowledge(*, message_id: int) -> None:
@@ -63,6 +77,12 @@ def outbox_acknowledge(*, message_id: int) -> None:
 def outbox_mark_failed(*, message_id: int, error: str) -> None:
     """Park a message its consumer can never apply (the sweep skips it; a human looks at it)."""
     OutboxMessage.objects.filter(pk=message_id).update(state=OutboxMessage.State.FAILED, last_error=error[:2000])
+
+
+def outbox_oldest_pending_at():
+    """Return when the oldest message still waiting for its consumer was written (None: none waits)."""
+    return (OutboxMessage.objects.filter(state=OutboxMessage.State.PENDING).order_by("created_at")
+            .values_list("created_at", flat=True).first())
 
 
 def outbox_redispatch_stale(*, older_than: timedelta, limit: int = 1000) -> int:

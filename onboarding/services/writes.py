@@ -136,12 +136,18 @@ def answers_before(old: dict, new: dict) -> dict:
 
 
 def normalise_answers(step: Step, answers) -> dict:
-    """Return answers with snake_case keys; reject unknown fields and non-JSON-scalar values."""
+    """Return answers with snake_case keys; reject unknown fields, non-JSON-scalar values, and two
+    keys that name the same field (``full_name`` and ``fullName``: which one was meant is unknowable)."""
     if not isinstance(answers, dict):
         raise StepValidationError([issue(step.key, None, "invalid", "Answers must be an object of field: value.")])
-    normalised, issues = {}, []
+    normalised, issues, spelled = {}, [], {}
     for key, value in answers.items():
         name = snake_key(key)
+        if name in spelled:
+            issues.append(issue(step.key, name, "duplicate_field",
+                                f"“{spelled[name]}” and “{str(key)[:80]}” are the same field: send it once."))
+            continue
+        spelled[name] = str(key)[:80]
         if name not in step.kinds:
             issues.append(issue(step.key, str(key)[:80], "unknown_field", f"“{str(key)[:80]}” is not a field of {step.key}."))
         elif not _is_plain_value(value):

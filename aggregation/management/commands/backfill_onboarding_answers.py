@@ -3,21 +3,18 @@ import argparse
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils.dateparse import parse_date, parse_datetime
-from django.utils.timezone import is_naive, make_aware
 from tqdm import tqdm
 
 from aggregation.backfill import answers_backfill, completed_sessions
+from aggregation.management.datetimes import aware_datetime
 
 
-def aware_datetime(value: str):
-    """Parse an ISO 8601 date or date-time (naive means UTC) for --since."""
-    parsed = parse_datetime(value)
-    if parsed is None and (day := parse_date(value)):
-        parsed = parse_datetime(f"{day.isoformat()}T00:00:00")
-    if parsed is None:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 date or date-time")
-    return make_aware(parsed) if is_naive(parsed) else parsed
+def since_argument(value: str):
+    """Parse --since (argparse turns the error into a command error naming the option)."""
+    try:
+        return aware_datetime(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 class Command(BaseCommand):
@@ -25,7 +22,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--batch-size", type=int, default=1000, help="Sessions per transaction (default 1000).")
-        parser.add_argument("--since", type=aware_datetime, help="Only sessions completed at or after this time.")
+        parser.add_argument("--since", type=since_argument, help="Only sessions completed at or after this time.")
         parser.add_argument("--dry-run", action="store_true", help="Report what would change; write nothing.")
 
     def handle(self, *args, batch_size, since, dry_run, **options):

@@ -2,11 +2,10 @@
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils.dateparse import parse_date, parse_datetime
-from django.utils.timezone import is_naive, make_aware
 from tqdm import tqdm
 
 from aggregation.export import DEFAULT_BATCH_SIZE, ExportAlreadyRunning, InvalidExportWindow, answers_export
+from aggregation.management.datetimes import aware_datetime
 
 
 def iso_datetime(option: str, value: str | None):
@@ -14,14 +13,9 @@ def iso_datetime(option: str, value: str | None):
     if value is None:
         return None
     try:
-        parsed = parse_datetime(value)
-        if parsed is None and (day := parse_date(value)):
-            parsed = parse_datetime(f"{day.isoformat()}T00:00:00")
-    except ValueError:  # well formed but impossible, e.g. 2026-02-30
-        parsed = None
-    if parsed is None:
-        raise CommandError(f"{option}: {value!r} is not an ISO 8601 date or date-time (e.g. 2026-11-24T02:00:00Z)")
-    return make_aware(parsed) if is_naive(parsed) else parsed
+        return aware_datetime(value)
+    except ValueError as exc:
+        raise CommandError(f"{option}: {exc}") from None
 
 
 class Command(BaseCommand):
