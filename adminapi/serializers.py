@@ -24,6 +24,7 @@ _SCHEMA_FIELD_OF_KIND = {
     "datetime": serializers.DateTimeField,
     "answers": lambda **options: serializers.DictField(child=serializers.DictField(), **options),
     "flattened": lambda **options: FlattenedAnswerSerializer(many=True, **options),
+    "flags": lambda **options: serializers.DictField(child=serializers.BooleanField(), **options),
 }
 assert set(_SCHEMA_FIELD_OF_KIND) == FIELD_KINDS
 

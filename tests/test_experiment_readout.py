@@ -6,6 +6,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from adminapi.experiments import two_proportion_p_value
+from aggregation.export import answers_export
 from aggregation.consistency import totals_drift
 from aggregation.models import AnswerArmTotal, AnswerGroupTotal, AnswerSnapshot
 from aggregation.services import snapshot_ingest
@@ -13,6 +14,7 @@ from onboarding import services
 from onboarding.manifest import AI_QUESTION_FLAG
 from onboarding.models import OnboardingSession
 
+from .export_support import export_root, read_lines, run_dirs  # noqa: F401 (export_root is a fixture)
 from .factories import CompletedSessionFactory, OnboardingSessionFactory, UserFactory, valid_answers
 
 pytestmark = pytest.mark.django_db
@@ -61,6 +63,24 @@ def test_a_completion_carries_its_flags_into_the_snapshot_and_counts_the_experim
                                       answer="engineering").count == 1
     assert not AnswerArmTotal.objects.filter(arm="off").exists()
     assert totals_drift() == []
+
+
+def test_admin_results_and_export_lines_carry_the_sessions_flags(staff, export_root):
+    on, off = completed_with_flag(True), completed_with_flag(False)
+    expected = {str(on.pk): {AI_QUESTION_FLAG: True}, str(off.pk): {AI_QUESTION_FLAG: False}}
+
+    results = staff.get("/api/admin/onboarding/answers").json()["results"]
+    history = staff.get(f"/api/admin/onboarding/answers/{on.user_id}").json()["sessions"]
+    answers_export()
+    for redacted in (False, True):  # the fast line and the document line
+        answers_export(full=True, redact_pii=redacted)
+    lines = [read_lines(run_dir) for run_dir in run_dirs(export_root)]
+
+    assert {r["session_id"]: r["flags"] for r in results} == expected
+    assert history[0]["flags"] == {AI_QUESTION_FLAG: True}
+    assert len(lines) == 3
+    for run in lines:
+        assert {line["session_id"]: line["flags"] for line in run} == expected
 
 
 def test_the_backfill_fills_a_snapshots_flags_from_its_session(db):
