@@ -349,6 +349,25 @@ def test_the_redecide_command_refuses_a_flag_onboarding_does_not_use(db):
         call_command("redecide_onboarding_flag", "some-other-flag")
 
 
+def test_a_version_reset_keeps_decided_flags_and_decides_the_ones_a_session_never_had(settings):
+    flag_set(everyone=True)
+    decided = OnboardingSessionFactory(done_steps=("profile",))  # decided off when it started
+    legacy = OnboardingSessionFactory(done_steps=("profile",))
+    legacy.data.pop("flags")
+    legacy.save()
+    settings.ONBOARDING_VERSION = 2
+
+    for session in (decided, legacy):
+        services.session_get_or_start(user=session.user, source="wizard")
+        session.refresh_from_db()
+
+    assert decided.version == legacy.version == 2
+    assert decided.flags == {AI_QUESTION_FLAG: False}  # decided once: a new version does not re-decide it
+    assert legacy.flags == {AI_QUESTION_FLAG: True}  # never decided: decided now, with the new baseline
+    assert OnboardingEvent.objects.get(session=legacy, name="reset").detail["flags_changed"] == {AI_QUESTION_FLAG: True}
+    assert "Onboarding has changed since you started" in legacy.data["notice"]
+
+
 # --- A whole step behind a flag (the manifest allows it; none is flagged yet) -----------------------
 
 TOOLS_FLAG = "onboarding-tools-step"
