@@ -37,12 +37,19 @@ class AnswerSnapshot(models.Model):
         return f"snapshot {self.session_id}"
 
 
-class AnswerGroupTotal(models.Model):
+class AnswerCount(models.Model):
+    """How many snapshots gave one categorical answer (step, question, answer)."""
+
     step = models.CharField(max_length=40)
     question = models.CharField(max_length=60)
     answer = models.CharField(max_length=120)
     count = models.BigIntegerField(default=0)
 
+    class Meta:
+        abstract = True
+
+
+class AnswerGroupTotal(AnswerCount):
     class Meta:
         db_table = "onboarding_answer_group_totals"
         constraints = [
@@ -54,7 +61,7 @@ class AnswerGroupTotal(models.Model):
         return f"{self.step}.{self.question}={self.answer}: {self.count}"
 
 
-class AnswerArmTotal(models.Model):
+class AnswerArmTotal(AnswerCount):
     """The totals split by experiment arm: per flag a session decided, its counted answers under on/off.
 
     Maintained with the totals, in the same transaction (``aggregation.services``); a session that
@@ -67,10 +74,6 @@ class AnswerArmTotal(models.Model):
 
     flag = models.CharField(max_length=100)  # waffle's Flag.name is at most 100 characters
     arm = models.CharField(max_length=3, choices=Arm.choices)
-    step = models.CharField(max_length=40)
-    question = models.CharField(max_length=60)
-    answer = models.CharField(max_length=120)
-    count = models.BigIntegerField(default=0)
 
     class Meta:
         db_table = "onboarding_answer_arm_totals"

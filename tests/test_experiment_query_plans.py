@@ -32,12 +32,6 @@ OTHER_FLAGS = 60
 
 
 @pytest.fixture
-def staff(client, staff_user):
-    client.force_login(staff_user)
-    return client
-
-
-@pytest.fixture
 def many_sessions(django_user_model):
     """16,000 sessions (answers as saved) with two events each, in random order; the last 800 decided
     the flag (5%, an experiment that started recently). ANALYZEd."""

@@ -24,12 +24,6 @@ TOTALS = "/api/admin/onboarding/totals"
 ON = (AI_QUESTION_FLAG,)
 
 
-@pytest.fixture
-def staff(client, staff_user):
-    client.force_login(staff_user)
-    return client
-
-
 def completed_with_flag(on: bool, *, ai_usage="weekly", role="engineering"):
     """Complete a session through the services with the AI question decided ``on``; ingest its message."""
     user = UserFactory()
