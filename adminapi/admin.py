@@ -2,6 +2,8 @@
 
 It lives here, not in onboarding/admin.py, because it reads ``adminapi.selectors.onboarding_funnel``
 (the same selector as ``GET /api/admin/onboarding/funnel``) and onboarding never imports upward.
+With a flag chosen it shows that experiment's arms side by side (``onboarding_funnel_by_arm``,
+as ``funnel?flag=``), their sample sizes and whether the completion rates differ significantly.
 """
 from datetime import date, datetime, time, timedelta
 
@@ -11,9 +13,14 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from .selectors import onboarding_funnel
+from onboarding.manifest import MANIFEST_FLAGS
+
+from .selectors import FunnelExperiment, onboarding_funnel, onboarding_funnel_by_arm
 
 CHART_WIDTH = 560  # px of the longest bar (the sessions that reached the first step)
+ARM_CHART_WIDTH = 240  # two arms side by side
+SIGNIFICANCE_LEVEL = 0.05
+ARM_TITLES = {"on": "Flag on", "off": "Flag off"}
 BAR_HEIGHT = 22
 ROW_HEIGHT = 58
 LABEL_WIDTH = 170
@@ -25,6 +32,10 @@ class FunnelWindowForm(forms.Form):
     )
     started_before = forms.DateField(
         required=False, label="Started on or before", widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    flag = forms.ChoiceField(
+        required=False, label="Split by flag", choices=[("", "No split"), *((name, name) for name in MANIFEST_FLAGS)],
+        help_text="Compare the sessions that decided the flag on with those that decided it off.",
     )
 
     def clean(self):
@@ -48,10 +59,10 @@ class FunnelWindowForm(forms.Form):
         }
 
 
-def funnel_chart(steps) -> dict:
+def funnel_chart(steps, *, width: int = CHART_WIDTH) -> dict:
     """Lay out the SVG bars: one row per step, done/skipped/dropped segments scaled to the top."""
     top = max((s.reached for s in steps), default=0) or 1
-    scale = CHART_WIDTH / top
+    scale = width / top
     rows = []
     for index, s in enumerate(steps):
         y = index * ROW_HEIGHT + 10
@@ -66,31 +77,63 @@ def funnel_chart(steps) -> dict:
             "median_s": None if s.median_ms is None else round(s.median_ms / 1000, 1),
         })
     return {
-        "rows": rows, "width": LABEL_WIDTH + CHART_WIDTH + 190, "height": len(steps) * ROW_HEIGHT + 20,
+        "rows": rows, "width": LABEL_WIDTH + width + 190, "height": len(steps) * ROW_HEIGHT + 20,
         "label_width": LABEL_WIDTH, "bar_height": BAR_HEIGHT,
     }
 
 
+def significance_sentence(experiment: FunnelExperiment) -> str:
+    """Say in plain words whether the arms' completion rates differ significantly at 5%."""
+    on, off = experiment.arms
+    if experiment.p_value is None:
+        return (f"Nothing to compare yet: {on.sessions} sessions decided {experiment.flag} on and "
+                f"{off.sessions} decided it off.")
+    rates = (f"{on.completion_rate:.1%} of the sessions with the flag on completed onboarding, "
+             f"{off.completion_rate:.1%} with it off ({experiment.completion_rate_difference * 100:+.1f} points)")
+    if experiment.p_value < SIGNIFICANCE_LEVEL:
+        return f"{rates}. The difference is statistically significant at the 5% level (p = {experiment.p_value:.3g})."
+    return (f"{rates}. The difference is not statistically significant at the 5% level (p = {experiment.p_value:.3g}): "
+            "it may well be chance.")
+
+
 def funnel_view(request):
-    """Render the funnel over the chosen window as a table and a server-side SVG chart."""
+    """Render the funnel over the chosen window as a table and a server-side SVG chart (per arm with a flag)."""
     form = FunnelWindowForm(request.GET or None)
-    window = form.window() if form.is_bound and form.is_valid() else {}
-    steps = onboarding_funnel(**window)
-    today = timezone.localdate()
+    valid = form.is_bound and form.is_valid()
+    window = form.window() if valid else {}
+    flag = form.cleaned_data.get("flag") if valid else ""
     context = {
         **admin.site.each_context(request),
         "title": "Onboarding funnel",
         "form": form,
-        "steps": steps,
-        "sessions": steps[0].reached if steps else 0,
-        "chart": funnel_chart(steps),
-        "presets": [
-            ("Last 7 days", f"?started_after={today - timedelta(days=6)}&started_before={today}"),
-            ("Last 30 days", f"?started_after={today - timedelta(days=29)}&started_before={today}"),
-            ("All time", "?"),
-        ],
+        "presets": _presets(flag),
+        **(_arms_context(onboarding_funnel_by_arm(flag=flag, **window)) if flag else _funnel_context(window)),
     }
     return TemplateResponse(request, "admin/onboarding/funnel.html", context)
+
+
+def _funnel_context(window: dict) -> dict:
+    steps = onboarding_funnel(**window)
+    return {"steps": steps, "sessions": steps[0].reached if steps else 0, "chart": funnel_chart(steps)}
+
+
+def _arms_context(experiment: FunnelExperiment) -> dict:
+    arms = [
+        {"arm": arm, "title": ARM_TITLES[arm.arm], "chart": funnel_chart(arm.steps, width=ARM_CHART_WIDTH),
+         "rate_pct": None if arm.completion_rate is None else round(arm.completion_rate * 100, 1)}
+        for arm in experiment.arms
+    ]
+    return {"experiment": experiment, "arms": arms, "sessions": sum(arm.sessions for arm in experiment.arms),
+            "significance": significance_sentence(experiment)}
+
+
+def _presets(flag: str) -> list[tuple[str, str]]:
+    today, split = timezone.localdate(), f"&flag={flag}" if flag else ""
+    return [
+        ("Last 7 days", f"?started_after={today - timedelta(days=6)}&started_before={today}{split}"),
+        ("Last 30 days", f"?started_after={today - timedelta(days=29)}&started_before={today}{split}"),
+        ("All time", f"?flag={flag}" if flag else "?"),
+    ]
 
 
 def _with_funnel_url(get_urls):

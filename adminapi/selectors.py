@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Aggregate, Count, FloatField
+from django.db.models import Aggregate, Count, FloatField, Q
 
-from aggregation.models import AnswerGroupTotal, AnswerSnapshot
 from aggregation.documents import SNAPSHOT_DOCUMENT_FIELDS, snapshot_document
-from onboarding.manifest import STEP_KEYS, STEPS, step_index
+from aggregation.models import AnswerArmTotal, AnswerGroupTotal, AnswerSnapshot
+from onboarding.manifest import STEP_KEYS, STEPS, session_manifest, step_index
 from onboarding.models import OnboardingEvent, OnboardingSession
-from onboarding.selectors import steps_reached
+from onboarding.selectors import ARMS, sessions_in_arm, steps_reached
+
+from .experiments import two_proportion_p_value
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,17 @@ def user_completion_history(user_id: int) -> list[dict]:
     return snapshot_documents(rows)
 
 
-def totals_list(*, step: str | None = None, question: str | None = None) -> list[dict]:
-    """Return answer counts in manifest order (step, then field), most frequent answer first."""
-    queryset = AnswerGroupTotal.objects.all()
+def totals_list(*, step: str | None = None, question: str | None = None, flag: str | None = None,
+                arm: str | None = None) -> list[dict]:
+    """Return answer counts in manifest order (step, then field), most frequent answer first.
+
+    With ``flag`` and ``arm``: the counts of the sessions that decided the flag that way
+    (onboarding_answer_arm_totals, through its key index uniq_arm_total_key).
+    """
+    if flag is not None:
+        queryset = AnswerArmTotal.objects.filter(flag=flag, arm=arm)
+    else:
+        queryset = AnswerGroupTotal.objects.all()
     if step is not None:
         queryset = queryset.filter(step=step)
     if question is not None:
@@ -111,17 +121,24 @@ class FunnelStep:
         return self.completed + self.skipped
 
 
-def funnel_sessions(*, started_after: datetime | None = None, started_before: datetime | None = None):
-    """Return the sessions the funnel counts: live ones (not superseded) started in the window."""
+def funnel_sessions(*, started_after: datetime | None = None, started_before: datetime | None = None,
+                    flag: str | None = None, arm: str | None = None):
+    """Return the sessions the funnel counts: live ones (not superseded) started in the window.
+
+    With ``flag`` and ``arm``: only those that decided the flag that way (index onb_session_flags).
+    """
     queryset = OnboardingSession.objects.exclude(state=OnboardingSession.State.SUPERSEDED)
     if started_after is not None:
         queryset = queryset.filter(started_at__gte=started_after)
     if started_before is not None:
         queryset = queryset.filter(started_at__lt=started_before)
+    if flag is not None:
+        queryset = sessions_in_arm(queryset, flag=flag, arm=arm)
     return queryset
 
 
-def onboarding_funnel(*, started_after: datetime | None = None, started_before: datetime | None = None) -> list[FunnelStep]:
+def onboarding_funnel(*, started_after: datetime | None = None, started_before: datetime | None = None,
+                      flag: str | None = None, arm: str | None = None) -> list[FunnelStep]:
     """Return, per manifest step, how many sessions reached, completed, skipped and left it.
 
     A session *reached* a step when the step is done, skipped, or the first one outstanding;
@@ -130,14 +147,15 @@ def onboarding_funnel(*, started_after: datetime | None = None, started_before: 
     time is that of ``step_saved``/``step_skipped`` events, whose ``duration_ms`` is the time
     since the session's previous event, i.e. the time spent on the step.
     """
-    sessions = funnel_sessions(started_after=started_after, started_before=started_before)
+    sessions = funnel_sessions(started_after=started_after, started_before=started_before, flag=flag, arm=arm)
     counts = {key: {"reached": 0, "completed": 0, "skipped": 0} for key in STEP_KEYS}
     # Group in the database by the (few) distinct shapes of progress, then expand in Python.
-    shapes = sessions.values("state", "data__completed_steps", "data__skipped_steps").annotate(n=Count("id"))
+    shapes = sessions.values("state", "data__completed_steps", "data__skipped_steps", "data__flags").annotate(n=Count("id"))
     for shape in shapes:
         done = set(shape["data__completed_steps"] or [])
         skipped = set(shape["data__skipped_steps"] or [])
-        _count_shape(counts, shape["state"] == OnboardingSession.State.COMPLETED, done, skipped, shape["n"])
+        steps = session_manifest(shape["data__flags"]).step_keys  # a step its flags leave out is not reached
+        _count_shape(counts, shape["state"] == OnboardingSession.State.COMPLETED, done, skipped, steps, shape["n"])
     medians = _median_durations(sessions)
     result = []
     for step in STEPS:
@@ -152,8 +170,8 @@ def onboarding_funnel(*, started_after: datetime | None = None, started_before: 
     return result
 
 
-def _count_shape(counts: dict, completed_session: bool, done: set, skipped: set, n: int) -> None:
-    for key in steps_reached(done=done, skipped=skipped, completed=completed_session):
+def _count_shape(counts: dict, completed_session: bool, done: set, skipped: set, steps, n: int) -> None:
+    for key in steps_reached(done=done, skipped=skipped, completed=completed_session, steps=steps):
         counts[key]["reached"] += n
         if key in done:
             counts[key]["completed"] += n
@@ -182,3 +200,67 @@ def funnel_document(steps: list[FunnelStep]) -> list[dict]:
         for s in steps
     ]
 
+
+
+# --- The experiment readout: the funnel split by a flag's arms ---------------------------------
+
+@dataclass(frozen=True)
+class FunnelArm:
+    arm: str
+    sessions: int
+    completed: int
+    steps: list[FunnelStep]
+
+    @property
+    def completion_rate(self) -> float | None:
+        return self.completed / self.sessions if self.sessions else None
+
+
+@dataclass(frozen=True)
+class FunnelExperiment:
+    flag: str
+    arms: list[FunnelArm]  # "on", then "off"
+    completion_rate_difference: float | None  # on − off
+    p_value: float | None  # two-proportion z-test of the completion rates
+
+
+def onboarding_funnel_by_arm(*, flag: str, started_after: datetime | None = None,
+                             started_before: datetime | None = None) -> FunnelExperiment:
+    """Return the funnel of the sessions that decided ``flag`` on and of those that decided it off.
+
+    A thin split of ``onboarding_funnel``: the same counting over each arm's sessions. Sessions
+    that never decided the flag (started before the manifest referenced it) are in neither arm.
+    """
+    arms = []
+    for arm in ARMS:
+        window = {"started_after": started_after, "started_before": started_before, "flag": flag, "arm": arm}
+        counts = funnel_sessions(**window).aggregate(
+            sessions=Count("id"), completed=Count("id", filter=Q(state=OnboardingSession.State.COMPLETED)),
+        )
+        arms.append(FunnelArm(arm=arm, steps=onboarding_funnel(**window), **counts))
+    on, off = arms
+    difference = None
+    if on.sessions and off.sessions:
+        difference = on.completion_rate - off.completion_rate
+    return FunnelExperiment(
+        flag=flag, arms=arms, completion_rate_difference=difference,
+        p_value=two_proportion_p_value(on.completed, on.sessions, off.completed, off.sessions),
+    )
+
+
+def funnel_arms_document(experiment: FunnelExperiment) -> dict:
+    """Return the experiment readout as the API's JSON-ready dict."""
+    return {
+        "flag": experiment.flag,
+        "arms": [
+            {"arm": arm.arm, "sessions": arm.sessions, "completed": arm.completed,
+             "completion_rate": _rate(arm.completion_rate), "steps": funnel_document(arm.steps)}
+            for arm in experiment.arms
+        ],
+        "completion_rate_difference": _rate(experiment.completion_rate_difference),
+        "p_value": experiment.p_value,
+    }
+
+
+def _rate(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

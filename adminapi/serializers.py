@@ -24,6 +24,7 @@ _SCHEMA_FIELD_OF_KIND = {
     "datetime": serializers.DateTimeField,
     "answers": lambda **options: serializers.DictField(child=serializers.DictField(), **options),
     "flattened": lambda **options: FlattenedAnswerSerializer(many=True, **options),
+    "flags": lambda **options: serializers.DictField(child=serializers.BooleanField(), **options),
 }
 assert set(_SCHEMA_FIELD_OF_KIND) == FIELD_KINDS
 
@@ -65,3 +66,11 @@ class FunnelStepSerializer(serializers.Serializer):
     dropped = serializers.IntegerField(help_text="Reached but neither saved nor skipped.")
     drop_off_rate = serializers.FloatField(allow_null=True, help_text="dropped / reached; null when none reached.")
     median_ms = serializers.IntegerField(allow_null=True, help_text="Median time spent on the step, in ms.")
+
+
+class FunnelArmSerializer(serializers.Serializer):
+    arm = serializers.ChoiceField(choices=["on", "off"])
+    sessions = serializers.IntegerField(help_text="Sessions counted in this arm (its sample size).")
+    completed = serializers.IntegerField(help_text="Of those, the sessions that completed onboarding.")
+    completion_rate = serializers.FloatField(allow_null=True, help_text="completed / sessions; null when none.")
+    steps = FunnelStepSerializer(many=True)

@@ -5,7 +5,7 @@ selector's documents. A bad query parameter is a 400 ``{"detail", "code", "param
 """
 from django.contrib.auth import get_user_model
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -13,14 +13,14 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from aggregation.documents import SNAPSHOT_DOCUMENT_FIELDS
-from onboarding.manifest import STEPS, UnknownStep, canonical_step_key, get_step, snake_key
-from onboarding.selectors import workspace_id_for
+from onboarding.manifest import MANIFEST_FLAGS, STEPS, UnknownStep, canonical_step_key, get_step, snake_key
+from onboarding.selectors import ARMS, workspace_id_for
 
 from . import selectors
 from .pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Cursor, InvalidCursor, keyset_page
 from .permissions import IsStaff
 from .serializers import (
-    ErrorSerializer, FunnelStepSerializer, SnapshotDocumentSerializer, TotalSerializer,
+    ErrorSerializer, FunnelArmSerializer, FunnelStepSerializer, SnapshotDocumentSerializer, TotalSerializer,
 )
 
 ROLE_VALUES = tuple(value for value, _ in get_step("profile").form_class.base_fields["role"].choices)
@@ -36,6 +36,16 @@ def first_error(serializer, codes: dict[str, str]) -> Response:
     param, messages = next(iter(serializer.errors.items()))
     message = messages[0] if isinstance(messages, list) else messages
     return bad_parameter(param, str(message), codes.get(param, "invalid_filter"))
+
+
+FLAG_PARAMETER = OpenApiParameter("flag", str, enum=MANIFEST_FLAGS, description=(
+    "A feature flag the manifest references: split by the sessions that decided it on and off."))
+
+
+def flag_field():
+    """A query parameter naming a flag the manifest references (the flags sessions decide)."""
+    return serializers.ChoiceField(required=False, choices=MANIFEST_FLAGS, error_messages={
+        "invalid_choice": "“{input}” is not a flag the onboarding manifest uses."})
 
 
 def window_validated(attrs: dict, *, after: str, before: str) -> dict:
@@ -156,6 +166,8 @@ class TotalsView(StaffAPIView):
     class FilterSerializer(serializers.Serializer):
         step = serializers.CharField(required=False)
         question = serializers.CharField(required=False)
+        flag = flag_field()
+        arm = serializers.ChoiceField(required=False, choices=ARMS)
 
         def validate_step(self, value):
             try:
@@ -171,6 +183,9 @@ class TotalsView(StaffAPIView):
                     where = f"step “{attrs['step']}”" if "step" in attrs else "any step"
                     raise serializers.ValidationError({"question": f"“{attrs['question']}” is not a question of {where}."})
                 attrs["question"] = question
+            if ("flag" in attrs) != ("arm" in attrs):
+                missing = "arm" if "flag" in attrs else "flag"
+                raise serializers.ValidationError({missing: "flag and arm go together (flag=<name>&arm=on|off)."})
             return attrs
 
     class OutputSerializer(serializers.Serializer):
@@ -185,6 +200,8 @@ class TotalsView(StaffAPIView):
         parameters=[
             OpenApiParameter("step", str, description="A step key in any case style (`workProfile`, `work-profile`)."),
             OpenApiParameter("question", str, description="A field name in any case style (`teamSize`)."),
+            FLAG_PARAMETER,
+            OpenApiParameter("arm", str, enum=ARMS, description="With `flag`: the sessions that decided it `on` or `off`."),
         ],
         responses={200: OutputSerializer, **ERRORS},
     )
@@ -196,11 +213,12 @@ class TotalsView(StaffAPIView):
 
 
 class FunnelView(StaffAPIView):
-    """Per step: reached, completed, skipped, drop-off rate and median time spent."""
+    """Per step: reached, completed, skipped, drop-off rate and median time spent; or, with ``flag``, per arm."""
 
     class FilterSerializer(serializers.Serializer):
         started_after = serializers.DateTimeField(required=False)
         started_before = serializers.DateTimeField(required=False)
+        flag = flag_field()
 
         def validate(self, attrs):
             return window_validated(attrs, after="started_after", before="started_before")
@@ -214,24 +232,44 @@ class FunnelView(StaffAPIView):
         class Meta:
             ref_name = "AdminOnboardingFunnel"
 
+    class ArmsOutputSerializer(serializers.Serializer):
+        started_after = serializers.DateTimeField(allow_null=True)
+        started_before = serializers.DateTimeField(allow_null=True)
+        flag = serializers.CharField()
+        arms = FunnelArmSerializer(many=True, help_text="`on`, then `off`.")
+        completion_rate_difference = serializers.FloatField(
+            allow_null=True, help_text="The on arm's completion rate minus the off arm's; null when an arm is empty.")
+        p_value = serializers.FloatField(allow_null=True, help_text=(
+            "Two-sided p-value of a two-proportion z-test of the completion rates; below 0.05 is significant at 5%."))
+
+        class Meta:
+            ref_name = "AdminOnboardingFunnelByArm"
+
     @extend_schema(
         tags=TAG, operation_id="admin_onboarding_funnel",
-        summary="Onboarding funnel: drop-off and median time per step",
+        summary="Onboarding funnel: drop-off and median time per step, or an experiment's arms side by side",
         parameters=[
             OpenApiParameter("started_after", OpenApiTypes.DATETIME, description="Sessions started at or after (ISO 8601)."),
             OpenApiParameter("started_before", OpenApiTypes.DATETIME, description="Sessions started before (ISO 8601)."),
+            FLAG_PARAMETER,
         ],
-        responses={200: OutputSerializer, **ERRORS},
+        responses={200: PolymorphicProxySerializer(
+            component_name="AdminOnboardingFunnelResponse", serializers=[OutputSerializer, ArmsOutputSerializer],
+            resource_type_field_name=None,
+        ), **ERRORS},
     )
     def get(self, request):
         params = self.FilterSerializer(data=request.query_params)
         if not params.is_valid():
             return first_error(params, {})
-        window = params.validated_data
+        window = dict(params.validated_data)
+        flag = window.pop("flag", None)
+        bounds = {"started_after": _iso(window.get("started_after")), "started_before": _iso(window.get("started_before"))}
+        if flag is not None:
+            return Response({**bounds, **selectors.funnel_arms_document(selectors.onboarding_funnel_by_arm(flag=flag, **window))})
         steps = selectors.onboarding_funnel(**window)
         return Response({
-            "started_after": _iso(window.get("started_after")),
-            "started_before": _iso(window.get("started_before")),
+            **bounds,
             "sessions": steps[0].reached if steps else 0,
             "steps": selectors.funnel_document(steps),
         })

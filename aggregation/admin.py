@@ -15,7 +15,7 @@ from onboarding.admin import ReadOnlyAdmin, answers_table
 from onboarding.manifest import ANSWER_SCHEMA_VERSION, STEP_KEYS, get_step
 from onboarding.selectors import workspace_id_for
 
-from .models import AnswerGroupTotal, AnswerSnapshot, ExportRun
+from .models import AnswerArmTotal, AnswerGroupTotal, AnswerSnapshot, ExportRun
 
 
 class EstimatedCountPaginator(Paginator):
@@ -103,7 +103,7 @@ class AnswerSnapshotAdmin(ReadOnlyAdmin):
     show_full_result_count = False  # millions of rows: skip the unfiltered COUNT(*) on filtered pages
     paginator = EstimatedCountPaginator
     fields = (
-        "session_id", "user", "workspace", "role", "answer_schema_version", "completed_at", "ingested_at",
+        "session_id", "user", "workspace", "role", "answer_schema_version", "completed_at", "ingested_at", "flags",
         "answers_table",
     )
     readonly_fields = fields
@@ -147,6 +147,16 @@ class AnswerGroupTotalAdmin(ReadOnlyAdmin):
     search_fields = ("answer", "question")
     ordering = ("step", "question", "-count", "answer")
     fields = ("step", "question", "answer", "count")
+    readonly_fields = fields
+
+
+@admin.register(AnswerArmTotal)
+class AnswerArmTotalAdmin(ReadOnlyAdmin):
+    list_display = ("flag", "arm", "step", "question", "answer", "count")
+    list_filter = ("flag", "arm", StepFilter, "question")
+    search_fields = ("answer", "question")
+    ordering = ("flag", "arm", "step", "question", "-count", "answer")
+    fields = ("flag", "arm", "step", "question", "answer", "count")
     readonly_fields = fields
 
 

@@ -48,14 +48,15 @@ def _next_batch(*, since, after, size) -> list["_CompletedSession"]:
             Q(completed_at__gt=after[0]) | Q(id__gt=after[1])
         )
     rows = sessions.order_by("completed_at", "id").values(
-        "id", "user_id", "completed_at", "answer_schema_version", answers=KeyTransform("answers", "data")
+        "id", "user_id", "completed_at", "answer_schema_version",
+        answers=KeyTransform("answers", "data"), flags=KeyTransform("flags", "data"),
     )[:size]
-    return [_CompletedSession(**{**row, "answers": row["answers"] or {}}) for row in rows]
+    return [_CompletedSession(**{**row, "answers": row["answers"] or {}, "flags": row["flags"] or {}}) for row in rows]
 
 
 @dataclass(frozen=True)
 class _CompletedSession:
-    """What ``completion_message`` reads of a session. Only the answers are fetched from ``data``
+    """What ``completion_message`` reads of a session. Only the answers and flags are fetched from ``data``
     (not its write history), and no model instance is built (its field defaults, a fresh revision
     token each, took about a tenth of a batch's time); the message still comes from the outbox's
     own ``completion_message``, so the backfill and the live path send the same shape."""
@@ -65,3 +66,4 @@ class _CompletedSession:
     completed_at: datetime
     answer_schema_version: int
     answers: dict
+    flags: dict

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 
 # What a field holds; each kind has one JSON form here and one schema field in adminapi.serializers.
-FIELD_KINDS = frozenset({"uuid", "integer", "string", "datetime", "answers", "flattened"})
+FIELD_KINDS = frozenset({"uuid", "integer", "string", "datetime", "answers", "flattened", "flags"})
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ SNAPSHOT_DOCUMENT: tuple[DocumentField, ...] = (
     DocumentField("completed_at", "datetime"),
     DocumentField("answers", "answers", help_text="Answers by step key, then field."),
     DocumentField("flattened", "flattened"),
+    DocumentField("flags", "flags", help_text=(
+        "The session's feature flags, decided when it started: name → on ({} before flags existed).")),
 )
 # The snapshot columns a document is built from (``.values(*SNAPSHOT_DOCUMENT_FIELDS)`` rows work too).
 SNAPSHOT_DOCUMENT_FIELDS: tuple[str, ...] = tuple(field.name for field in SNAPSHOT_DOCUMENT)

@@ -15,6 +15,7 @@ class AnswerSnapshot(models.Model):
     completed_at = models.DateTimeField()
     answers = models.JSONField(default=dict)
     flattened = models.JSONField(default=list)
+    flags = models.JSONField(default=dict, blank=True, help_text="The session's flags, decided when it started.")
     ingested_at = models.DateTimeField(help_text="When this snapshot was last written; the export watermark.")
 
     class Meta:
@@ -36,12 +37,19 @@ class AnswerSnapshot(models.Model):
         return f"snapshot {self.session_id}"
 
 
-class AnswerGroupTotal(models.Model):
+class AnswerCount(models.Model):
+    """How many snapshots gave one categorical answer (step, question, answer)."""
+
     step = models.CharField(max_length=40)
     question = models.CharField(max_length=60)
     answer = models.CharField(max_length=120)
     count = models.BigIntegerField(default=0)
 
+    class Meta:
+        abstract = True
+
+
+class AnswerGroupTotal(AnswerCount):
     class Meta:
         db_table = "onboarding_answer_group_totals"
         constraints = [
@@ -51,6 +59,32 @@ class AnswerGroupTotal(models.Model):
 
     def __str__(self):
         return f"{self.step}.{self.question}={self.answer}: {self.count}"
+
+
+class AnswerArmTotal(AnswerCount):
+    """The totals split by experiment arm: per flag a session decided, its counted answers under on/off.
+
+    Maintained with the totals, in the same transaction (``aggregation.services``); a session that
+    decided three flags adds its answers to three arms. Sessions without flags add nothing here.
+    """
+
+    class Arm(models.TextChoices):
+        ON = "on"
+        OFF = "off"
+
+    flag = models.CharField(max_length=100)  # waffle's Flag.name is at most 100 characters
+    arm = models.CharField(max_length=3, choices=Arm.choices)
+
+    class Meta:
+        db_table = "onboarding_answer_arm_totals"
+        constraints = [
+            # Its index serves totals?flag=&arm=[&step=[&question=]]: a range of one flag's arm.
+            models.UniqueConstraint(fields=["flag", "arm", "step", "question", "answer"], name="uniq_arm_total_key"),
+            models.CheckConstraint(condition=Q(count__gte=0), name="arm_total_count_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.flag}={self.arm} {self.step}.{self.question}={self.answer}: {self.count}"
 
 
 class ExportRun(models.Model):

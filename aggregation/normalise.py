@@ -70,6 +70,14 @@ def counted_answers(answers: dict) -> list[tuple[str, str, str]]:
     return sorted(keys)
 
 
+def arm_counted_answers(answers: dict, flags: dict) -> list[tuple[str, str, str, str, str]]:
+    """Return the (flag, arm, step, question, answer) keys a completion adds to the totals by arm, sorted."""
+    counted = counted_answers(answers)
+    return sorted(
+        (flag, "on" if on else "off", *key) for flag, on in (flags or {}).items() for key in counted
+    )
+
+
 def answer_label(value) -> str:
     """Return the totals' text form of an answer value (booleans as true/false)."""
     if isinstance(value, bool):
@@ -91,7 +99,8 @@ class Completion:
     """A completion message normalised for the analytics store.
 
     ``answers`` are canonical and in the current schema's shape; ``answer_schema_version`` is the
-    version the user answered under, as stamped on the session and the message.
+    version the user answered under, as stamped on the session and the message; ``flags`` the
+    session's flags (``{}`` in messages from before flags existed).
     """
 
     session_id: uuid.UUID
@@ -101,6 +110,8 @@ class Completion:
     answers: dict
     flattened: list
     counted: tuple
+    flags: dict
+    arm_counted: tuple
     role: str
     workspace: tuple  # (mode, slug or join code) named by the answers, or ("", "")
 
@@ -117,10 +128,13 @@ def completion_from_message(message: dict) -> Completion:
         completed_at = parse_datetime(str(message["completed_at"]))
         session_id, user_id = uuid.UUID(str(message["session_id"])), int(message["user_id"])
         raw_answers = message["answers"]
-    except (KeyError, TypeError, ValueError) as exc:
+        flags = message.get("flags") or {}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InvalidCompletionMessage(f"malformed completion message: {exc!r}") from exc
     if completed_at is None or timezone.is_naive(completed_at) or not isinstance(raw_answers, dict):
         raise InvalidCompletionMessage("completed_at must be an aware ISO 8601 time and answers an object")
+    if not isinstance(flags, dict) or not all(isinstance(k, str) and isinstance(v, bool) for k, v in flags.items()):
+        raise InvalidCompletionMessage("flags must be an object of flag name: true/false")
     try:
         answers = canonical_answers(answers_upgrade(raw_answers, from_version=version))
     except UnsupportedSchemaVersion as exc:
@@ -128,6 +142,7 @@ def completion_from_message(message: dict) -> Completion:
     return Completion(
         session_id=session_id, user_id=user_id, completed_at=completed_at, answer_schema_version=version,
         answers=answers, flattened=flatten_answers(answers), counted=tuple(counted_answers(answers)),
+        flags=flags, arm_counted=tuple(arm_counted_answers(answers, flags)),
         role=extract_role(answers), workspace=_named_workspace(answers),
     )
 

@@ -3,27 +3,31 @@
 Every completion reaches the store through ``snapshot_ingest_batch`` (the live task with one
 message, the backfill with a batch), so both share normalisation, ordering and the totals delta.
 Lock order, the same in every transaction, keeps concurrent workers free of deadlocks: snapshot
-rows first (sorted by session id), then total rows (sorted by key).
+rows first (sorted by session id), then total rows (sorted by key), then the totals by experiment
+arm (sorted by key).
 """
 import json
 import logging
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .models import AnswerGroupTotal, AnswerSnapshot
-from .normalise import Completion, completion_from_message, counted_answers, workspace_ids
+from .models import AnswerArmTotal, AnswerGroupTotal, AnswerSnapshot
+from .normalise import Completion, arm_counted_answers, completion_from_message, counted_answers, workspace_ids
 
 logger = logging.getLogger(__name__)
 
 CREATED, UPDATED, UNCHANGED, STALE = "created", "updated", "unchanged", "stale"
 OUTCOMES = (CREATED, UPDATED, UNCHANGED, STALE)
 _SNAPSHOT_COLUMNS = (
-    "user_id", "workspace_id", "role", "answer_schema_version", "completed_at", "answers", "flattened", "ingested_at",
+    "user_id", "workspace_id", "role", "answer_schema_version", "completed_at", "answers", "flattened", "flags",
+    "ingested_at",
 )
+_JSON_COLUMNS = ("answers", "flattened", "flags")
 _INSERT_ATTEMPTS = 3
 _UPSERT_CHUNK = 500
 
@@ -59,7 +63,7 @@ def _ingest(completions: list[Completion]) -> list[str]:
     current = {snapshot.session_id: snapshot for snapshot in locked}
     stored_ids = set(current)
     workspaces = workspace_ids(completions)
-    now, delta, written, outcomes = timezone.now(), Counter(), {}, []
+    now, delta, arm_delta, written, outcomes = timezone.now(), Counter(), Counter(), {}, []
     for completion in completions:
         previous = current.get(completion.session_id)
         outcome = _outcome(completion, workspaces[completion.session_id], previous)
@@ -67,6 +71,8 @@ def _ingest(completions: list[Completion]) -> list[str]:
         if outcome in (CREATED, UPDATED):
             delta.update(completion.counted)
             delta.subtract(counted_answers(previous.answers) if previous else ())
+            arm_delta.update(completion.arm_counted)
+            arm_delta.subtract(arm_counted_answers(previous.answers, previous.flags) if previous else ())
             current[completion.session_id] = written[completion.session_id] = _snapshot(
                 completion, workspaces[completion.session_id], now
             )
@@ -75,6 +81,7 @@ def _ingest(completions: list[Completion]) -> list[str]:
         [written[pk] for pk in sorted(written) if pk in stored_ids], _SNAPSHOT_COLUMNS, batch_size=200
     )
     totals_apply_delta(delta=delta)
+    arm_totals_apply_delta(delta=arm_delta)
     return outcomes
 
 
@@ -87,7 +94,7 @@ def _outcome(completion: Completion, workspace_id: int | None, snapshot: AnswerS
     unchanged = (
         completion.order_key == stored_key and completion.answers == snapshot.answers
         and completion.user_id == snapshot.user_id and workspace_id == snapshot.workspace_id
-        and completion.role == snapshot.role
+        and completion.role == snapshot.role and completion.flags == snapshot.flags
     )
     return UNCHANGED if unchanged else UPDATED
 
@@ -97,7 +104,7 @@ def _snapshot(completion: Completion, workspace_id: int | None, now) -> AnswerSn
         session_id=completion.session_id, user_id=completion.user_id, workspace_id=workspace_id,
         role=completion.role, answer_schema_version=completion.answer_schema_version,
         completed_at=completion.completed_at, answers=completion.answers, flattened=completion.flattened,
-        ingested_at=now,
+        flags=completion.flags, ingested_at=now,
     )
 
 
@@ -116,9 +123,21 @@ def _snapshots_insert(snapshots: list[AnswerSnapshot]) -> None:
         with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for snapshot in snapshots:
                 copy.write_row([
-                    json.dumps(value) if name in ("answers", "flattened") else value
+                    json.dumps(value) if name in _JSON_COLUMNS else value
                     for name, value in ((name, getattr(snapshot, name)) for name in names)
                 ])
+
+
+@dataclass(frozen=True)
+class _CountTable:
+    """A table of counts keyed by some columns (the totals, the totals by arm): what the delta writes."""
+
+    model: type
+    key: tuple[str, ...]
+
+
+_TOTALS = _CountTable(AnswerGroupTotal, ("step", "question", "answer"))
+_ARM_TOTALS = _CountTable(AnswerArmTotal, ("flag", "arm", "step", "question", "answer"))
 
 
 def totals_apply_delta(*, delta: Mapping[tuple[str, str, str], int]) -> None:
@@ -129,39 +148,48 @@ def totals_apply_delta(*, delta: Mapping[tuple[str, str, str], int]) -> None:
     snapshot or a repair produces, are single-row updates taken in the same key order; a total that reaches
     zero is deleted.
     """
+    _counts_apply_delta(_TOTALS, delta)
+
+
+def arm_totals_apply_delta(*, delta: Mapping[tuple[str, str, str, str, str], int]) -> None:
+    """Add ``delta`` to the (flag, arm, step, question, answer) totals, as ``totals_apply_delta`` does."""
+    _counts_apply_delta(_ARM_TOTALS, delta)
+
+
+def _counts_apply_delta(table: _CountTable, delta: Mapping[tuple, int]) -> None:
     changes = sorted((key, n) for key, n in delta.items() if n)
     if all(n > 0 for _key, n in changes):
         for start in range(0, len(changes), _UPSERT_CHUNK):
-            _totals_increment(changes[start:start + _UPSERT_CHUNK])
+            _counts_increment(table, changes[start:start + _UPSERT_CHUNK])
         return
     for key, n in changes:
         if n > 0:
-            _totals_increment([(key, n)])
+            _counts_increment(table, [(key, n)])
         else:
-            _totals_decrement(key, -n)
+            _counts_decrement(table, key, -n)
 
 
-def _totals_increment(changes: list[tuple[tuple[str, str, str], int]]) -> None:
+def _counts_increment(table: _CountTable, changes: list[tuple[tuple, int]]) -> None:
     if not changes:
         return
-    table = connection.ops.quote_name(AnswerGroupTotal._meta.db_table)
-    rows = ", ".join(["(%s, %s, %s, %s)"] * len(changes))
-    params = [value for (step, question, answer), n in changes for value in (step, question, answer, n)]
+    name = connection.ops.quote_name(table.model._meta.db_table)
+    columns = ", ".join(table.key)
+    rows = ", ".join(["(%s)" % ", ".join(["%s"] * (len(table.key) + 1))] * len(changes))
+    params = [value for key, n in changes for value in (*key, n)]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (step, question, answer, count) VALUES {rows} "
-            f"ON CONFLICT (step, question, answer) DO UPDATE SET count = {table}.count + EXCLUDED.count",
+            f"INSERT INTO {name} ({columns}, count) VALUES {rows} "
+            f"ON CONFLICT ({columns}) DO UPDATE SET count = {name}.count + EXCLUDED.count",
             params,
         )
 
 
-def _totals_decrement(key: tuple[str, str, str], n: int) -> None:
-    step, question, answer = key
-    total = AnswerGroupTotal.objects.filter(step=step, question=question, answer=answer)
+def _counts_decrement(table: _CountTable, key: tuple, n: int) -> None:
+    total = table.model.objects.filter(**dict(zip(table.key, key)))
     if not total.filter(count__gte=n).update(count=F("count") - n):
         # Only a drifted table gets here (check_onboarding_totals --repair mends it): clamp at zero.
         total.update(count=0)
-        logger.warning("totals drift: %s.%s=%s would go below zero", step, question, answer)
+        logger.warning("totals drift: %s=%s would go below zero", ",".join(table.key), key)
     # Keep only answers somebody gave (readers need no count > 0 filter). A concurrent upsert of
     # this key waits for the row lock, finds the row gone and inserts it afresh.
     total.filter(count=0).delete()

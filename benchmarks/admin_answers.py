@@ -78,7 +78,8 @@ def setup_django(url: str) -> None:
 # on completed_at to the microsecond, so the session_id tie-breaker is exercised at every page.
 SNAPSHOTS_SQL = """
 INSERT INTO onboarding_answer_snapshots
-    (session_id, user_id, workspace_id, role, answer_schema_version, completed_at, answers, flattened, ingested_at)
+    (session_id, user_id, workspace_id, role, answer_schema_version, completed_at, answers, flattened, flags,
+     ingested_at)
 SELECT
     md5('bench-' || g)::uuid,
     %(first_user)s + (g %% %(users)s),
@@ -124,6 +125,7 @@ SELECT
         jsonb_build_object('step', 'workspace', 'question', 'mode', 'value', 'create'),
         jsonb_build_object('step', 'workspace', 'question', 'workspace_name', 'value', 'Workspace ' || g)
     ),
+    jsonb_build_object('onboarding-ai-question', g %% 2 = 0),
     ts.t
 FROM generate_series(1::bigint, %(rows)s) AS g
 CROSS JOIN LATERAL (SELECT (%(roles)s::text[])[1 + (g * 31 %% 10)] AS role) AS r

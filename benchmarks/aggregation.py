@@ -75,10 +75,10 @@ def raw_cursor():
     return connection.connection.cursor()
 
 
-def answers_for(rng: random.Random, workspace: tuple[str, str]) -> dict:
+def answers_for(rng: random.Random, workspace: tuple[str, str], *, ai_question: bool) -> dict:
     name, code = workspace
     mode = "create" if rng.random() < 0.3 else "join"
-    return {
+    answers = {
         "profile": {"full_name": f"Person {rng.randrange(10**6)}", "job_title": "", "role": rng.choice(ROLES)},
         "work-profile": {
             "team_name": "", "team_size": rng.choice(TEAM_SIZES), "timezone": rng.choice(ZONES),
@@ -95,6 +95,9 @@ def answers_for(rng: random.Random, workspace: tuple[str, str]) -> dict:
         "workspace": {"mode": mode, "workspace_name": name if mode == "create" else "",
                       "join_code": code if mode == "join" else ""},
     }
+    if ai_question:  # the experiment's arm "on" answers the AI question
+        answers["work-profile"]["ai_usage"] = rng.choice(("", "none", "exploring", "weekly", "daily"))
+    return answers
 
 
 def generate(sessions: int) -> None:
@@ -115,8 +118,9 @@ def generate(sessions: int) -> None:
             for i in range(1, sessions + 1):
                 name, _slug, code = rng.choice(workspaces)
                 completed_at = now - timedelta(seconds=sessions - i)
-                data = {"answers": answers_for(rng, (name, code)), "completed_steps": [], "skipped_steps": [],
-                        "drafts": {}, "history": []}
+                ai_question = rng.random() < 0.5  # every session decided the experiment's flag: half are in
+                data = {"answers": answers_for(rng, (name, code), ai_question=ai_question), "completed_steps": [],
+                        "skipped_steps": [], "drafts": {}, "history": [], "flags": {"onboarding-ai-question": ai_question}}
                 copy.write_row((uuid.UUID(int=rng.getrandbits(128)), i, "completed", uuid.uuid4().hex[:20], 1, 1, "",
                                 json.dumps(data), completed_at - timedelta(minutes=5), completed_at, completed_at))
     raw_cursor().connection.commit()
@@ -131,14 +135,16 @@ def timed(function, *args, **kwargs):
 def raw_limit(batch_size: int) -> dict[str, float]:
     """Write the snapshot rows the backfill wrote into a scratch table, per batch: executemany, one
     multi-row INSERT, COPY. Returns rows/s by method."""
-    columns = "session_id, user_id, workspace_id, role, answer_schema_version, completed_at, answers, flattened, ingested_at"
+    columns = ("session_id, user_id, workspace_id, role, answer_schema_version, completed_at, answers, flattened, flags, "
+               "ingested_at")
     with raw_cursor() as cursor:
-        cursor.execute(f"SELECT {columns.replace('answers', 'answers::text').replace('flattened', 'flattened::text')} "
+        as_text = columns.replace("answers", "answers::text").replace("flattened", "flattened::text")
+        cursor.execute(f"SELECT {as_text.replace('flags', 'flags::text')} "
                        "FROM onboarding_answer_snapshots ORDER BY completed_at")
         rows = cursor.fetchall()
     connection = raw_cursor().connection
     connection.commit()
-    placeholders = ", ".join(["%s"] * 9)
+    placeholders = ", ".join(["%s"] * 10)
     rates = {}
     for method in ("executemany", "multi-row INSERT", "COPY"):
         with connection.cursor() as cursor:

@@ -24,7 +24,7 @@ from pathlib import Path
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
-COLUMNS = "session_id, user_id, workspace_id, role, answer_schema_version, completed_at, answers, flattened"
+COLUMNS = "session_id, user_id, workspace_id, role, answer_schema_version, completed_at, answers, flattened, flags"
 COPY_SQL = (
     f"COPY (SELECT row_to_json(t) FROM (SELECT {COLUMNS} FROM onboarding_answer_snapshots"
     " ORDER BY ingested_at, session_id) t) TO STDOUT"
@@ -108,11 +108,12 @@ def fill_snapshots(database_url: str, rows: int) -> None:
         conn.execute(
             # full_name differs on every row (answers and its flattened row, index 0), like real data.
             "INSERT INTO onboarding_answer_snapshots (session_id, user_id, workspace_id, role, answer_schema_version,"
-            " completed_at, answers, flattened, ingested_at)"
+            " completed_at, answers, flattened, flags, ingested_at)"
             " SELECT md5('bench' || g)::uuid, (%s::int[])[1 + g %% %s], NULL, v.role, 1,"
             "  now() - (%s - g) * interval '10 ms' - interval '2 s',"
             "  jsonb_set(v.answers, '{profile,full_name}', to_jsonb('Person ' || g)),"
             "  jsonb_set(v.flattened, '{0,value}', to_jsonb('Person ' || g)),"
+            "  jsonb_build_object('onboarding-ai-question', g %% 2 = 0),"
             "  now() - (%s - g) * interval '10 ms'"
             " FROM generate_series(1, %s) g JOIN bench_variants v ON v.k = g %% %s",
             [user_ids, len(user_ids), rows, rows, rows, VARIANTS],

@@ -1,7 +1,9 @@
-"""Django admin for onboarding: sessions (read-only, with a reset action), telemetry, the outbox.
+"""Django admin for onboarding: sessions (read-only, with a reset action), telemetry, the outbox,
+and waffle's flags with the re-decision of an onboarding flag for the sessions in progress.
 
-Admin actions are thin edges: they call the services (``session_restart``, ``outbox_dispatch``),
-never write rows themselves. The funnel page lives in ``adminapi.admin`` (it reads ``adminapi``).
+Admin actions are thin edges: they call the services (``session_restart``, ``outbox_dispatch``)
+or queue a task that does, never write rows themselves. The funnel page lives in
+``adminapi.admin`` (it reads ``adminapi``).
 """
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -9,12 +11,16 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import ngettext
+from waffle import get_waffle_flag_model
+from waffle.admin import FlagAdmin
 
 from . import services
-from .manifest import STEPS, display_value
+from .manifest import MANIFEST_FLAGS, STEPS, display_value
 from .models import (
     Invitation, OnboardingEvent, OnboardingSession, OutboxMessage, Workspace, WorkspaceMembership,
 )
+from .selectors import sessions_in_flight
+from .tasks import flag_redecide_in_flight_task
 
 
 def answers_table(answers: dict, *, skipped_steps=()):
@@ -111,9 +117,14 @@ class OnboardingSessionAdmin(ReadOnlyAdmin):
     actions = ["reset_onboarding"]
     fields = (
         "id", "user", "state", "current_step", "version", "answer_schema_version", "revision",
-        "started_at", "updated_at", "completed_at", "last_event_at", "progress", "answers_table",
+        "started_at", "updated_at", "completed_at", "last_event_at", "flags", "progress", "answers_table",
     )
     readonly_fields = fields
+
+    @admin.display(description="Flags (decided when it started)")
+    def flags(self, obj):
+        decided = sorted(obj.flags.items())
+        return format_html_join(", ", "{}: {}", ((name, "on" if on else "off") for name, on in decided)) or "—"
 
     @admin.display(description="Progress")
     def progress(self, obj):
@@ -208,3 +219,35 @@ class InvitationAdmin(admin.ModelAdmin):
     search_fields = ("email", "workspace__name", "workspace__slug")
     list_select_related = ("workspace", "invited_by")
     raw_id_fields = ("workspace", "invited_by")
+
+
+class OnboardingFlagAdmin(FlagAdmin):
+    """Waffle's flag admin, plus the re-decision of onboarding flags for the sessions in progress.
+
+    Changing a flag here changes what new sessions decide; sessions in flight keep their decision
+    until staff run this action (or ``manage.py redecide_onboarding_flag``).
+    """
+
+    actions = [*FlagAdmin.actions, "redecide_in_flight"]
+
+    @admin.action(description="Re-decide the selected onboarding flags for the sessions in progress",
+                  permissions=["change"])
+    def redecide_in_flight(self, request, queryset):
+        names = sorted(queryset.values_list("name", flat=True))
+        ignored = [name for name in names if name not in MANIFEST_FLAGS]
+        queued = [name for name in names if name in MANIFEST_FLAGS]
+        for name in queued:
+            flag_redecide_in_flight_task.delay(flag=name)
+        if queued:
+            self.message_user(request, (
+                f"Re-deciding {', '.join(queued)} for {sessions_in_flight().count()} sessions in progress. A session "
+                "whose decision changes keeps the answers that still apply, shows a notice and records a reset event."
+            ), messages.SUCCESS)
+        if ignored:
+            self.message_user(request, f"Not used by onboarding, left alone: {', '.join(ignored)}.", messages.WARNING)
+
+
+_Flag = get_waffle_flag_model()
+if admin.site.is_registered(_Flag):  # waffle.admin registered its own (waffle comes first in INSTALLED_APPS)
+    admin.site.unregister(_Flag)
+admin.site.register(_Flag, OnboardingFlagAdmin)

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class OnboardingConfig(AppConfig):
@@ -6,7 +7,8 @@ class OnboardingConfig(AppConfig):
     verbose_name = "Onboarding"
 
     def ready(self):
-        from . import signals  # noqa: F401  (login → "resumed" telemetry)
+        from . import signals  # (login → "resumed" telemetry; the manifest's flags after migrate)
         from .admin import admin_site_calendar_safe
 
         admin_site_calendar_safe()  # the admin's ready() ran first (it is listed first): all is registered
+        post_migrate.connect(signals.create_manifest_flags, sender=self)

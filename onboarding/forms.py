@@ -32,6 +32,7 @@ INTENT_CHOICES = [
 EXPERIENCE_CHOICES = [
     ("none", "None"), ("beginner", "Beginner"), ("intermediate", "Intermediate"), ("advanced", "Advanced"),
 ]
+AI_USAGE_CHOICES = [("none", "I don't use AI"), ("exploring", "Exploring it"), ("weekly", "Weekly"), ("daily", "Daily")]
 TOOL_CHOICES = [
     ("github", "GitHub"), ("gitlab", "GitLab"), ("bitbucket", "Bitbucket"), ("jira", "Jira"),
     ("linear", "Linear"), ("asana", "Asana"), ("trello", "Trello"), ("notion", "Notion"),
@@ -161,9 +162,11 @@ class ProfileForm(StepForm):
 
 
 class WorkProfileForm(StepForm):
+    """Work profile; ``ai_usage`` is experimental (the manifest puts it behind a flag)."""
+
     kinds = {
         "team_name": "text", "team_size": "choice", "timezone": "choice",
-        "functions": "multi", "intents": "multi", "experience": "choice",
+        "functions": "multi", "intents": "multi", "experience": "choice", "ai_usage": "choice",
     }
 
     team_name = forms.CharField(label="Team name", max_length=80, required=False)
@@ -174,6 +177,9 @@ class WorkProfileForm(StepForm):
     )
     intents = forms.MultipleChoiceField(label="Goals", choices=INTENT_CHOICES, widget=forms.CheckboxSelectMultiple)
     experience = forms.ChoiceField(label="Experience", choices=EXPERIENCE_CHOICES, widget=forms.RadioSelect)
+    ai_usage = forms.ChoiceField(
+        label="How do you use AI today?", choices=AI_USAGE_CHOICES, required=False, widget=forms.RadioSelect
+    )
 
 
 class ToolsForm(StepForm):

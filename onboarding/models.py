@@ -78,6 +78,7 @@ class OnboardingSession(models.Model):
         ],
         "notice": "...",                         # a one-off message for the user (version reset), until the next write
         "workspace_id": 42,                      # once completed: the workspace created or joined
+        "flags": {flag: true | false},           # decided once, at the start: every flag the manifest references
     }
     """
 
@@ -116,6 +117,10 @@ class OnboardingSession(models.Model):
             models.Index(fields=["completed_at", "id"], name="onb_session_completed"),
             # The staff funnel over a window of start times.
             models.Index(fields=["started_at"], name="onb_session_started"),
+            # Not declared here: onb_session_flags, a GIN index on data->'flags' serving the experiment
+            # readout (funnel?flag=, ``selectors.sessions_in_arm``). GIN is PostgreSQL's alone, and an index
+            # in Meta would be re-created by SQLite's table rebuilds, so migration 0004 creates it on
+            # PostgreSQL only.
         ]
 
     def __str__(self):
@@ -132,6 +137,10 @@ class OnboardingSession(models.Model):
     @property
     def skipped_steps(self) -> list:
         return self.data.get("skipped_steps", [])
+
+    @property
+    def flags(self) -> dict:
+        return self.data.get("flags", {})
 
     @property
     def is_completed(self) -> bool:

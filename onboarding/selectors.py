@@ -8,16 +8,25 @@ import hashlib
 import json
 from collections.abc import Collection
 
+from django.db import connection
+from django.db.models.fields.json import KeyTransform
 from django.urls import reverse
 
-from .manifest import STEP_KEYS, step_index
+from .manifest import STEP_KEYS, SessionManifest, session_manifest, step_index
 from .models import OnboardingSession
+
+ARMS = ("on", "off")
+
+
+def json_digest(value) -> str:
+    """Return a stable SHA-256 of a JSON value (key order and whitespace do not matter)."""
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def answers_checksum(answers: dict) -> str:
-    """Return a stable SHA-256 of answers (key order and whitespace do not matter)."""
-    canonical = json.dumps(answers, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """Return the progress document's checksum of the answers."""
+    return json_digest(answers)
 
 
 def session_live_for_user(user) -> OnboardingSession | None:
@@ -25,18 +34,41 @@ def session_live_for_user(user) -> OnboardingSession | None:
     return OnboardingSession.objects.filter(user_id=user.pk).exclude(state=OnboardingSession.State.SUPERSEDED).first()
 
 
+def sessions_in_flight():
+    """Return the in-progress sessions (those a staff re-decision of a flag may change)."""
+    return OnboardingSession.objects.filter(state=OnboardingSession.State.IN_PROGRESS)
+
+
+def manifest_of(session: OnboardingSession) -> SessionManifest:
+    """Return the steps and fields this session sees (its flags, decided when it started)."""
+    return session_manifest(session.flags)
+
+
+def sessions_in_arm(sessions, *, flag: str, arm: str):
+    """Filter ``sessions`` to those that decided ``flag`` on (``arm="on"``) or off; undecided ones are in neither.
+
+    On PostgreSQL this is ``data->'flags' @> '{"<flag>": true}'``, which the GIN index
+    onb_session_flags serves (migration 0004); other databases compare the key without an index.
+    """
+    on = arm == "on"
+    if connection.vendor == "postgresql":
+        return sessions.filter(data__flags__contains={flag: on})
+    return sessions.alias(flag_value=KeyTransform(flag, KeyTransform("flags", "data"))).filter(flag_value=on)
+
+
 # --- Page flow -----------------------------------------------------------------------------------
 
-def outstanding_step(*, done: Collection[str], skipped: Collection[str]) -> str | None:
-    """Return the first step neither done nor skipped, or None when all are marked."""
-    return next((key for key in STEP_KEYS if key not in done and key not in skipped), None)
+def outstanding_step(*, done: Collection[str], skipped: Collection[str], steps: Collection[str] = STEP_KEYS) -> str | None:
+    """Return the first of ``steps`` (a session's step keys) neither done nor skipped, or None when all are marked."""
+    return next((key for key in steps if key not in done and key not in skipped), None)
 
 
 def first_outstanding_step(session: OnboardingSession) -> str | None:
     """Return the session's first step neither done nor skipped (None when all are, or once completed)."""
     if session.is_completed:
         return None
-    return outstanding_step(done=session.completed_steps, skipped=session.skipped_steps)
+    return outstanding_step(done=session.completed_steps, skipped=session.skipped_steps,
+                            steps=manifest_of(session).step_keys)
 
 
 def resume_step(session: OnboardingSession) -> str:
@@ -44,17 +76,23 @@ def resume_step(session: OnboardingSession) -> str:
     return first_outstanding_step(session) or STEP_KEYS[-1]
 
 
-def steps_reached(*, done: Collection[str], skipped: Collection[str], completed: bool) -> list[str]:
-    """Return the steps a session has reached: marked ones and every step up to the first outstanding one."""
-    outstanding = None if completed else outstanding_step(done=done, skipped=skipped)
+def steps_reached(*, done: Collection[str], skipped: Collection[str], completed: bool,
+                  steps: Collection[str] = STEP_KEYS) -> list[str]:
+    """Return the steps a session has reached: marked ones and every step up to the first outstanding one.
+
+    ``steps``: the session's step keys (a step its flags leave out is never reached).
+    """
+    outstanding = None if completed else outstanding_step(done=done, skipped=skipped, steps=steps)
     return [
-        key for key in STEP_KEYS
+        key for key in steps
         if key in done or key in skipped or outstanding is None or step_index(key) <= step_index(outstanding)
     ]
 
 
 def step_is_reachable(session: OnboardingSession, step: str) -> bool:
-    """Tell whether ``step`` may be opened yet: at or before the first outstanding step (earlier ones stay open)."""
+    """Tell whether ``step`` may be opened yet: one of the session's steps, at or before the first outstanding one."""
+    if step not in manifest_of(session):
+        return False
     outstanding = first_outstanding_step(session)
     return outstanding is None or step_index(step) <= step_index(outstanding)
 

@@ -59,6 +59,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served locally, no CDN
     "formtools",
     "django_guid",
+    # Feature flags (admin screens, the waffle_flag command). No waffle middleware: onboarding decides
+    # a session's flags itself, once, by user (onboarding/flags.py), never by waffle's cookies.
+    "waffle",
     "onboarding",
     "aggregation",
     "adminapi",

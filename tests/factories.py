@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from aggregation.normalise import flatten_answers
-from onboarding.manifest import ANSWER_SCHEMA_VERSION, STEP_KEYS
+from onboarding.manifest import ANSWER_SCHEMA_VERSION, MANIFEST_FLAGS, STEP_KEYS
 from onboarding.models import OnboardingSession
 
 VALID_ANSWERS = {
@@ -47,13 +47,16 @@ class StaffFactory(UserFactory):
     username = factory.Sequence(lambda n: f"staff{n}")
 
 
-def session_data(done_steps=(), skipped_steps=(), answers=None) -> dict:
-    """Build ``OnboardingSession.data`` with the given steps done (valid answers) or skipped."""
+def session_data(done_steps=(), skipped_steps=(), answers=None, flags=None) -> dict:
+    """Build ``OnboardingSession.data`` with the given steps done (valid answers) or skipped.
+
+    ``flags``: the flags turned on (every other manifest flag is decided off, as a session started now).
+    """
     stored = {step: valid_answers(step) for step in done_steps}
     if answers:
         stored.update(copy.deepcopy(answers))
     return {"answers": stored, "completed_steps": list(done_steps), "skipped_steps": list(skipped_steps),
-            "drafts": {}, "history": []}
+            "drafts": {}, "history": [], "flags": {name: name in (flags or ()) for name in MANIFEST_FLAGS}}
 
 
 class OnboardingSessionFactory(factory.django.DjangoModelFactory):
@@ -61,7 +64,7 @@ class OnboardingSessionFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = OnboardingSession
-        exclude = ("done_steps", "skipped")
+        exclude = ("done_steps", "skipped", "flags_on")
 
     id = factory.LazyFunction(uuid.uuid4)
     user = factory.SubFactory(UserFactory)
@@ -69,7 +72,8 @@ class OnboardingSessionFactory(factory.django.DjangoModelFactory):
     answer_schema_version = ANSWER_SCHEMA_VERSION
     done_steps = ()
     skipped = ()
-    data = factory.LazyAttribute(lambda o: session_data(o.done_steps, o.skipped))
+    flags_on = ()
+    data = factory.LazyAttribute(lambda o: session_data(o.done_steps, o.skipped, flags=o.flags_on))
     current_step = factory.LazyAttribute(
         lambda o: next((k for k in STEP_KEYS if k not in o.done_steps and k not in o.skipped), "")
     )

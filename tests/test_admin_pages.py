@@ -8,7 +8,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from aggregation.models import AnswerGroupTotal, AnswerSnapshot, ExportRun
+from waffle.models import Sample, Switch
+
+from aggregation.models import AnswerArmTotal, AnswerGroupTotal, AnswerSnapshot, ExportRun
 from onboarding.api.tokens import RefreshToken
 from onboarding.manifest import display_value
 from onboarding.models import OnboardingEvent, OnboardingSession, OutboxMessage
@@ -28,6 +30,10 @@ def everything(db):
     OnboardingSessionFactory(user=UserFactory(username="halfway"), done_steps=("profile", "work-profile"))
     AnswerSnapshotFactory(user=completed.user, session_id=completed.pk, completed_at=completed.completed_at)
     AnswerGroupTotal.objects.create(step="profile", question="role", answer="engineering", count=1)
+    AnswerArmTotal.objects.create(flag="onboarding-ai-question", arm="on", step="profile", question="role",
+                                  answer="engineering", count=1)
+    Switch.objects.create(name="a-switch")  # waffle's own models (its flags: the manifest's, made by migrate)
+    Sample.objects.create(name="a-sample", percent=10)
     ExportRun.objects.create(window_end=timezone.now(), rows=1, files=["a.ndjson"])
     Group.objects.create(name="Support")
     RefreshToken.for_user(completed.user).blacklist()  # an outstanding and a blacklisted token (logout)
@@ -43,7 +49,8 @@ def test_every_model_of_the_project_is_registered():
     assert {
         "onboarding.OnboardingSession", "onboarding.OnboardingEvent", "onboarding.OutboxMessage",
         "onboarding.Workspace", "onboarding.WorkspaceMembership", "onboarding.Invitation",
-        "aggregation.AnswerSnapshot", "aggregation.AnswerGroupTotal", "aggregation.ExportRun",
+        "aggregation.AnswerSnapshot", "aggregation.AnswerGroupTotal", "aggregation.AnswerArmTotal",
+        "aggregation.ExportRun", "waffle.Flag",
     } <= labels
 
 

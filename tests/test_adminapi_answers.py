@@ -34,7 +34,7 @@ def test_it_lists_snapshots_newest_first_in_the_contract_shape(staff):
     assert _ids(response) == [str(newer.session_id), str(older.session_id)]
     first = body["results"][0]
     assert set(first) == {"session_id", "user_id", "workspace_id", "role", "answer_schema_version", "completed_at",
-                          "answers", "flattened"}
+                          "answers", "flattened", "flags"}
     assert first["user_id"] == newer.user_id
     assert first["role"] == "engineering"
     assert datetime.fromisoformat(first["completed_at"]) == newer.completed_at

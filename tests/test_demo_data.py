@@ -91,3 +91,14 @@ def test_the_completion_message_carries_the_historic_completion_time():
         snapshot_ingest(message=message.payload)  # what the consumer does once the demo's transaction commits
         snapshot = AnswerSnapshot.objects.get(session_id=message.session_id)
         assert snapshot.completed_at == message.session.completed_at < timezone.now() - timedelta(hours=11)
+
+
+def test_it_runs_the_ai_question_experiment_on_half_of_the_demo_users():
+    output = _load()
+
+    assert "Experiment: onboarding-ai-question at 50%" in output
+    flags = [session.flags for session in OnboardingSession.objects.all()]
+    assert flags and all(set(decided) == {"onboarding-ai-question"} for decided in flags)
+    with_question = OnboardingSession.objects.filter(data__flags__contains={"onboarding-ai-question": True})
+    for session in with_question.filter(data__completed_steps__contains=["work-profile"]):
+        assert "ai_usage" in session.answers["work-profile"]

@@ -40,7 +40,7 @@ def snapshots():
     awkward["workspace"]["workspace_name"] = AWKWARD
     workspace = Workspace.objects.create(name="Engines", slug="engines")
     return [
-        _snapshot(every_step, workspace=workspace),
+        _snapshot(every_step, workspace=workspace, flags={"onboarding-ai-question": True, "an-old-flag": False}),
         _snapshot(awkward, workspace=None, role='de"sign\\ é'),
         _snapshot({}, workspace=None, role=""),
         _snapshot(every_step, completed_at=datetime(2026, 3, 1, 12, 0, tzinfo=dt_timezone.utc)),  # no microseconds

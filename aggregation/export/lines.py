@@ -1,6 +1,6 @@
 """Rows of the export and their NDJSON lines: ``aggregation.documents.snapshot_line``, one snapshot per line.
 
-On PostgreSQL the fast path never decodes the stored JSON: ``answers`` and ``flattened`` come over
+On PostgreSQL the fast path never decodes the stored JSON: ``answers``, ``flattened`` and ``flags`` come over
 as jsonb text, which ``snapshot_line`` encodes nested values exactly like, and ``export_line``
 assembles the line around them. Decoding and re-encoding them would double the cost of a line;
 ``tests/test_export_lines.py`` proves every fast line byte-equal to ``snapshot_line``. Redaction
@@ -25,13 +25,14 @@ ROW_COMPLETED_AT = SNAPSHOT_DOCUMENT_FIELDS.index("completed_at")
 # export_line spells these fields out for speed: a field added to the document must be added there.
 assert SNAPSHOT_DOCUMENT_FIELDS == (
     "session_id", "user_id", "workspace_id", "role", "answer_schema_version", "completed_at", "answers", "flattened",
+    "flags",
 ), "the snapshot document changed: update export_line and _LINE"
 
 _LINE = (
     '{"session_id":"%s","user_id":%d,"workspace_id":%s,"role":%s,"answer_schema_version":%d,'
-    '"completed_at":"%s","answers":%s,"flattened":%s}\n'
+    '"completed_at":"%s","answers":%s,"flattened":%s,"flags":%s}\n'
 )
-_SPLICED = ("session_id", "answers", "flattened")  # columns the fast path reads as text
+_SPLICED = ("session_id", "answers", "flattened", "flags")  # columns the fast path reads as text
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class ExportWindow:
 def export_rows(window: ExportWindow, *, as_text: bool = False) -> QuerySet:
     """Return the window's snapshots as tuples of SNAPSHOT_DOCUMENT_FIELDS, ordered by (ingested_at, session_id).
 
-    ``as_text`` (PostgreSQL only): ``session_id``, ``answers`` and ``flattened`` come as text, for
+    ``as_text`` (PostgreSQL only): ``session_id`` and the JSON columns come as text, for
     ``export_line`` to splice in, so that no row is decoded only to be encoded again.
     """
     snapshots = AnswerSnapshot.objects.filter(ingested_at__lt=window.end)
@@ -65,10 +66,10 @@ def export_rows(window: ExportWindow, *, as_text: bool = False) -> QuerySet:
 
 def export_line(row: tuple) -> str:
     """Return the NDJSON line of an ``as_text`` export row (the stored JSON spliced in as it is)."""
-    session_id, user_id, workspace_id, role, version, completed_at, answers, flattened = row
+    session_id, user_id, workspace_id, role, version, completed_at, answers, flattened, flags = row
     return _LINE % (
         session_id, user_id, "null" if workspace_id is None else workspace_id, encode_value(role), version,
-        completed_at.isoformat(), answers, flattened,
+        completed_at.isoformat(), answers, flattened, flags,
     )
 
 

@@ -10,9 +10,9 @@ from collections.abc import Callable
 
 from rest_framework import serializers
 
-from ..manifest import STEP_KEYS, STEPS
+from ..manifest import STEP_KEYS
 from ..models import OnboardingSession
-from ..selectors import answers_checksum, first_outstanding_step, step_status
+from ..selectors import answers_checksum, first_outstanding_step, manifest_of, step_status
 
 STEP_STATUSES = ("done", "skipped", "pending")
 SESSION_STATES = ("in_progress", "completed")
@@ -60,10 +60,10 @@ PROGRESS_DOCUMENT: tuple[Part, ...] = (
          lambda r: [key for key in STEP_KEYS if key in r.session.completed_steps]),
     Part("skipped_steps", serializers.ListField(child=serializers.CharField()),
          lambda r: [key for key in STEP_KEYS if key in r.session.skipped_steps]),
-    Part("steps", StepStatusSerializer(many=True), lambda r: [
+    Part("steps", StepStatusSerializer(many=True, help_text="The session's steps (its flags may add some)."), lambda r: [
         {"key": s.key, "title": s.title, "required": s.required, "skippable": s.skippable,
          "status": step_status(r.session, s.key)}
-        for s in STEPS
+        for s in manifest_of(r.session).steps
     ]),
     Part("answers", serializers.DictField(
         child=serializers.DictField(), help_text="Validated answers by step, snake_case fields."), lambda r: r.session.answers),

@@ -23,6 +23,7 @@ class FieldDefinitionSerializer(serializers.Serializer):
     max_items = serializers.IntegerField(allow_null=True)
     choices = ChoiceSerializer(many=True, allow_null=True)
     default = serializers.JSONField(allow_null=True)
+    flag = serializers.CharField(allow_null=True, help_text="The feature flag that puts this field in the session, if any.")
 
 
 class StepDefinitionSerializer(serializers.Serializer):
@@ -30,12 +31,17 @@ class StepDefinitionSerializer(serializers.Serializer):
     title = serializers.CharField()
     required = serializers.BooleanField()
     skippable = serializers.BooleanField()
+    flag = serializers.CharField(allow_null=True, help_text="The feature flag that puts this step in the session, if any.")
     fields = FieldDefinitionSerializer(many=True)
 
 
 class ManifestSerializer(serializers.Serializer):
+    """The caller's session manifest: the steps and fields its flags (decided when it started) turn on."""
+
     version = serializers.IntegerField()
-    answer_schema_version = serializers.IntegerField()
+    answer_schema_version = serializers.IntegerField(help_text="The answers' shape; a flag never changes it.")
+    flags = serializers.DictField(child=serializers.BooleanField(), help_text=(
+        "Every flag the manifest references, as decided for this session when it started: name → on."))
     steps = StepDefinitionSerializer(many=True)
 
 

@@ -5,6 +5,7 @@ normalisation, revision checks, conflict diffing and telemetry. Domain errors pr
 ``errors.api_exception_handler``, which renders the contract's error bodies.
 """
 from django.conf import settings
+from django.utils.http import parse_etags
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -12,7 +13,8 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 
 from .. import services
-from ..manifest import ANSWER_SCHEMA_VERSION, STEPS, step_definition
+from ..manifest import ANSWER_SCHEMA_VERSION, step_definition
+from ..selectors import json_digest, manifest_of
 from .progress import ProgressSerializer, progress_document
 from .serializers import (
     ApiConflictSerializer, ApiErrorSerializer, ApiThrottledSerializer, ApiValidationFailedSerializer, ManifestSerializer,
@@ -134,14 +136,33 @@ class OnboardingCompleteApi(APIView):
         return progress_response(session)
 
 
-class OnboardingManifestApi(APIView):
-    """The steps and field definitions the signed-in user will see."""
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match", location=OpenApiParameter.HEADER, required=False,
+    description="The manifest's `ETag` a client cached: `304 Not Modified` while it still describes the session.",
+)
+MANIFEST_ETAG = OpenApiParameter(
+    "ETag", location=OpenApiParameter.HEADER, response=[200, 304],
+    description="A digest of the manifest document: it changes when the session's steps, fields or flags do.",
+)
 
-    @extend_schema(operation_id="onboarding_manifest", responses={200: ManifestSerializer, 401: UNAUTHENTICATED})
+
+class OnboardingManifestApi(APIView):
+    """The steps and field definitions of the signed-in user's session (starts one if none), with its flags."""
+
+    @extend_schema(
+        operation_id="onboarding_manifest", parameters=[IF_NONE_MATCH, MANIFEST_ETAG],
+        responses={200: ManifestSerializer, 304: OpenApiResponse(description="The cached manifest is current."),
+                   401: UNAUTHENTICATED},
+    )
     def get(self, request):
-        manifest = {"version": settings.ONBOARDING_VERSION, "answer_schema_version": ANSWER_SCHEMA_VERSION,
-                    "steps": [step_definition(step) for step in STEPS]}
-        return Response(ManifestSerializer(manifest).data)
+        manifest = manifest_of(services.session_get_or_start(user=request.user, source=SOURCE))
+        document = {"version": settings.ONBOARDING_VERSION, "answer_schema_version": ANSWER_SCHEMA_VERSION,
+                    "flags": manifest.flags, "steps": [step_definition(step) for step in manifest.steps]}
+        etag = f'"{json_digest(document)}"'
+        headers = {"ETag": etag, "Cache-Control": "private, no-cache"}  # per user: revalidate with If-None-Match
+        if etag in parse_etags(request.headers.get("If-None-Match", "")):
+            return Response(status=304, headers=headers)
+        return Response(document, headers=headers)
 
 
 _TOKEN_ERRORS = {400: ApiValidationFailedSerializer, 401: ApiErrorSerializer, 413: ApiErrorSerializer, 429: ApiThrottledSerializer}

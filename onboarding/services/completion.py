@@ -7,8 +7,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from ..errors import StepValidationError, issue
-from ..manifest import STEPS
 from ..models import Invitation, OnboardingEvent, OnboardingSession, Workspace, WorkspaceMembership
+from ..selectors import manifest_of
 from .outbox import outbox_add_completion
 from .sessions import session_locked
 from .writes import step_validate
@@ -17,9 +17,12 @@ logger = logging.getLogger(__name__)
 
 
 def completion_issues(session: OnboardingSession, *, user) -> list[dict]:
-    """Return every issue that blocks completion, in step order (empty when it may complete)."""
+    """Return every issue that blocks completion, in step order (empty when it may complete).
+
+    The session's own steps and fields count (its flags, decided when it started).
+    """
     issues = []
-    for step in STEPS:
+    for step in manifest_of(session).steps:
         if step.key in session.skipped_steps and step.skippable:
             continue
         if step.key not in session.completed_steps:

@@ -24,6 +24,7 @@ def completion_message(session: OnboardingSession) -> dict:
         "completed_at": session.completed_at.isoformat(),
         "answer_schema_version": session.answer_schema_version,
         "answers": session.answers,
+        "flags": session.flags,
     }
 
 

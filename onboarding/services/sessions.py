@@ -14,7 +14,7 @@ named, in the same transaction; the event's duration is the time since the event
 from the locked row. A refused write (StepValidationError, RevisionConflict) rolls back and is
 then recorded as ``validation_failed`` / ``revision_conflict``.
 """
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -22,9 +22,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..errors import RevisionConflict, RevisionRequired, StepValidationError, issue
-from ..manifest import ANSWER_SCHEMA_VERSION, STEP_KEYS, STEPS, UnknownStep, get_step, step_index
+from ..flags import flags_decide
+from ..manifest import (
+    ANSWER_SCHEMA_VERSION, MANIFEST_FLAGS, STEP_KEYS, Step, UnknownStep, canonical_step_key, get_step, session_manifest,
+)
 from ..models import OnboardingEvent, OnboardingSession
-from ..selectors import first_outstanding_step, session_live_for_user, step_is_reachable
+from ..selectors import first_outstanding_step, manifest_of, session_live_for_user, step_is_reachable
 from .events import event_insert, event_record, event_record_resumed_if_away
 from .writes import (
     SessionWrite, changed_fields_since, check_revision, normalise_answers, session_is_outdated, session_lock_live,
@@ -33,6 +36,10 @@ from .writes import (
 
 Name = OnboardingEvent.Name
 RESET_NOTICE = "Onboarding has changed since you started. Please review your answers; we kept the ones that still apply."
+FLAGS_RESET_NOTICE = (
+    "Some onboarding questions have changed for you since you started. Please review your answers; "
+    "we kept the ones that still apply."
+)
 
 
 @contextmanager
@@ -95,13 +102,16 @@ def session_get_or_start(*, user, source: str) -> OnboardingSession:
 
 
 def _session_start(*, user, source: str) -> OnboardingSession:
+    """Start a session; its flags are decided here, once, and kept with it (``data["flags"]``)."""
+    flags = flags_decide(user=user)
     try:
         with transaction.atomic():
             now = timezone.now()
             session = OnboardingSession.objects.create(
                 user=user, version=settings.ONBOARDING_VERSION, answer_schema_version=ANSWER_SCHEMA_VERSION,
                 current_step=STEP_KEYS[0], last_event_at=now,
-                data={"answers": {}, "completed_steps": [], "skipped_steps": [], "drafts": {}, "history": []},
+                data={"answers": {}, "completed_steps": [], "skipped_steps": [], "drafts": {}, "history": [],
+                      "flags": flags},
             )
             event_insert(session=session, name=Name.STARTED, source=source, step=STEP_KEYS[0], at=now, since=None)
     except IntegrityError:  # a concurrent request started it first
@@ -111,8 +121,9 @@ def _session_start(*, user, source: str) -> OnboardingSession:
 
 def session_save_step(*, user, step: str, answers: dict, revision: str, source: str) -> OnboardingSession:
     """Validate a step's answers, store them and mark the step done."""
-    step_def = _step_or_error(step)
-    with session_locked(user=user, revision=revision, source=source, step=step_def.key) as unit:
+    key = _step_key_or_error(step)
+    with session_locked(user=user, revision=revision, source=source, step=key) as unit:
+        step_def = _session_step(unit.session, key)
         _check_reachable(unit.session, step_def.key)
         cleaned = step_validate(step=step_def, answers=normalise_answers(step_def, answers), user=unit.user)
         data = unit.session.data
@@ -126,8 +137,9 @@ def session_save_step(*, user, step: str, answers: dict, revision: str, source: 
 
 def session_skip_step(*, user, step: str, revision: str, source: str) -> OnboardingSession:
     """Mark a skippable step skipped; its answers, if any, no longer count."""
-    step_def = _step_or_error(step)
-    with session_locked(user=user, revision=revision, source=source, step=step_def.key) as unit:
+    key = _step_key_or_error(step)
+    with session_locked(user=user, revision=revision, source=source, step=key) as unit:
+        step_def = _session_step(unit.session, key)
         _check_reachable(unit.session, step_def.key)
         if not step_def.skippable:
             raise StepValidationError([issue(step_def.key, None, "not_skippable", f"“{step_def.title}” can't be skipped.")])
@@ -142,12 +154,12 @@ def session_skip_step(*, user, step: str, revision: str, source: str) -> Onboard
 
 def session_go_back(*, user, step: str, revision: str, source: str) -> OnboardingSession:
     """Un-mark the step before ``step`` and make it the current one."""
-    step_def = _step_or_error(step)
-    with session_locked(user=user, revision=revision, source=source, step=step_def.key) as unit:
-        index = step_index(step_def.key)
-        if index == 0:
+    key = _step_key_or_error(step)
+    with session_locked(user=user, revision=revision, source=source, step=key) as unit:
+        step_def = _session_step(unit.session, key)
+        previous = manifest_of(unit.session).previous_step(step_def.key)
+        if previous is None:
             raise StepValidationError([issue(step_def.key, None, "no_previous_step", "This is the first step.")])
-        previous = STEP_KEYS[index - 1]
         data = unit.session.data
         data["completed_steps"] = _without(data.get("completed_steps", []), previous)
         data["skipped_steps"] = _without(data.get("skipped_steps", []), previous)
@@ -158,8 +170,9 @@ def session_go_back(*, user, step: str, revision: str, source: str) -> Onboardin
 
 def session_save_draft(*, user, step: str, answers: dict, revision: str, source: str) -> OnboardingSession:
     """Keep partial, unvalidated answers of a step (autosave); known fields only."""
-    step_def = _step_or_error(step)
-    with session_locked(user=user, revision=revision, source=source, step=step_def.key) as unit:
+    key = _step_key_or_error(step)
+    with session_locked(user=user, revision=revision, source=source, step=key) as unit:
+        step_def = _session_step(unit.session, key)
         draft = normalise_answers(step_def, answers)
         drafts = unit.session.data.setdefault("drafts", {})
         drafts[step_def.key] = {**drafts.get(step_def.key, {}), **draft}
@@ -172,16 +185,47 @@ def session_save_draft(*, user, step: str, answers: dict, revision: str, source:
 def session_reset_to_baseline(*, user, source: str) -> OnboardingSession | None:
     """Bring the user's in-progress session of an older version to the current baseline, keeping valid answers."""
     session = session_lock_live(user)
-    if session is None or not session_is_outdated(session):
-        return session
-    unit = SessionWrite.begin(session, user=user, source=source)
-    kept = {key: fields for key, fields in ((s.key, _still_valid(s, session.answers.get(s.key), user)) for s in STEPS) if fields}
-    session.data.update(answers=kept, completed_steps=[], skipped_steps=[], drafts={})
-    session.version, session.answer_schema_version = settings.ONBOARDING_VERSION, ANSWER_SCHEMA_VERSION
-    unit.current_step, unit.notice = STEP_KEYS[0], RESET_NOTICE
-    unit.record(Name.RESET, detail={"kept_steps": sorted(kept), "to_version": settings.ONBOARDING_VERSION})
-    unit.write()
+    if session is not None and session_is_outdated(session):
+        _session_rebase(session, user=user, source=source)
     return session
+
+
+@transaction.atomic
+def session_redecide_flags(*, user, flags: Collection[str], source: str) -> bool:
+    """Decide ``flags`` again for the user's in-progress session (staff's re-decision); return whether it changed.
+
+    A changed decision resets the session to the baseline the new flags give, as a version reset
+    does: the answers that still validate are kept, a notice says why, a ``reset`` event records it.
+    """
+    session = session_lock_live(user)
+    if session is None or session.state != OnboardingSession.State.IN_PROGRESS:
+        return False
+    return _session_rebase(session, user=user, source=source, redecide=flags)
+
+
+def _session_rebase(session: OnboardingSession, *, user, source: str, redecide: Collection[str] = ()) -> bool:
+    """Reset a locked in-progress session to the current baseline; return False, writing nothing, if it is there.
+
+    The baseline: the current version, and the session's flags, of which those in ``redecide`` (and,
+    for an outdated session, those it never decided) are decided now. The session keeps the answers
+    that still validate under the steps those flags give, and every step is to be reviewed again.
+    """
+    outdated, old_flags = session_is_outdated(session), session.flags
+    names = [name for name in MANIFEST_FLAGS if name in redecide or (outdated and name not in old_flags)]
+    flags = {**old_flags, **flags_decide(user=user, names=names)}
+    changed = {name: flags[name] for name in names if flags[name] != old_flags.get(name, False)}
+    if not outdated and not changed:
+        return False
+    unit = SessionWrite.begin(session, user=user, source=source)
+    manifest = session_manifest(flags)
+    kept = {s.key: fields for s in manifest.steps if (fields := _still_valid(s, session.answers.get(s.key), user))}
+    session.data.update(answers=kept, completed_steps=[], skipped_steps=[], drafts={}, flags=flags)
+    session.version, session.answer_schema_version = settings.ONBOARDING_VERSION, ANSWER_SCHEMA_VERSION
+    unit.current_step, unit.notice = manifest.step_keys[0], RESET_NOTICE if outdated else FLAGS_RESET_NOTICE
+    unit.record(Name.RESET, detail={"kept_steps": sorted(kept), "to_version": settings.ONBOARDING_VERSION,
+                                    "flags_changed": changed})
+    unit.write()
+    return True
 
 
 @transaction.atomic
@@ -194,7 +238,7 @@ def session_restart(*, user, source: str) -> OnboardingSession:
     return _session_start(user=user, source=source)
 
 
-def _still_valid(step_def, answers, user) -> dict:
+def _still_valid(step_def: Step, answers, user) -> dict:
     """Return the fields of ``answers`` that still pass the step's form."""
     if not answers:
         return {}
@@ -203,11 +247,23 @@ def _still_valid(step_def, answers, user) -> dict:
     return {name: form.cleaned_data[name] for name in answers if name in form.cleaned_data and name not in form.errors}
 
 
-def _step_or_error(step: str):
+def _step_key_or_error(step: str) -> str:
     try:
-        return get_step(step)
+        return canonical_step_key(step)
     except (UnknownStep, TypeError):
-        raise StepValidationError([issue(str(step)[:80], None, "unknown_step", f"“{str(step)[:80]}” is not an onboarding step.")])
+        raise _unknown_step(step)
+
+
+def _session_step(session: OnboardingSession, key: str) -> Step:
+    """Return the step as this session sees it (its flags decide which steps and fields it has)."""
+    try:
+        return manifest_of(session).get_step(key)
+    except UnknownStep:
+        raise _unknown_step(key)
+
+
+def _unknown_step(step) -> StepValidationError:
+    return StepValidationError([issue(str(step)[:80], None, "unknown_step", f"“{str(step)[:80]}” is not an onboarding step.")])
 
 
 def _check_reachable(session: OnboardingSession, step: str) -> None:

@@ -2,8 +2,8 @@
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import QueryDict
 
-from ..manifest import STEPS, display_value, get_step
-from ..selectors import step_status
+from ..manifest import display_value, get_step
+from ..selectors import manifest_of, step_status
 
 STATUS_LABELS = {"done": "done", "skipped": "skipped", "pending": "to do"}
 
@@ -65,9 +65,9 @@ def changed_fields_display(session, changed_fields: list[dict]) -> list[dict]:
 
 
 def progress_steps(session, current: str) -> list[dict]:
-    """Return every step with its status, for the progress indicator."""
+    """Return every step of the session with its status, for the progress indicator."""
     return [
         {"key": step.key, "title": step.title, "status": step_status(session, step.key),
          "status_label": STATUS_LABELS[step_status(session, step.key)], "current": step.key == current}
-        for step in STEPS
+        for step in manifest_of(session).steps
     ]

@@ -5,6 +5,7 @@ progress helper); the storage is the user's OnboardingSession and ``post()`` han
 to ``onboarding.services`` at once, so the services, not formtools' revalidation, decide.
 """
 import logging
+from collections import OrderedDict
 
 from django import forms
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -16,8 +17,8 @@ from formtools.wizard.views import NamedUrlWizardView
 
 from .. import services
 from ..errors import RevisionConflict, RevisionRequired, SessionAlreadyCompleted, StepValidationError
-from ..manifest import STEP_KEYS, STEPS, get_step
-from ..selectors import onboarding_url, resume_step, session_live_for_user, step_is_reachable
+from ..manifest import STEP_KEYS, STEPS
+from ..selectors import manifest_of, onboarding_url, resume_step, session_live_for_user, step_is_reachable
 from .presentation import (
     changed_fields_display, form_add_issues, form_data_for, progress_steps, typed_answers,
 )
@@ -31,6 +32,8 @@ PENDING_ISSUES_KEY = "onboarding_wizard_issues"
 
 class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
     storage_name = "onboarding.wizard.storage.OnboardingSessionStorage"
+    # Every step formtools may meet, for its checks when the URLconf builds the view. A request's
+    # steps and forms are the user's session manifest's (``get_form_list``).
     form_list = [(step.key, step.form_class) for step in STEPS]
     template_name = "onboarding/wizard_step.html"
 
@@ -45,6 +48,10 @@ class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
         return super().dispatch(request, *args, **kwargs)
 
     # --- formtools hooks ----------------------------------------------------------------
+
+    def get_form_list(self):
+        """Return this session's steps and their forms (its flags decide which steps and fields it has)."""
+        return OrderedDict((step.key, step.form_class) for step in manifest_of(self.session).steps)
 
     def get_form_kwargs(self, step=None):
         return {"user": self.request.user}
@@ -68,7 +75,7 @@ class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
 
     def get_context_data(self, form, **kwargs):
         context = super().get_context_data(form=form, **kwargs)
-        step = get_step(self.steps.current)
+        step = manifest_of(self.session).get_step(self.steps.current)
         context.update(
             step=step,
             is_last=step.key == STEP_KEYS[-1],

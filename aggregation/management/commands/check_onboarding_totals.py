@@ -5,7 +5,10 @@ from aggregation.consistency import totals_drift, totals_repair
 
 
 class Command(BaseCommand):
-    help = "Compare onboarding_answer_group_totals with a recomputation from the snapshots (exit 1 on drift)."
+    help = (
+        "Compare onboarding_answer_group_totals and onboarding_answer_arm_totals with a recomputation "
+        "from the snapshots (exit 1 on drift)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--repair", action="store_true", help="Set drifted totals to the recomputed counts.")
@@ -13,7 +16,7 @@ class Command(BaseCommand):
     def handle(self, *args, repair, **options):
         drift = totals_repair() if repair else totals_drift()
         for d in drift:
-            self.stdout.write(f"{d.step}.{d.question}={d.answer}: stored {d.stored}, expected {d.expected}")
+            self.stdout.write(str(d))
         if not drift:
             self.stdout.write("Totals match the snapshots.")
         elif repair:

@@ -19,14 +19,15 @@ from django.db.models import F
 from django.test.utils import override_settings
 from django.utils import timezone
 from tqdm import tqdm
+from waffle import get_waffle_flag_model
 
 from onboarding import services
 from onboarding.errors import StepValidationError
-from onboarding.manifest import STEP_KEYS, get_step
+from onboarding.manifest import AI_QUESTION_FLAG, STEP_KEYS, get_step
 from onboarding.models import (
     Invitation, OnboardingEvent, OnboardingSession, OutboxMessage, Workspace, WorkspaceMembership,
 )
-from onboarding.selectors import session_live_for_user
+from onboarding.selectors import manifest_of, session_live_for_user
 
 SOURCE = "wizard"
 ADMIN_PASSWORD = "onboarding-admin"
@@ -105,6 +106,7 @@ class Command(BaseCommand):
         self.shared_hash = make_password(DEMO_PASSWORD)  # hashing once keeps ~70 accounts fast
         plan = [("completed", n) for n in range(1, options["completed"] + 1)]
         plan += [("abandoned", n) for n in range(1, options["abandoned"] + 1)]
+        self.experiment = self._experiment()
         with self._quiet(options["verbosity"]):
             created = self._named_accounts()
             for kind, number in tqdm(plan, desc="demo users", unit="user", disable=options["verbosity"] == 0):
@@ -127,6 +129,16 @@ class Command(BaseCommand):
         finally:
             for logger, level in zip(loggers, levels):
                 logger.setLevel(level)
+
+    def _experiment(self) -> str:
+        """Show the AI question to half of the new demo users, unless its flag is set up already."""
+        flag, _ = get_waffle_flag_model().objects.get_or_create(name=AI_QUESTION_FLAG, defaults={"superusers": False})
+        untouched = (flag.everyone is None and not flag.percent and not flag.staff and not flag.superusers
+                     and not flag.authenticated and not flag.users.exists() and not flag.groups.exists())
+        if untouched:
+            flag.percent = 50
+            flag.save()
+        return f"{flag.name} at {float(flag.percent):g}%" if untouched else f"{flag.name} as configured (left alone)"
 
     # --- accounts -------------------------------------------------------------------------
 
@@ -196,6 +208,9 @@ class Command(BaseCommand):
                                            answers={**self._answers(step), "functions": []})
             self.timeline.think(self.rng, 5, 60)
         answers = self._answers(step, user=user, workspace_name=workspace_name, full_name=full_name)
+        shown = manifest_of(session).get_step(step)
+        for name in shown.field_flags:  # the experimental questions this session's flags show: some answer them
+            answers[name] = self.rng.choice(["", *(value for value, _ in shown.form_class.base_fields[name].choices)])
         return services.session_save_step(user=user, step=step, answers=answers, revision=session.revision,
                                           source=SOURCE)
 
@@ -254,5 +269,7 @@ class Command(BaseCommand):
         generated = f"completed01..{options['completed']:02d}, abandoned01..{options['abandoned']:02d}"
         out.write(f"  {generated} / {DEMO_PASSWORD}   generated users")
         out.write("")
+        out.write(f"Experiment: {self.experiment} for sessions started now (staff: /admin/waffle/flag/; the readout: "
+                  "/admin/onboarding/funnel/?flag=onboarding-ai-question).")
         # The command does not know where the site is served: `make run` prints the full address.
         out.write("Log in at /accounts/login/ (staff: /admin/), or sign up at /accounts/signup/.")
