@@ -62,6 +62,7 @@ def setup_django(url: str) -> None:
     os.environ.pop("REDIS_URL", None)
     # DEBUG off: no per-query bookkeeping in connection.queries, as in production.
     os.environ["DEBUG"] = "false"
+    os.environ["SECURE_SSL_REDIRECT"] = "false"  # the test client speaks plain HTTP
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "onboarding_project.settings")

@@ -69,6 +69,7 @@ def server_env(args) -> dict:
         "DJANGO_SETTINGS_MODULE": "benchmarks.baseline_site.settings",
         "DATABASE_URL": database_url(args),
         "DEBUG": "false",  # DEBUG keeps every query in memory: not what production runs
+        "SECURE_SSL_REDIRECT": "false",  # plain HTTP on 127.0.0.1, as `make stack` serves
         "SECRET_KEY": "benchmark-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "API_WRITE_THROTTLE_RATE": "",  # the throttle is off: the benchmark measures the endpoint
