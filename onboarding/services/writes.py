@@ -5,7 +5,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
 from ..errors import RevisionConflict, RevisionRequired, SessionAlreadyCompleted, StepValidationError, issue
@@ -14,6 +13,8 @@ from ..models import OnboardingSession, new_revision
 from ..selectors import first_outstanding_step
 from .events import event_insert, resumed_event
 HISTORY_LIMIT = 50
+# Columns a write may change besides its data (completion, a version reset): written only when it does.
+CHANGEABLE_COLUMNS = ("state", "completed_at", "version", "answer_schema_version")
 _MISSING = None  # answers never hold None, so None marks "no value at that revision"
 
 
@@ -32,6 +33,7 @@ class SessionWrite:
     previous_event_at: datetime | None  # the session's last event as locked: this write's event counts from it
     resumed: dict | None                # the "resumed" event that goes first, when the user was away long enough
     old_answers: dict                   # the answers as locked: what the history entry diffs against
+    old_columns: dict                   # CHANGEABLE_COLUMNS as locked
     current_step: str | None = None
     notice: str | None = None
     event: dict | None = field(default=None, repr=False)
@@ -41,7 +43,8 @@ class SessionWrite:
         """Start a write of ``session``, which the caller has locked."""
         # Writes replace a step's dict, never change one in place: a shallow copy is the state as locked.
         return cls(session=session, user=user, source=source, previous_event_at=session.last_event_at,
-                   resumed=resumed_event(session), old_answers=dict(session.answers))
+                   resumed=resumed_event(session), old_answers=dict(session.answers),
+                   old_columns={name: getattr(session, name) for name in CHANGEABLE_COLUMNS})
 
     def record(self, name: str, *, step: str = "", detail: dict | None = None) -> None:
         """Name the event this write records (inserted with the session row by ``write``)."""
@@ -61,10 +64,10 @@ class SessionWrite:
             data.pop("notice", None)  # a one-off message is shown until the next write
         session.revision, session.updated_at, session.last_event_at = new_revision(), now, now
         session.current_step = "" if session.is_completed else (self.current_step or first_outstanding_step(session) or "")
+        changed = {name: getattr(session, name) for name, old in self.old_columns.items() if getattr(session, name) != old}
         written = OnboardingSession.objects.filter(pk=session.pk, revision=old_revision).update(
             revision=session.revision, data=data, updated_at=now, last_event_at=now, current_step=session.current_step,
-            state=session.state, completed_at=session.completed_at, version=session.version,
-            answer_schema_version=session.answer_schema_version,
+            **changed,
         )
         if written != 1:  # only reachable without row locks (SQLite); the compare-and-swap keeps one winner
             fresh = OnboardingSession.objects.get(pk=session.pk)
@@ -76,9 +79,12 @@ class SessionWrite:
         event_insert(session=session, source=self.source, at=now, since=since, **self.event)
 
 
+LIVE_STATES = (OnboardingSession.State.IN_PROGRESS, OnboardingSession.State.COMPLETED)
+
+
 def session_lock_live(user) -> OnboardingSession | None:
     """Fetch the user's live session under a row lock, or None (the caller owns the transaction)."""
-    live = OnboardingSession.objects.select_for_update().filter(~Q(state=OnboardingSession.State.SUPERSEDED), user_id=user.pk)
+    live = OnboardingSession.objects.select_for_update().filter(user_id=user.pk, state__in=LIVE_STATES)
     try:
         return live.get()  # at most one: uniq_live_onboarding_session (no ORDER BY, unlike first())
     except OnboardingSession.DoesNotExist:
