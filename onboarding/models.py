@@ -161,12 +161,16 @@ class OnboardingEvent(models.Model):
         REVISION_CONFLICT = "revision_conflict"
         RESET = "reset"
         COMPLETED = "completed"
+        # Reported by the browser client (source "browser"): friction the server cannot see.
+        SAVE_RETRIED = "save_retried"
+        CONFLICT_SHOWN = "conflict_shown"
 
     class Source(models.TextChoices):
         WIZARD = "wizard"
         API = "api"
         ADMIN = "admin"
         SYSTEM = "system"
+        BROWSER = "browser"
 
     # No database FK: its check would take a KEY SHARE lock on the session row, which queues
     # behind writers waiting for that row and deadlocks under contention. Telemetry is append-only.

@@ -223,6 +223,8 @@ SIMPLE_JWT = {
 # empty disables). Counted in the default cache, i.e. per process unless CACHES points at a shared one.
 API_WRITE_THROTTLE_RATE = env("API_WRITE_THROTTLE_RATE", default="120/min") or None
 API_TOKEN_THROTTLE_RATE = env("API_TOKEN_THROTTLE_RATE", default="30/min") or None
+# Browser telemetry (save_retried, conflict_shown) per user, counted apart from the writes.
+API_BROWSER_EVENT_THROTTLE_RATE = env("API_BROWSER_EVENT_THROTTLE_RATE", default="30/min") or None
 # Cross-origin SPAs (bearer token only: no cookies cross-origin). Origins such as
 # https://app.example.com; none by default. ETag is exposed so the SPA can send it back as If-Match.
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
