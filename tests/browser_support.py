@@ -132,16 +132,20 @@ def wizard_server(django_db_setup):
         os.unlink(server.log.name)
 
 
-def fail_next(page, url_glob: str, *, times: int, method: str = "PATCH", status: int = 503, after_server=False):
+def fail_next(page, url_glob: str, *, times: int, method: str = "PATCH", action: str | None = None,
+              status: int = 503, after_server=False):
     """Answer the next ``times`` ``method`` requests to ``url_glob`` with ``status``; return the count.
 
+    ``action`` limits it to JSON bodies with that ``action`` (autosave's drafts pass through).
     With ``after_server`` the request still reaches the server (and may commit) and only its
     answer is replaced: a response lost on the way back.
     """
     failed = {"count": 0}
 
     def handle(route):
-        if route.request.method != method or failed["count"] >= times:
+        request = route.request
+        wanted = action is None or (request.post_data_json or {}).get("action", "save") == action
+        if request.method != method or not wanted or failed["count"] >= times:
             return route.fallback()
         failed["count"] += 1
         if after_server:
@@ -150,6 +154,17 @@ def fail_next(page, url_glob: str, *, times: int, method: str = "PATCH", status:
 
     page.route(url_glob, handle)
     return failed
+
+
+def wait_for(condition, *, timeout=10.0, message="condition"):
+    """Poll ``condition`` (e.g. a database query) until it is truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {message}")
 
 
 def log_in(page, server, username, password=PASSWORD, *, next_path=""):
