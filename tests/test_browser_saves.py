@@ -16,7 +16,7 @@ def _user_at(step_keys=(), username="ada"):
     user = UserFactory(username=username, email=f"{username}@example.org", password=PASSWORD)
     session = services.session_get_or_start(user=user, source="api")
     for step in step_keys:
-        session = services.session_save_step(session=session, step=step, answers=valid_answers(step),
+        session = services.session_save_step(user=user, step=step, answers=valid_answers(step),
                                               revision=session.revision, source="api")
     return user
 

@@ -16,7 +16,7 @@ def _two_pages(browser, server, *, done=()):
     user = UserFactory(username="ada", email="ada@example.org", password=PASSWORD)
     session = services.session_get_or_start(user=user, source="api")
     for step in done:
-        session = services.session_save_step(session=session, step=step, answers=valid_answers(step),
+        session = services.session_save_step(user=user, step=step, answers=valid_answers(step),
                                               revision=session.revision, source="api")
     context, first = new_page(browser)
     log_in(first, server, "ada")
