@@ -7,7 +7,7 @@ started again on the same port, cookies deleted, a browser context closed.
 import pytest
 
 from onboarding import services
-from onboarding.models import OnboardingEvent, OnboardingSession
+from onboarding.models import IdempotencyKey, OnboardingEvent, OnboardingSession
 
 from .browser_support import PASSWORD, browser, fail_next, log_in, new_page, wait_for, wizard_server  # noqa: F401
 from .factories import UserFactory
@@ -55,6 +55,24 @@ def test_a_save_answered_503_twice_is_retried_and_saved_once(browser, wizard_ser
     retried = wait_for(lambda: OnboardingEvent.objects.filter(user=ada, name="save_retried").first(),
                        message="the save_retried event")
     assert (retried.source, retried.step, retried.detail) == ("browser", "profile", {"retries": 2})
+    context.close()
+
+
+def test_a_save_whose_answer_was_lost_is_answered_again_by_its_idempotency_key(browser, wizard_server, ada):
+    from playwright.sync_api import expect
+
+    context, page = new_page(browser)
+    log_in(page, wizard_server, "ada")
+    failed = fail_next(page, PROGRESS, times=1, action="save", after_server=True)  # committed, answer lost
+    _fill_profile(page)
+    page.get_by_role("button", name="Continue").click()
+
+    expect(page).to_have_url(f"{wizard_server.url}/o/work-profile/")
+    assert failed["count"] == 1
+    assert _session().completed_steps == ["profile"]
+    assert OnboardingEvent.objects.filter(user=ada, name="step_saved").count() == 1
+    assert not OnboardingEvent.objects.filter(user=ada, name="revision_conflict").exists()
+    assert IdempotencyKey.objects.filter(user=ada).count() == 1
     context.close()
 
 
