@@ -14,6 +14,8 @@ export class StepForm {
     this.step = form.dataset.step;
     this.isLast = form.hasAttribute("data-last");
     this.dirty = false; // edited in this tab since its values last came from the server
+    this.inConflict = false; // a "changed elsewhere" notice is up: it stays the status until a save
+    this.leaving = false; // navigating away: nothing more is sent from this page
     this.client = new SaveClient({ onRetrying: () => setSyncState("retrying") });
   }
 
@@ -81,6 +83,13 @@ export class StepForm {
     }
   }
 
+  // Go to ``url`` (a step the server named, or the dashboard); timers still pending send nothing.
+  goTo(url, { focusHeading = true } = {}) {
+    this.leaving = true;
+    if (focusHeading) headingFocus.request();
+    window.location.assign(url);
+  }
+
   // Take the values and revision of the same step rendered afresh by the server.
   adoptFrom(freshForm) {
     const fresh = new StepForm(freshForm);
@@ -94,9 +103,4 @@ export class StepForm {
 export function stepFormOf(form) {
   if (!pages.has(form)) pages.set(form, new StepForm(form));
   return pages.get(form);
-}
-
-export function goTo(url, { focusHeading = true } = {}) {
-  if (focusHeading) headingFocus.request();
-  window.location.assign(url);
 }

@@ -60,6 +60,7 @@ export async function showConflict(page, { since, currentRevision, changes: fetc
   }
   const notice = showChanges(changes.element);
   page.revision = changes.revision ?? currentRevision;
+  page.inConflict = true;
   setSyncState("conflict");
   reportEvent(page, "conflict_shown");
   return notice;

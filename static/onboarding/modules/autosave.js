@@ -40,7 +40,7 @@ class Autosave {
     }
     const values = this.page.values();
     const serialised = JSON.stringify(values);
-    if (this.page.submitting || serialised === this.lastSent) return;
+    if (this.page.submitting || this.page.leaving || serialised === this.lastSent) return;
     this.inFlight = true;
     try {
       setSyncState("saving");
@@ -58,11 +58,11 @@ class Autosave {
   }
 
   async report(answer, serialised) {
-    if (this.page.submitting) return; // Continue/Finish took over and reports for itself
+    if (this.page.submitting || this.page.leaving) return; // Continue/Finish took over and reports for itself
     if (answer.outcome === "ok") {
       this.lastSent = serialised;
       if (JSON.stringify(this.page.values()) === serialised) typedValues.forget(this.page.step);
-      setSyncState("saved", "draft");
+      if (!this.page.inConflict) setSyncState("saved", "draft"); // the notice stays the news until a save
     } else if (answer.outcome === "conflict" && answer.body?.code === "revision_conflict") {
       await showConflict(this.page, { since: answer.sentRevision, currentRevision: answer.body.current.revision });
     } else {
@@ -71,7 +71,7 @@ class Autosave {
   }
 
   flushOnLeave() {
-    if (this.timer === null || this.page.submitting) return;
+    if (this.timer === null || this.page.submitting || this.page.leaving) return;
     clearTimeout(this.timer);
     const body = { step: this.page.step, action: "draft", answers: this.page.values(), revision: this.page.revision };
     fetch(this.page.url("progress"), {

@@ -6,7 +6,7 @@
 
 import { fetchChanges } from "../lib/conflict-view.js";
 import { getJSON } from "../lib/save-client.js";
-import { goTo, stepFormOf } from "../lib/step-form.js";
+import { stepFormOf } from "../lib/step-form.js";
 import { WRITTEN_EVENT, showConflict, touchesStep } from "../lib/step-writer.js";
 import { setSyncState } from "../lib/sync-state.js";
 
@@ -17,6 +17,7 @@ class TabSync {
     this.page = page;
     this.channel = "BroadcastChannel" in window ? new BroadcastChannel(CHANNEL) : null;
     this.pending = false;
+    this.again = false;
   }
 
   start() {
@@ -36,19 +37,27 @@ class TabSync {
   }
 
   refresh() {
-    if (this.pending || this.page.submitting) return;
+    if (this.page.submitting || this.page.leaving) return;
+    if (this.pending) {
+      this.again = true; // news arrived while reading: read once more afterwards
+      return;
+    }
     this.pending = true;
     // In the tab's lane, so it never races this tab's own writes.
     this.page.client.enqueue(() => this.reconcile()).finally(() => {
       this.pending = false;
+      if (this.again) {
+        this.again = false;
+        this.refresh();
+      }
     });
   }
 
   async reconcile() {
     const { page } = this;
     const answer = await getJSON(page.url("progress"));
-    if (answer.outcome !== "ok" || answer.body.revision === page.revision || page.submitting) return;
-    if (answer.body.state === "completed") return goTo(page.url("dashboard"));
+    if (answer.outcome !== "ok" || answer.body.revision === page.revision || page.submitting || page.leaving) return;
+    if (answer.body.state === "completed") return page.goTo(page.url("dashboard"));
     if (!page.dirty) return this.takeServerPage();
     await this.keepEdits(answer.body);
   }
@@ -59,7 +68,7 @@ class TabSync {
     const response = await fetch(page.stepUrl(page.step), { credentials: "same-origin", cache: "no-store" });
     if (!response.ok) return;
     if (new URL(response.url).pathname !== new URL(page.stepUrl(page.step), location.href).pathname) {
-      return goTo(response.url); // the step is no longer open (another tab went back): go where the server says
+      return page.goTo(response.url); // the step is no longer open (another tab went back): go where the server says
     }
     const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
     const freshForm = fresh.querySelector(`form[data-step="${CSS.escape(page.step)}"]`);

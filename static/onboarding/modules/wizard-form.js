@@ -4,7 +4,7 @@
 
 import { clearChanges } from "../lib/conflict-view.js";
 import { clearIssues, showIssues } from "../lib/inline-errors.js";
-import { goTo, stepFormOf } from "../lib/step-form.js";
+import { stepFormOf } from "../lib/step-form.js";
 import { sendWrite, showConflict } from "../lib/step-writer.js";
 import { setSyncState } from "../lib/sync-state.js";
 import { headingFocus, pendingIssues, typedValues } from "../lib/tab-storage.js";
@@ -100,14 +100,14 @@ class WizardForm {
     typedValues.forget(this.page.step);
     this.page.dirty = false;
     setSyncState("saved");
-    goTo(nextUrl(this.page, progress));
+    this.page.goTo(nextUrl(this.page, progress));
   }
 
   async showRefusal(answer) {
     const { page } = this;
     const code = answer.body?.code;
     if (answer.outcome === "invalid" && answer.body?.issues) return this.showInvalid(answer.body);
-    if (answer.outcome === "conflict" && code === "already_completed") return goTo(page.url("dashboard"));
+    if (answer.outcome === "conflict" && code === "already_completed") return page.goTo(page.url("dashboard"));
     if (answer.outcome === "conflict" && code === "revision_conflict") {
       clearIssues(page);
       const notice = await showConflict(page, { since: answer.sentRevision, currentRevision: answer.body.current.revision });
@@ -123,9 +123,10 @@ class WizardForm {
     if (blocking && blocking !== page.step) {
       const onBlocking = issues.filter((item) => item.step === blocking);
       pendingIssues.keep(blocking, onBlocking.length ? onBlocking : issues);
-      return goTo(page.stepUrl(blocking), { focusHeading: false });
+      return page.goTo(page.stepUrl(blocking), { focusHeading: false });
     }
     clearChanges();
+    page.inConflict = false;
     showIssues(page, issues.filter((item) => item.step === page.step || item.step === null)).focus();
     setSyncState("failed", "invalid");
   }
