@@ -133,24 +133,28 @@ def wizard_server(django_db_setup):
 
 
 def fail_next(page, url_glob: str, *, times: int, method: str = "PATCH", action: str | None = None,
-              status: int = 503, after_server=False):
+              status: int = 503, after_server=False, headers: dict | None = None):
     """Answer the next ``times`` ``method`` requests to ``url_glob`` with ``status``; return the count.
 
     ``action`` limits it to JSON bodies with that ``action`` (autosave's drafts pass through).
     With ``after_server`` the request still reaches the server (and may commit) and only its
-    answer is replaced: a response lost on the way back.
+    answer is replaced: a response lost on the way back. ``sent_at`` collects when each matching
+    request left the page (failed or not), to check the backoff.
     """
-    failed = {"count": 0}
+    failed = {"count": 0, "sent_at": []}
 
     def handle(route):
         request = route.request
         wanted = action is None or (request.post_data_json or {}).get("action", "save") == action
-        if request.method != method or not wanted or failed["count"] >= times:
+        if request.method != method or not wanted:
+            return route.fallback()
+        failed["sent_at"].append(time.monotonic())
+        if failed["count"] >= times:
             return route.fallback()
         failed["count"] += 1
         if after_server:
             route.fetch()
-        route.fulfill(status=status, content_type="text/html", body="<h1>Service unavailable</h1>")
+        route.fulfill(status=status, content_type="text/html", body="<h1>Service unavailable</h1>", headers=headers or {})
 
     page.route(url_glob, handle)
     return failed

@@ -1,11 +1,14 @@
 """Idempotency-Key on PATCH progress and POST complete (CONTRACT §3)."""
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from onboarding import services
-from onboarding.models import IdempotencyKey, OnboardingEvent, OutboxMessage
+from onboarding.models import IdempotencyKey, OnboardingEvent, OnboardingSession, OutboxMessage
 from onboarding.tasks import idempotency_keys_purge_task
 
 from .conftest import complete_through_services
@@ -158,3 +161,45 @@ def test_a_completed_users_repeat_of_complete_is_kept_like_the_first(as_user):
 
     assert first.status_code == 200
     assert client.post(COMPLETE, {"revision": "anything"}, format="json", HTTP_IDEMPOTENCY_KEY="again").json() == first.json()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks are PostgreSQL's (SQLite serialises writers)")
+def test_a_retry_racing_its_first_attempt_waits_for_it_and_gets_its_answer(as_user):
+    user = UserFactory(username="racer")
+    session = services.session_get_or_start(user=user, source="api")
+    body = _save_profile(session.revision)
+    answers = []
+
+    def send():
+        try:
+            answers.append(_patch(as_user(user), body, key="same-click"))
+        finally:
+            connections.close_all()
+
+    senders = [threading.Thread(target=send) for _ in range(2)]
+    with transaction.atomic():  # hold the session's row lock until both requests wait on it
+        OnboardingSession.objects.select_for_update().get(pk=session.pk)
+        for sender in senders:
+            sender.start()
+        _wait_until_waiting_on_locks(2)
+    for sender in senders:
+        sender.join(timeout=30)
+
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert answers[0].json() == answers[1].json()
+    assert _events(user, "step_saved") == 1
+    assert _events(user, "revision_conflict") == 0
+
+
+def _wait_until_waiting_on_locks(count: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # else a transaction sees one snapshot only
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND wait_event_type = 'Lock'")
+            if cursor.fetchone()[0] >= count:
+                return
+            time.sleep(0.02)
+    raise AssertionError(f"{count} requests never waited on the session's lock")

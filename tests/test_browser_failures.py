@@ -58,6 +58,40 @@ def test_a_save_answered_503_twice_is_retried_and_saved_once(browser, wizard_ser
     context.close()
 
 
+def test_a_429_is_retried_after_the_time_retry_after_asks_for(browser, wizard_server, ada):
+    from playwright.sync_api import expect
+
+    context, page = new_page(browser)
+    log_in(page, wizard_server, "ada")
+    throttled = fail_next(page, PROGRESS, times=1, action="save", status=429, headers={"Retry-After": "2"})
+    _fill_profile(page)
+    page.get_by_role("button", name="Continue").click()
+
+    expect(page).to_have_url(f"{wizard_server.url}/o/work-profile/")
+    first, second = throttled["sent_at"]
+    assert second - first >= 2.0  # the backoff alone would be 0.2-0.6 s
+    assert _session().completed_steps == ["profile"]
+    context.close()
+
+
+def test_other_client_errors_are_not_retried_and_keep_the_typed_values(browser, wizard_server, ada):
+    from playwright.sync_api import expect
+
+    context, page = new_page(browser)
+    log_in(page, wizard_server, "ada")
+    refused = fail_next(page, PROGRESS, times=1, action="save", status=413)
+    _fill_profile(page)
+    page.get_by_role("button", name="Continue").click()
+
+    expect(_sync_state(page)).to_have_attribute("data-sync-state", "failed")
+    expect(page.get_by_label("Full name")).to_have_value("Ada Lovelace")
+    assert len(refused["sent_at"]) == 1
+    page.get_by_role("button", name="Continue").click()  # the user tries again: it goes through
+    expect(page).to_have_url(f"{wizard_server.url}/o/work-profile/")
+    assert _session().completed_steps == ["profile"]
+    context.close()
+
+
 def test_a_save_whose_answer_was_lost_is_answered_again_by_its_idempotency_key(browser, wizard_server, ada):
     from playwright.sync_api import expect
 

@@ -2,9 +2,9 @@
 import pytest
 
 from onboarding import services
-from onboarding.models import OnboardingSession
+from onboarding.models import OnboardingEvent, OnboardingSession
 
-from .browser_support import PASSWORD, browser, log_in, new_page, wizard_server  # noqa: F401
+from .browser_support import PASSWORD, browser, log_in, new_page, wait_for, wizard_server  # noqa: F401
 from .factories import UserFactory, valid_answers
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
@@ -66,6 +66,8 @@ def test_unsaved_edits_on_the_same_step_are_kept_and_flagged_and_never_overwrite
     expect(second.get_by_label("Full name")).to_have_value("Ada King")  # kept
     assert _session().answers["profile"]["job_title"] == "Countess"
     assert _session().answers["profile"]["full_name"] == "Ada Lovelace"
+    shown = wait_for(lambda: OnboardingEvent.objects.filter(name="conflict_shown").first(), message="conflict_shown")
+    assert (shown.source, shown.step) == ("browser", "profile")
     context.close()
 
 
