@@ -84,6 +84,7 @@ def test_other_client_errors_are_not_retried_and_keep_the_typed_values(browser, 
     page.get_by_role("button", name="Continue").click()
 
     expect(_sync_state(page)).to_have_attribute("data-sync-state", "failed")
+    expect(page.locator("[data-sync-text]")).to_have_text("Not saved: the server refused this request. What you typed is still here.")
     expect(page.get_by_label("Full name")).to_have_value("Ada Lovelace")
     assert len(refused["sent_at"]) == 1
     page.get_by_role("button", name="Continue").click()  # the user tries again: it goes through

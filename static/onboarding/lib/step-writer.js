@@ -50,6 +50,12 @@ export function sendWrite(page, { url, method = "PATCH", body }) {
   });
 }
 
+// Say why a write did not go through: a lost login, an unreachable server, or a refusal.
+export function reportFailure(answer) {
+  if (answer.outcome === "auth") setSyncState("auth-required");
+  else setSyncState("failed", answer.outcome === "refused" ? "refused" : "");
+}
+
 // Show what changed elsewhere since ``since`` (the server's own notice); keep what was typed and
 // take the current revision, so the next save is the user's informed choice. Return the notice.
 export async function showConflict(page, { since, currentRevision, changes: fetched }) {

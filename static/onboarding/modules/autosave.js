@@ -3,7 +3,7 @@
 // than one draft request in flight per tab; typing meanwhile sends one more afterwards.
 
 import { stepFormOf } from "../lib/step-form.js";
-import { sendWrite, showConflict } from "../lib/step-writer.js";
+import { reportFailure, sendWrite, showConflict } from "../lib/step-writer.js";
 import { setSyncState } from "../lib/sync-state.js";
 import { typedValues } from "../lib/tab-storage.js";
 import { csrfToken } from "../lib/save-client.js";
@@ -66,7 +66,7 @@ class Autosave {
     } else if (answer.outcome === "conflict" && answer.body?.code === "revision_conflict") {
       await showConflict(this.page, { since: answer.sentRevision, currentRevision: answer.body.current.revision });
     } else {
-      setSyncState(answer.outcome === "auth" ? "auth-required" : "failed");
+      reportFailure(answer);
     }
   }
 

@@ -5,7 +5,7 @@
 import { clearChanges } from "../lib/conflict-view.js";
 import { clearIssues, showIssues } from "../lib/inline-errors.js";
 import { stepFormOf } from "../lib/step-form.js";
-import { sendWrite, showConflict } from "../lib/step-writer.js";
+import { reportFailure, sendWrite, showConflict } from "../lib/step-writer.js";
 import { setSyncState } from "../lib/sync-state.js";
 import { headingFocus, pendingIssues, typedValues } from "../lib/tab-storage.js";
 
@@ -114,7 +114,7 @@ class WizardForm {
       notice?.focus();
       return;
     }
-    setSyncState(answer.outcome === "auth" ? "auth-required" : "failed");
+    reportFailure(answer);
   }
 
   // As the server-rendered wizard does: issues of an earlier step take the user there.
