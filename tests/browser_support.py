@@ -55,6 +55,10 @@ def browser():
 def new_page(browser, *, javascript=True):
     context = browser.new_context(java_script_enabled=javascript)
     context.set_default_timeout(15_000)
+    # Shown with a failing test's output: what the page's scripts said.
+    context.on("console", lambda message: print(f"browser console {message.type}: {message.text}")
+               if message.type in ("error", "warning") else None)
+    context.on("weberror", lambda error: print(f"browser page error: {error.error}"))
     return context, context.new_page()
 
 
@@ -158,6 +162,23 @@ def fail_next(page, url_glob: str, *, times: int, method: str = "PATCH", action:
 
     page.route(url_glob, handle)
     return failed
+
+
+def record_sync_states(page) -> list[str]:
+    """Collect every state the status element takes on the current page ("state: words"), as it happens.
+
+    Observation only (a MutationObserver reporting to the test): a state shown for a moment is
+    not missed between two polls of an ``expect``.
+    """
+    states = []
+    page.expose_function("recordSyncState", lambda state: states.append(state))
+    page.evaluate("""() => {
+        const status = document.querySelector("[data-sync-state]");
+        const text = status.querySelector("[data-sync-text]");
+        new MutationObserver(() => window.recordSyncState(`${status.dataset.syncState}: ${text.textContent}`))
+            .observe(status, {attributes: true, attributeFilter: ["data-sync-state"], childList: true, subtree: true});
+    }""")
+    return states
 
 
 def wait_for(condition, *, timeout=10.0, message="condition"):

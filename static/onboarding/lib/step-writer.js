@@ -12,6 +12,7 @@ import { setSyncState } from "./sync-state.js";
 import { reportEvent } from "./telemetry.js";
 
 export const WRITTEN_EVENT = "onboarding:written";
+export const SUBMITTING_EVENT = "onboarding:submitting"; // Continue/Skip/Back/Finish pressed: drafts wait
 const MAX_REBASES = 2;
 
 function keyFor(page, url, request) {

@@ -3,7 +3,7 @@
 // than one draft request in flight per tab; typing meanwhile sends one more afterwards.
 
 import { stepFormOf } from "../lib/step-form.js";
-import { reportFailure, sendWrite, showConflict } from "../lib/step-writer.js";
+import { SUBMITTING_EVENT, reportFailure, sendWrite, showConflict } from "../lib/step-writer.js";
 import { setSyncState } from "../lib/sync-state.js";
 import { typedValues } from "../lib/tab-storage.js";
 import { csrfToken } from "../lib/save-client.js";
@@ -23,6 +23,11 @@ class Autosave {
     const schedule = () => this.schedule();
     this.page.form.addEventListener("input", schedule);
     this.page.form.addEventListener("change", schedule);
+    // A save sends these values itself; after a failed one, the next edit schedules a draft again.
+    document.addEventListener(SUBMITTING_EVENT, () => {
+      clearTimeout(this.timer);
+      this.timer = null;
+    });
     // Closing the tab within the pause: send what is pending; keepalive outlives the page.
     window.addEventListener("pagehide", () => this.flushOnLeave());
   }

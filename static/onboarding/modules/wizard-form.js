@@ -5,7 +5,7 @@
 import { clearChanges } from "../lib/conflict-view.js";
 import { clearIssues, showIssues } from "../lib/inline-errors.js";
 import { stepFormOf } from "../lib/step-form.js";
-import { reportFailure, sendWrite, showConflict } from "../lib/step-writer.js";
+import { SUBMITTING_EVENT, reportFailure, sendWrite, showConflict } from "../lib/step-writer.js";
 import { setSyncState } from "../lib/sync-state.js";
 import { headingFocus, pendingIssues, typedValues } from "../lib/tab-storage.js";
 
@@ -72,6 +72,7 @@ class WizardForm {
     event.preventDefault();
     if (this.busy) return;
     this.busy = this.page.submitting = true;
+    document.dispatchEvent(new CustomEvent(SUBMITTING_EVENT));
     try {
       await this.submit(actionOf(event));
     } catch (error) {
