@@ -192,6 +192,15 @@ def wait_for(condition, *, timeout=10.0, message="condition"):
     raise AssertionError(f"timed out after {timeout} s waiting for {message}")
 
 
+def enhanced(page) -> None:
+    """Wait until the browser client runs on this page (its status element shows), before using it.
+
+    Module scripts are deferred: a click before they start posts the form the no-JavaScript way,
+    which works, but is not what a test of the client means to drive.
+    """
+    page.locator("[data-sync-state]:not([hidden])").wait_for()
+
+
 def log_in(page, server, username, password=PASSWORD, *, next_path=""):
     page.goto(f"{server.url}/accounts/login/{next_path}")
     page.get_by_label("Username").fill(username)

@@ -10,7 +10,7 @@ from onboarding import services
 from onboarding.models import IdempotencyKey, OnboardingEvent, OnboardingSession
 
 from .browser_support import (  # noqa: F401
-    PASSWORD, browser, fail_next, log_in, new_page, record_sync_states, wait_for, wizard_server,
+    PASSWORD, browser, enhanced, fail_next, log_in, new_page, record_sync_states, wait_for, wizard_server,
 )
 from .factories import UserFactory
 
@@ -44,6 +44,7 @@ def test_a_save_answered_503_twice_is_retried_and_saved_once(browser, wizard_ser
 
     context, page = new_page(browser)
     log_in(page, wizard_server, "ada")
+    enhanced(page)
     failed = fail_next(page, PROGRESS, times=2, action="save")
     _fill_profile(page)
     states = record_sync_states(page)
@@ -66,6 +67,7 @@ def test_a_429_is_retried_after_the_time_retry_after_asks_for(browser, wizard_se
 
     context, page = new_page(browser)
     log_in(page, wizard_server, "ada")
+    enhanced(page)
     throttled = fail_next(page, PROGRESS, times=1, action="save", status=429, headers={"Retry-After": "2"})
     _fill_profile(page)
     page.get_by_role("button", name="Continue").click()
@@ -82,6 +84,7 @@ def test_other_client_errors_are_not_retried_and_keep_the_typed_values(browser, 
 
     context, page = new_page(browser)
     log_in(page, wizard_server, "ada")
+    enhanced(page)
     refused = fail_next(page, PROGRESS, times=1, action="save", status=413)
     _fill_profile(page)
     page.get_by_role("button", name="Continue").click()
@@ -101,6 +104,7 @@ def test_a_save_whose_answer_was_lost_is_answered_again_by_its_idempotency_key(b
 
     context, page = new_page(browser)
     log_in(page, wizard_server, "ada")
+    enhanced(page)
     failed = fail_next(page, PROGRESS, times=1, action="save", after_server=True)  # committed, answer lost
     _fill_profile(page)
     page.get_by_role("button", name="Continue").click()
@@ -119,6 +123,7 @@ def test_a_killed_server_keeps_the_typed_values_and_the_save_goes_through_once_i
 
     context, page = new_page(browser)
     log_in(page, wizard_server, "ada")
+    enhanced(page)
     _fill_profile(page)
     wizard_server.kill()
     try:
@@ -144,6 +149,7 @@ def test_a_deleted_session_cookie_asks_to_log_in_and_nothing_typed_is_lost(brows
 
     context, page = new_page(browser)
     log_in(page, wizard_server, "ada")
+    enhanced(page)
     _fill_profile(page, full_name="Ada King")
     context.clear_cookies(name="sessionid")
     actions = []
@@ -163,6 +169,7 @@ def test_a_deleted_session_cookie_asks_to_log_in_and_nothing_typed_is_lost(brows
     page.get_by_role("button", name="Log in").click()
 
     expect(page).to_have_url(f"{wizard_server.url}/o/profile/")
+    enhanced(page)
     expect(page.get_by_label("Full name")).to_have_value("Ada King")  # kept in the tab's storage
     expect(page.get_by_label("Role")).to_have_value("data")
     page.get_by_role("button", name="Continue").click()
@@ -176,6 +183,7 @@ def test_a_draft_typed_before_closing_the_tab_is_there_in_a_fresh_browser(browse
 
     context, page = new_page(browser)
     log_in(page, wizard_server, "ada")
+    enhanced(page)
     page.get_by_label("Full name").fill("Ada Byron")
     page.get_by_label("Job title").fill("Enchantress of numbers")
     expect(_sync_state(page)).to_have_attribute("data-sync-state", "saved", timeout=5_000)
@@ -187,6 +195,7 @@ def test_a_draft_typed_before_closing_the_tab_is_there_in_a_fresh_browser(browse
 
     fresh, page = new_page(browser)  # no cookies, no storage of the first context
     log_in(page, wizard_server, "ada")
+    enhanced(page)
     expect(page).to_have_url(f"{wizard_server.url}/o/profile/")
     expect(page.get_by_label("Full name")).to_have_value("Ada Byron")
     expect(page.get_by_label("Job title")).to_have_value("Enchantress of numbers")

@@ -6,7 +6,7 @@ import pytest
 from onboarding import services
 from onboarding.models import OnboardingEvent, OnboardingSession
 
-from .browser_support import PASSWORD, browser, fail_next, log_in, new_page, wizard_server  # noqa: F401
+from .browser_support import PASSWORD, browser, enhanced, log_in, new_page, wizard_server  # noqa: F401
 from .factories import UserFactory, valid_answers
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
@@ -35,6 +35,7 @@ def test_continue_saves_through_the_api_and_lands_where_the_server_says(browser,
     context, page = new_page(browser)
     log_in(page, wizard_server, "ada")
     expect(page).to_have_url(f"{wizard_server.url}/o/profile/")
+    enhanced(page)
     status = page.get_by_role("status").filter(has_text=re.compile("."))
     expect(page.locator("[data-sync-state]")).to_have_attribute("data-sync-state", "idle")
     expect(page.locator("[data-sync-state]")).to_be_visible()
@@ -80,6 +81,8 @@ def test_an_invalid_answer_is_shown_inline_the_same_with_and_without_javascript(
     context, page = new_page(browser, javascript=javascript)
     log_in(page, wizard_server, "ada")
     expect(page).to_have_url(f"{wizard_server.url}/o/invites/")
+    if javascript:
+        enhanced(page)
     page.get_by_label("Invite teammates").fill("charles@example.com, ada@example.org")
     page.get_by_role("button", name="Continue").click()
 
@@ -112,6 +115,8 @@ def test_finish_takes_the_user_to_the_blocking_step_with_the_message_inline(brow
     context, page = new_page(browser, javascript=javascript)
     log_in(page, wizard_server, "ada")
     expect(page).to_have_url(f"{wizard_server.url}/o/workspace/")
+    if javascript:
+        enhanced(page)
     page.get_by_label("Create a new workspace").check()
     page.get_by_label("Workspace name").fill("Analytical Engines")
     page.get_by_role("button", name="Finish").click()

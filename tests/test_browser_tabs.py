@@ -4,7 +4,7 @@ import pytest
 from onboarding import services
 from onboarding.models import OnboardingEvent, OnboardingSession
 
-from .browser_support import PASSWORD, browser, log_in, new_page, wait_for, wizard_server  # noqa: F401
+from .browser_support import PASSWORD, browser, enhanced, log_in, new_page, wait_for, wizard_server  # noqa: F401
 from .factories import UserFactory, valid_answers
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
@@ -33,7 +33,9 @@ def test_a_save_in_one_tab_shows_in_the_other_within_two_seconds(browser, wizard
 
     context, first, second = _two_pages(browser, wizard_server, done=("profile",))
     first.goto(f"{wizard_server.url}/o/profile/")
+    enhanced(first)
     second.goto(f"{wizard_server.url}/o/profile/")
+    enhanced(second)
     expect(second.get_by_label("Job title")).to_have_value("Analyst")
 
     first.get_by_label("Job title").fill("Countess")
@@ -51,7 +53,9 @@ def test_unsaved_edits_on_the_same_step_are_kept_and_flagged_and_never_overwrite
 
     context, first, second = _two_pages(browser, wizard_server, done=("profile",))
     first.goto(f"{wizard_server.url}/o/profile/")
+    enhanced(first)
     second.goto(f"{wizard_server.url}/o/profile/")
+    enhanced(second)
     second.get_by_label("Full name").fill("Ada King")  # typed in the second tab, not saved
 
     first.get_by_label("Job title").fill("Countess")
@@ -78,7 +82,9 @@ def test_a_stale_page_on_another_device_gets_the_conflict_view_and_overwrites_no
     device, second = new_page(browser)  # another browser: no channel reaches it, only its save finds out
     log_in(second, wizard_server, "ada")
     first.goto(f"{wizard_server.url}/o/profile/")
+    enhanced(first)
     second.goto(f"{wizard_server.url}/o/profile/")
+    enhanced(second)
     first.get_by_label("Job title").fill("Countess")
     first.get_by_role("button", name="Continue").click()
     expect(first).to_have_url(f"{wizard_server.url}/o/work-profile/")
@@ -98,7 +104,9 @@ def test_two_tabs_on_different_steps_both_save_without_a_conflict(browser, wizar
 
     context, first, second = _two_pages(browser, wizard_server, done=("profile",))
     first.goto(f"{wizard_server.url}/o/work-profile/")
+    enhanced(first)
     second.goto(f"{wizard_server.url}/o/profile/")
+    enhanced(second)
     first.get_by_label("2-10").check()
     first.get_by_label("Timezone").select_option("Europe/Berlin")
     first.get_by_role("group", name="Functions").get_by_label("Engineering").check()
