@@ -18,7 +18,7 @@ class BrowserEventApi(APIView):
 
     throttle_classes = [BrowserEventThrottle]  # its own budget: telemetry never eats the user's writes
 
-    class InputSerializer(serializers.Serializer):
+    class BrowserEventInputSerializer(serializers.Serializer):  # a unique name: the schema component
         name = serializers.ChoiceField(choices=[str(name) for name in services.BROWSER_EVENT_NAMES])
         step = serializers.CharField(max_length=80, help_text="The step it happened on, in any case style.")
         retries = serializers.IntegerField(min_value=1, max_value=10, required=False,
@@ -34,7 +34,7 @@ class BrowserEventApi(APIView):
 
     @extend_schema(
         operation_id="onboarding_browser_event",
-        request=InputSerializer,
+        request=BrowserEventInputSerializer,
         responses={
             204: OpenApiResponse(description="Recorded."),
             400: ApiValidationFailedSerializer, 401: ApiErrorSerializer, 403: ApiErrorSerializer,
@@ -43,7 +43,7 @@ class BrowserEventApi(APIView):
         },
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.BrowserEventInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         detail = {"retries": values["retries"]} if "retries" in values else {}
