@@ -8,7 +8,7 @@ REDIS_TEST_URL ?= redis://127.0.0.1:6379/0
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-dev check-services chromium migrate demo serve test-postgres test-smoke bench clean stack
+.PHONY: run test install install-dev check-services chromium migrate demo serve test-postgres test-smoke bench vendor clean stack
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,15 @@ test-postgres:
 
 test-smoke:
 	env -u REDIS_URL DATABASE_URL=sqlite:///$(CURDIR)/smoke.sqlite3 $(PY) -m pytest -m smoke -p no:cacheprovider -q
+
+## make vendor: refresh static/vendor/ from the npm registry, exactly as package-lock.json pins it.
+## Each library gets its release file, its licence and a VERSION file; commit the result.
+vendor:
+	npm ci --ignore-scripts --no-audit --no-fund
+	rm -rf static/vendor/idb && mkdir -p static/vendor/idb
+	cp node_modules/idb/build/index.js static/vendor/idb/idb.js
+	cp node_modules/idb/LICENSE static/vendor/idb/LICENSE
+	node -p "require('./node_modules/idb/package.json').version" > static/vendor/idb/VERSION
 
 bench: install-dev
 	@echo "See benchmarks/README.md for each benchmark's command."

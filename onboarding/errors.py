@@ -44,6 +44,25 @@ class SessionAlreadyCompleted(OnboardingError):
     message = "Onboarding is already complete; answers can no longer be changed."
 
 
+class IdempotencyKeyReused(OnboardingError):
+    """An Idempotency-Key this user already sent, now with a different request; nothing was written."""
+
+    code = "idempotency_key_reused"
+    message = "This Idempotency-Key was already used for a different request. Send a new key for a new request."
+
+
+class IdempotentReplay(OnboardingError):
+    """A repeat of a request already answered under the same Idempotency-Key: here is that answer."""
+
+    code = "idempotent_replay"
+    message = "The answer of the first request with this Idempotency-Key."
+
+    def __init__(self, *, status: int, body: dict):
+        super().__init__()
+        self.status = status
+        self.body = body
+
+
 def issue(step: str | None, field: str | None, code: str, message: str) -> dict:
     """Build one validation issue in the contract's shape."""
     return {"step": step, "field": field, "code": code, "message": str(message)}

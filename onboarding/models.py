@@ -161,12 +161,16 @@ class OnboardingEvent(models.Model):
         REVISION_CONFLICT = "revision_conflict"
         RESET = "reset"
         COMPLETED = "completed"
+        # Reported by the browser client (source "browser"): friction the server cannot see.
+        SAVE_RETRIED = "save_retried"
+        CONFLICT_SHOWN = "conflict_shown"
 
     class Source(models.TextChoices):
         WIZARD = "wizard"
         API = "api"
         ADMIN = "admin"
         SYSTEM = "system"
+        BROWSER = "browser"
 
     # No database FK: its check would take a KEY SHARE lock on the session row, which queues
     # behind writers waiting for that row and deadlocks under contention. Telemetry is append-only.
@@ -230,3 +234,33 @@ class OutboxMessage(models.Model):
 
     def __str__(self):
         return f"{self.topic} {self.session_id} ({self.state})"
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a write sent with an ``Idempotency-Key``, kept so a repeat gets it again.
+
+    Written in the same transaction as the session write it answers (services/idempotency.py),
+    per user: two users never share a key. Kept for ONBOARDING_IDEMPOTENCY_TTL_SECONDS (24 h);
+    older rows are ignored and purged by the beat task ``onboarding.idempotency_keys_purge``.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the request: a reused key must repeat it.")
+    status = models.PositiveSmallIntegerField()
+    body = models.JSONField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "onboarding_idempotency_keys"
+        constraints = [
+            # The lookup of a repeat, and one answer per key and user.
+            models.UniqueConstraint(fields=["user", "key"], name="uniq_idempotency_user_key"),
+        ]
+        indexes = [
+            # The purge of expired keys.
+            models.Index(fields=["created_at"], name="onb_idempotency_created"),
+        ]
+
+    def __str__(self):
+        return f"{self.key} ({self.user_id}, {self.status})"

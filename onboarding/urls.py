@@ -7,7 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from .brute_force import signup_throttled
-from .wizard import accounts, pages
+from .wizard import accounts, changes, pages
 from .wizard.views import OnboardingWizardView
 
 wizard = OnboardingWizardView.as_view(url_name="onboarding:step")
@@ -17,6 +17,7 @@ onboarding_patterns = [
     path("dashboard/", pages.dashboard, name="dashboard"),
     path("o/", wizard, name="start"),
     path("o/<slug:step>/", wizard, name="step"),
+    path("o/<slug:step>/changes/", changes.step_changes, name="step-changes"),
 ]
 
 urlpatterns = [

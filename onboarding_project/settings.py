@@ -186,6 +186,9 @@ ONBOARDING_VERSION = env.int("ONBOARDING_VERSION", default=1)
 # pages must stay reachable, static files are files. (STATIC_URL is added by the middleware.)
 ONBOARDING_GUARD_EXEMPT_PREFIXES = ("/api/", "/admin/", "/accounts/", "/favicon.ico")
 
+# How long an Idempotency-Key's first answer is kept (CONTRACT §3: 24 hours); beat purges older ones hourly.
+ONBOARDING_IDEMPOTENCY_TTL_SECONDS = env.int("ONBOARDING_IDEMPOTENCY_TTL_SECONDS", default=24 * 3600)
+
 # --- API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Bearer first so that unauthenticated requests get 401 with a WWW-Authenticate header; the
@@ -223,12 +226,14 @@ SIMPLE_JWT = {
 # empty disables). Counted in the default cache, i.e. per process unless CACHES points at a shared one.
 API_WRITE_THROTTLE_RATE = env("API_WRITE_THROTTLE_RATE", default="120/min") or None
 API_TOKEN_THROTTLE_RATE = env("API_TOKEN_THROTTLE_RATE", default="30/min") or None
+# Browser telemetry (save_retried, conflict_shown) per user, counted apart from the writes.
+API_BROWSER_EVENT_THROTTLE_RATE = env("API_BROWSER_EVENT_THROTTLE_RATE", default="30/min") or None
 # Cross-origin SPAs (bearer token only: no cookies cross-origin). Origins such as
 # https://app.example.com; none by default. ETag is exposed so the SPA can send it back as If-Match.
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = False
-CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-match"]
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-match", "idempotency-key"]
 CORS_EXPOSE_HEADERS = ["ETag", "Retry-After", "X-Request-ID"]
 
 SPECTACULAR_SETTINGS = {
@@ -304,6 +309,10 @@ ONBOARDING_ANSWERS_EXPORT_CRON = env("ONBOARDING_ANSWERS_EXPORT_CRON", default="
 _export_cron = ONBOARDING_ANSWERS_EXPORT_CRON.split()
 
 CELERY_BEAT_SCHEDULE = {
+    "onboarding-idempotency-keys-purge": {
+        "task": "onboarding.idempotency_keys_purge",
+        "schedule": 3600.0,
+    },
     "onboarding-outbox-redispatch": {
         "task": "onboarding.outbox_redispatch_stale",
         "schedule": 60.0,

@@ -1,54 +1,23 @@
 """A real Chromium (Debian's, through Playwright) signs up, leaves, resumes elsewhere and finishes."""
-import os
 import re
 
 import pytest
-from django.db import connections
 
 from onboarding.models import OnboardingSession
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls made here are still
-# synchronous, so tell Django not to refuse them.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
-]
-PASSWORD = "a-long-passphrase-42"
+from .browser_support import PASSWORD, browser, new_page  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
 
 
-@pytest.fixture
-def browser():
-    # A missing Chromium must fail the run, never skip it: `make test` installs it.
-    assert os.path.exists(CHROMIUM), f"Chromium is missing at {CHROMIUM}; run `make chromium`"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-            # ORM queries made under Playwright's loop open their own connection; close it so
-            # the test database can be dropped at the end of the run.
-            connections.close_all()
-
-
-def _new_page(browser):
-    context = browser.new_context()
-    context.set_default_timeout(15_000)
-    return context, context.new_page()
-
-
-def test_a_user_signs_up_leaves_resumes_in_a_fresh_browser_and_finishes(browser, live_server):
+@pytest.mark.parametrize("javascript", [False, True], ids=["no-js", "js"])
+def test_a_user_signs_up_leaves_resumes_in_a_fresh_browser_and_finishes(browser, live_server, javascript):
+    """The whole journey, with JavaScript disabled (plain form posts) and enabled (saves through the API)."""
     from playwright.sync_api import expect
 
     url = live_server.url
-    first_context, page = _new_page(browser)
+    api_writes = []
+    first_context, page = new_page(browser, javascript=javascript)
     page.goto(f"{url}/accounts/signup/")
     page.get_by_label("Username").fill("ada")
     page.get_by_label("Email").fill("ada@example.org")
@@ -65,7 +34,8 @@ def test_a_user_signs_up_leaves_resumes_in_a_fresh_browser_and_finishes(browser,
     expect(page).to_have_url(f"{url}/o/work-profile/")
     first_context.close()  # leave mid-flow
 
-    second_context, page = _new_page(browser)  # another browser: no cookies, no local state
+    second_context, page = new_page(browser, javascript=javascript)  # another browser: no cookies, no local state
+    page.on("request", lambda request: api_writes.append(request.url) if "/api/" in request.url else None)
     page.goto(f"{url}/accounts/login/")
     page.get_by_label("Username").fill("ada")
     page.get_by_label("Password").fill(PASSWORD)
@@ -110,6 +80,7 @@ def test_a_user_signs_up_leaves_resumes_in_a_fresh_browser_and_finishes(browser,
     page.goto(f"{url}/o/profile/")
     expect(page).to_have_url(re.compile(r"/dashboard/$"))
     second_context.close()
+    assert bool(api_writes) == javascript  # without JavaScript the forms post; with it, the API saves
 
     session = OnboardingSession.objects.get(user__username="ada")
     assert session.state == "completed"

@@ -18,7 +18,9 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from ..errors import OnboardingError, RevisionConflict, SessionAlreadyCompleted, StepValidationError
+from ..errors import (
+    IdempotencyKeyReused, IdempotentReplay, OnboardingError, RevisionConflict, SessionAlreadyCompleted, StepValidationError,
+)
 from ..selectors import session_live_for_user
 from .parsers import RequestTooLarge
 from .progress import progress_document
@@ -84,9 +86,14 @@ def _issue(field, error) -> dict:
 
 
 def _domain_error_response(exc: OnboardingError, context) -> Response:
+    if isinstance(exc, IdempotentReplay):  # not an error: the first answer to this key, again
+        revision = exc.body.get("revision") if isinstance(exc.body, dict) else None
+        return Response(exc.body, status=exc.status, headers={"ETag": f'"{revision}"'} if revision else {})
     body = {"detail": exc.message, "code": exc.code}
     headers = {}
-    if isinstance(exc, StepValidationError):
+    if isinstance(exc, IdempotencyKeyReused):
+        status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    elif isinstance(exc, StepValidationError):
         body.update(issues=exc.issues, blocking_step=exc.blocking_step)
         status_code = status.HTTP_400_BAD_REQUEST
     elif isinstance(exc, RevisionConflict):

@@ -32,3 +32,17 @@ class TokenRequestThrottle(SimpleRateThrottle):
     def get_cache_key(self, request, view):
         # Not DRF's get_ident: the address comes from X-Forwarded-For only as far as the trusted proxies go.
         return self.cache_format % {"scope": self.scope, "ident": client_address(request)}
+
+
+class BrowserEventThrottle(SimpleRateThrottle):
+    """Limit a user's browser telemetry to API_BROWSER_EVENT_THROTTLE_RATE (apart from their writes)."""
+
+    scope = "api_browser_events"
+
+    def get_rate(self):
+        return settings.API_BROWSER_EVENT_THROTTLE_RATE
+
+    def get_cache_key(self, request, view):
+        if not request.user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}

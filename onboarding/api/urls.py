@@ -5,11 +5,12 @@ Contract URLs have no trailing slash; the schema and docs keep drf-spectacular's
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from . import views
+from . import telemetry, views
 
 urlpatterns = [
     path("users/me/onboarding-progress", views.OnboardingProgressApi.as_view(), name="api-onboarding-progress"),
     path("onboarding/complete", views.OnboardingCompleteApi.as_view(), name="api-onboarding-complete"),
+    path("onboarding/events", telemetry.BrowserEventApi.as_view(), name="api-onboarding-events"),
     path("onboarding/manifest", views.OnboardingManifestApi.as_view(), name="api-onboarding-manifest"),
     path("auth/token", views.TokenObtainApi.as_view(), name="api-token-obtain"),
     path("auth/token/refresh", views.TokenRefreshApi.as_view(), name="api-token-refresh"),

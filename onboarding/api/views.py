@@ -15,6 +15,7 @@ from rest_framework_simplejwt import views as jwt_views
 from .. import services
 from ..manifest import ANSWER_SCHEMA_VERSION, step_definition
 from ..selectors import json_digest, manifest_of
+from .idempotency import IDEMPOTENCY_KEY, idempotent_request
 from .progress import ProgressSerializer, progress_document
 from .serializers import (
     ApiConflictSerializer, ApiErrorSerializer, ApiThrottledSerializer, ApiValidationFailedSerializer, ManifestSerializer,
@@ -35,6 +36,8 @@ FORBIDDEN = OpenApiResponse(ApiErrorSerializer, description="Session authenticat
 TOO_LARGE = OpenApiResponse(ApiErrorSerializer, description="The body exceeds DATA_UPLOAD_MAX_MEMORY_SIZE (`request_too_large`).")
 UNSUPPORTED = OpenApiResponse(ApiErrorSerializer, description="The body is not `application/json` (`unsupported_media_type`).")
 THROTTLED = OpenApiResponse(ApiThrottledSerializer, description="Too many writes (`throttled`); retry after `retry_after` seconds.")
+KEY_REUSED = OpenApiResponse(ApiErrorSerializer, description=(
+    "`idempotency_key_reused`: this Idempotency-Key came with a different request; nothing was written."))
 CONFLICT = OpenApiResponse(ApiConflictSerializer, description=(
     "`revision_conflict`: the session changed since `revision`; nothing was written. `current` is the progress now, "
     "`changed_fields` the fields whose value differs from what that revision saw. "
@@ -81,13 +84,14 @@ class OnboardingProgressApi(APIView):
 
     @extend_schema(
         operation_id="onboarding_progress_update",
-        parameters=[IF_MATCH, ETAG],
+        parameters=[IF_MATCH, IDEMPOTENCY_KEY, ETAG],
         request=InputSerializer,
         responses={
             200: ProgressSerializer,
             400: OpenApiResponse(ApiValidationFailedSerializer, description=(
                 "`validation_failed` (with `issues`), `revision_required` or `parse_error`.")),
-            401: UNAUTHENTICATED, 403: FORBIDDEN, 409: CONFLICT, 413: TOO_LARGE, 415: UNSUPPORTED, 429: THROTTLED,
+            401: UNAUTHENTICATED, 403: FORBIDDEN, 409: CONFLICT, 413: TOO_LARGE, 415: UNSUPPORTED,
+            422: KEY_REUSED, 429: THROTTLED,
         },
     )
     def patch(self, request):
@@ -96,7 +100,7 @@ class OnboardingProgressApi(APIView):
         values = data.validated_data
         # The services find and lock the user's live session themselves: no read first.
         write = {"user": request.user, "step": values["step"], "source": SOURCE,
-                 "revision": revision_from(request, values.get("revision"))}
+                 "revision": revision_from(request, values.get("revision")), "idempotency": idempotent_request(request)}
         action = values["action"]
         if action == "save":
             session = services.session_save_step(**write, answers=values.get("answers", {}))
@@ -118,20 +122,22 @@ class OnboardingCompleteApi(APIView):
 
     @extend_schema(
         operation_id="onboarding_complete",
-        parameters=[IF_MATCH, ETAG],
+        parameters=[IF_MATCH, IDEMPOTENCY_KEY, ETAG],
         request=InputSerializer,
         responses={
             200: ProgressSerializer,
             400: OpenApiResponse(ApiValidationFailedSerializer, description=(
                 "`validation_failed` with `blocking_step` and `issues`, `revision_required` or `parse_error`.")),
-            401: UNAUTHENTICATED, 403: FORBIDDEN, 409: CONFLICT, 413: TOO_LARGE, 415: UNSUPPORTED, 429: THROTTLED,
+            401: UNAUTHENTICATED, 403: FORBIDDEN, 409: CONFLICT, 413: TOO_LARGE, 415: UNSUPPORTED,
+            422: KEY_REUSED, 429: THROTTLED,
         },
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         session = services.session_complete(
-            user=request.user, revision=revision_from(request, data.validated_data.get("revision")), source=SOURCE
+            user=request.user, revision=revision_from(request, data.validated_data.get("revision")), source=SOURCE,
+            idempotency=idempotent_request(request),
         )
         return progress_response(session)
 

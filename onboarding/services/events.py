@@ -10,7 +10,10 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from ..errors import StepValidationError, issue
+from ..manifest import UnknownStep, canonical_step_key
 from ..models import OnboardingEvent, OnboardingSession
+from ..selectors import session_live_for_user
 
 logger = logging.getLogger("onboarding.events")
 
@@ -62,3 +65,25 @@ def event_record_resumed_if_away(*, session: OnboardingSession, source: str, for
     """Record "resumed" when the user returns after 30 minutes or more (or on a new login)."""
     if resumed := resumed_event(session, force=force):
         event_record(session=session, source=source, **resumed)
+
+
+BROWSER_EVENT_NAMES = (OnboardingEvent.Name.SAVE_RETRIED, OnboardingEvent.Name.CONFLICT_SHOWN)
+
+
+def event_record_from_browser(*, user, name: str, step: str, detail: dict) -> OnboardingEvent | None:
+    """Record friction the browser client saw on the user's live session (None: no session).
+
+    Source ``browser``. Unlike the events of a write it has no duration and does not move the
+    session's ``last_event_at``: step timings measure the user, not their network.
+    """
+    if name not in BROWSER_EVENT_NAMES:
+        raise ValueError(f"{name!r} is not an event the browser reports")
+    try:
+        step = canonical_step_key(step)
+    except UnknownStep:
+        raise StepValidationError([issue(str(step)[:80], None, "unknown_step", f"“{str(step)[:80]}” is not an onboarding step.")])
+    session = session_live_for_user(user)
+    if session is None:
+        return None
+    return event_insert(session=session, name=name, source=OnboardingEvent.Source.BROWSER, step=step, detail=detail,
+                        at=timezone.now(), since=None)

@@ -29,6 +29,7 @@ from ..manifest import (
 from ..models import OnboardingEvent, OnboardingSession
 from ..selectors import first_outstanding_step, manifest_of, session_live_for_user, step_is_reachable
 from .events import event_insert, event_record, event_record_resumed_if_away
+from .idempotency import IdempotentRequest, idempotency_check, idempotency_store
 from .writes import (
     SessionWrite, changed_fields_since, check_revision, normalise_answers, session_is_outdated, session_lock_live,
     step_validate,
@@ -43,25 +44,31 @@ FLAGS_RESET_NOTICE = (
 
 
 @contextmanager
-def session_locked(*, user, revision: str | None, source: str, step: str,
-                   completed_ok: bool = False) -> Iterator[SessionWrite]:
+def session_locked(*, user, revision: str | None, source: str, step: str, completed_ok: bool = False,
+                   idempotency: IdempotentRequest | None = None) -> Iterator[SessionWrite]:
     """Lock the user's live session, check ``revision``, yield the write; write it on a clean exit.
 
     ``step`` names the step a refusal is recorded against. ``completed_ok``: a completed session is
     yielded without a revision check (completing twice answers the first result) instead of being
     refused. A user without a live session of the current version first gets one (started, or reset
     to the new baseline), then a revision conflict: the client cannot have seen that revision.
+    ``idempotency``: a repeat of an answered key raises IdempotentReplay before the revision check,
+    and the answer to this write is stored with it (services/idempotency.py).
     """
     unit = None
     try:
         with transaction.atomic():
             session = session_lock_live(user)
             if session is not None and not session_is_outdated(session):
+                if idempotency is not None:
+                    idempotency_check(user=user, request=idempotency)
                 unit = SessionWrite.begin(session, user=user, source=source)
                 if not (completed_ok and session.is_completed):
                     check_revision(session, revision)
                 yield unit
                 unit.write()
+                if idempotency is not None:
+                    idempotency_store(user=user, request=idempotency, session=unit.session)
     except (StepValidationError, RevisionConflict) as exc:
         if unit is not None:
             _refusal_record(unit, exc, step=step)
@@ -119,10 +126,12 @@ def _session_start(*, user, source: str) -> OnboardingSession:
     return session
 
 
-def session_save_step(*, user, step: str, answers: dict, revision: str, source: str) -> OnboardingSession:
+def session_save_step(*, user, step: str, answers: dict, revision: str, source: str,
+                      idempotency: IdempotentRequest | None = None) -> OnboardingSession:
     """Validate a step's answers, store them and mark the step done."""
     key = _step_key_or_error(step)
-    with session_locked(user=user, revision=revision, source=source, step=key) as unit:
+    with session_locked(user=user, revision=revision, source=source, step=key,
+                        idempotency=idempotency) as unit:
         step_def = _session_step(unit.session, key)
         _check_reachable(unit.session, step_def.key)
         cleaned = step_validate(step=step_def, answers=normalise_answers(step_def, answers), user=unit.user)
@@ -135,10 +144,12 @@ def session_save_step(*, user, step: str, answers: dict, revision: str, source: 
     return unit.session
 
 
-def session_skip_step(*, user, step: str, revision: str, source: str) -> OnboardingSession:
+def session_skip_step(*, user, step: str, revision: str, source: str,
+                      idempotency: IdempotentRequest | None = None) -> OnboardingSession:
     """Mark a skippable step skipped; its answers, if any, no longer count."""
     key = _step_key_or_error(step)
-    with session_locked(user=user, revision=revision, source=source, step=key) as unit:
+    with session_locked(user=user, revision=revision, source=source, step=key,
+                        idempotency=idempotency) as unit:
         step_def = _session_step(unit.session, key)
         _check_reachable(unit.session, step_def.key)
         if not step_def.skippable:
@@ -152,10 +163,12 @@ def session_skip_step(*, user, step: str, revision: str, source: str) -> Onboard
     return unit.session
 
 
-def session_go_back(*, user, step: str, revision: str, source: str) -> OnboardingSession:
+def session_go_back(*, user, step: str, revision: str, source: str,
+                    idempotency: IdempotentRequest | None = None) -> OnboardingSession:
     """Un-mark the step before ``step`` and make it the current one."""
     key = _step_key_or_error(step)
-    with session_locked(user=user, revision=revision, source=source, step=key) as unit:
+    with session_locked(user=user, revision=revision, source=source, step=key,
+                        idempotency=idempotency) as unit:
         step_def = _session_step(unit.session, key)
         previous = manifest_of(unit.session).previous_step(step_def.key)
         if previous is None:
@@ -168,10 +181,12 @@ def session_go_back(*, user, step: str, revision: str, source: str) -> Onboardin
     return unit.session
 
 
-def session_save_draft(*, user, step: str, answers: dict, revision: str, source: str) -> OnboardingSession:
+def session_save_draft(*, user, step: str, answers: dict, revision: str, source: str,
+                       idempotency: IdempotentRequest | None = None) -> OnboardingSession:
     """Keep partial, unvalidated answers of a step (autosave); known fields only."""
     key = _step_key_or_error(step)
-    with session_locked(user=user, revision=revision, source=source, step=key) as unit:
+    with session_locked(user=user, revision=revision, source=source, step=key,
+                        idempotency=idempotency) as unit:
         step_def = _session_step(unit.session, key)
         draft = normalise_answers(step_def, answers)
         drafts = unit.session.data.setdefault("drafts", {})

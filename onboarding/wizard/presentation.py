@@ -57,6 +57,8 @@ def changed_fields_display(session, changed_fields: list[dict]) -> list[dict]:
     for item in changed_fields:
         step_key, field = item["step"], item["field"]
         rows.append({
+            "step": step_key,
+            "field": field,
             "step_title": get_step(step_key).title,
             "label": field_label(step_key, field),
             "value": display_value(step_key, field, session.answers.get(step_key, {}).get(field)),

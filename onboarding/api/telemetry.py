@@ -1,0 +1,54 @@
+"""Browser telemetry (CONTRACT §2b): friction only the browser sees, recorded for the staff funnel.
+
+Fixed event names, a step key and bounded numbers: no free-form payload reaches the database.
+"""
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import services
+from .serializers import ApiErrorSerializer, ApiThrottledSerializer, ApiValidationFailedSerializer
+from .throttling import BrowserEventThrottle
+
+
+class BrowserEventApi(APIView):
+    """Record that a save needed retries (`save_retried`) or a conflict was shown (`conflict_shown`)."""
+
+    throttle_classes = [BrowserEventThrottle]  # its own budget: telemetry never eats the user's writes
+
+    class BrowserEventInputSerializer(serializers.Serializer):  # a unique name: the schema component
+        name = serializers.ChoiceField(choices=[str(name) for name in services.BROWSER_EVENT_NAMES])
+        step = serializers.CharField(max_length=80, help_text="The step it happened on, in any case style.")
+        retries = serializers.IntegerField(min_value=1, max_value=10, required=False,
+                                           help_text="`save_retried`: how many times the save was retried.")
+
+        def validate(self, attrs):
+            unknown = sorted(set(self.initial_data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({key: "Not a field of a browser event." for key in unknown})
+            if "retries" in attrs and attrs["name"] != "save_retried":
+                raise serializers.ValidationError({"retries": "Only save_retried has retries."})
+            return attrs
+
+    @extend_schema(
+        operation_id="onboarding_browser_event",
+        request=BrowserEventInputSerializer,
+        responses={
+            204: OpenApiResponse(description="Recorded."),
+            400: ApiValidationFailedSerializer, 401: ApiErrorSerializer, 403: ApiErrorSerializer,
+            404: OpenApiResponse(ApiErrorSerializer, description="The user has no onboarding session."),
+            429: ApiThrottledSerializer,
+        },
+    )
+    def post(self, request):
+        data = self.BrowserEventInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        detail = {"retries": values["retries"]} if "retries" in values else {}
+        event = services.event_record_from_browser(user=request.user, name=values["name"], step=values["step"],
+                                                   detail=detail)
+        if event is None:
+            raise Http404("No onboarding session.")
+        return Response(status=status.HTTP_204_NO_CONTENT)

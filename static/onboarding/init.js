@@ -1,0 +1,22 @@
+// Starts the browser client: every element with data-module="name ..." gets those modules.
+// Imported statically, so a module that fails to load stops them all and the page stays the
+// server-rendered one that works without JavaScript; a module that throws on start stops alone.
+
+import * as autosave from "./modules/autosave.js";
+import * as syncStatus from "./modules/sync-status.js";
+import * as tabSync from "./modules/tab-sync.js";
+import * as wizardForm from "./modules/wizard-form.js";
+
+// In start order: the status element listens before anything reports to it.
+const MODULES = [["sync-status", syncStatus], ["autosave", autosave], ["tab-sync", tabSync], ["wizard-form", wizardForm]];
+
+for (const [name, module] of MODULES) {
+  for (const element of document.querySelectorAll("[data-module]")) {
+    if (!element.dataset.module.split(/\s+/).includes(name)) continue;
+    try {
+      module.init(element);
+    } catch (error) {
+      console.error(`onboarding: module ${name} did not start`, error);
+    }
+  }
+}

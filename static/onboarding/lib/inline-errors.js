@@ -1,0 +1,89 @@
+// Shows the server's validation issues on the page exactly as the server-rendered page does:
+// the error summary (cloned from the server's <template>), an errorlist above each field,
+// aria-invalid on its controls and the errorlist's id in aria-describedby. Messages are the
+// server's; labels are read from the page.
+
+const ERROR_SUFFIX = "_error";
+
+function describedBy(element, id, add) {
+  const ids = (element.getAttribute("aria-describedby") ?? "").split(/\s+/).filter((item) => item && item !== id);
+  if (add) ids.push(id);
+  if (ids.length) element.setAttribute("aria-describedby", ids.join(" "));
+  else element.removeAttribute("aria-describedby");
+}
+
+// The elements that carry aria-describedby: the fieldset of a group, else the control(s).
+function describedElements(stepForm, wrapper) {
+  return wrapper.hasAttribute("data-fieldset") ? [wrapper.querySelector("fieldset")] : stepForm.controls(wrapper);
+}
+
+function labelText(wrapper) {
+  return wrapper.querySelector(":scope > label, :scope > fieldset > legend")?.textContent.trim() ?? "";
+}
+
+function focusId(wrapper) {
+  return wrapper.dataset.fieldId + (wrapper.hasAttribute("data-fieldset") ? "_0" : "");
+}
+
+export function clearIssues(stepForm) {
+  // A <template>'s content is not in the document, so this leaves the server's shell alone.
+  document.querySelectorAll(".error-summary").forEach((summary) => summary.remove());
+  for (const wrapper of stepForm.fields()) {
+    const errorId = wrapper.dataset.fieldId + ERROR_SUFFIX;
+    wrapper.querySelector(".errorlist")?.remove();
+    wrapper.classList.remove("has-error");
+    for (const control of stepForm.controls(wrapper)) control.removeAttribute("aria-invalid");
+    for (const element of describedElements(stepForm, wrapper)) describedBy(element, errorId, false);
+  }
+}
+
+function fieldErrorList(wrapper, messages) {
+  const list = document.createElement("ul");
+  list.className = "errorlist";
+  list.id = wrapper.dataset.fieldId + ERROR_SUFFIX;
+  for (const message of messages) {
+    const item = document.createElement("li");
+    item.textContent = message;
+    list.append(item);
+  }
+  return list;
+}
+
+// Show ``issues`` ({step, field, code, message}) of this step; return the element to focus.
+export function showIssues(stepForm, issues) {
+  clearIssues(stepForm);
+  const byField = new Map();
+  const general = [];
+  for (const issue of issues) {
+    const wrapper = issue.field && stepForm.form.querySelector(`[data-field="${CSS.escape(issue.field)}"]`);
+    if (!wrapper) general.push(issue.message);
+    else byField.set(wrapper, [...(byField.get(wrapper) ?? []), issue.message]);
+  }
+  const summary = document.querySelector("template[data-error-summary-template]").content.firstElementChild.cloneNode(true);
+  const list = summary.querySelector("ul");
+  for (const message of general) {
+    const item = document.createElement("li");
+    item.textContent = message;
+    list.append(item);
+  }
+  let first = null;
+  for (const wrapper of stepForm.fields().filter((candidate) => byField.has(candidate))) {
+    const messages = byField.get(wrapper);
+    const widget = document.getElementById(wrapper.dataset.fieldId);
+    widget.before(fieldErrorList(wrapper, messages));
+    wrapper.classList.add("has-error");
+    for (const control of stepForm.controls(wrapper)) control.setAttribute("aria-invalid", "true");
+    for (const element of describedElements(stepForm, wrapper)) describedBy(element, wrapper.dataset.fieldId + ERROR_SUFFIX, true);
+    for (const message of messages) {
+      const item = document.createElement("li");
+      const link = document.createElement("a");
+      link.href = `#${focusId(wrapper)}`;
+      link.textContent = `${labelText(wrapper)}: ${message}`;
+      item.append(link);
+      list.append(item);
+    }
+    first ??= document.getElementById(focusId(wrapper));
+  }
+  stepForm.form.before(summary);
+  return first ?? summary;
+}

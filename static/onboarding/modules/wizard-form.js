@@ -1,0 +1,138 @@
+// Continue / Skip / Back / Finish through the progress and completion API, then on to the page
+// the server names. The server-rendered form stays the fallback: if anything here throws, the
+// browser posts the form exactly as it would without JavaScript.
+
+import { clearChanges } from "../lib/conflict-view.js";
+import { clearIssues, showIssues } from "../lib/inline-errors.js";
+import { stepFormOf } from "../lib/step-form.js";
+import { SUBMITTING_EVENT, reportFailure, sendWrite, showConflict } from "../lib/step-writer.js";
+import { setSyncState } from "../lib/sync-state.js";
+import { headingFocus, pendingIssues, typedValues } from "../lib/tab-storage.js";
+
+function actionOf(event) {
+  if (event.target.id === "wizard-back") return "back";
+  return event.submitter?.name === "wizard_skip" ? "skip" : "save";
+}
+
+// Where the server says the user goes next: the dashboard, or the step it names.
+function nextUrl(page, progress) {
+  if (progress.state === "completed") return page.url("dashboard");
+  return page.stepUrl(progress.current_step ?? progress.steps.at(-1).key);
+}
+
+// Focus a heading for screen readers without making it a tab stop (as GOV.UK Frontend does).
+function focusHeading(heading) {
+  if (!heading) return;
+  heading.setAttribute("tabindex", "-1");
+  heading.addEventListener("blur", () => heading.removeAttribute("tabindex"), { once: true });
+  heading.focus();
+}
+
+class WizardForm {
+  constructor(page) {
+    this.page = page;
+    this.busy = false;
+    this.fallback = false;
+  }
+
+  start() {
+    const { form } = this.page;
+    form.addEventListener("submit", (event) => this.onSubmit(event));
+    document.getElementById("wizard-back")?.addEventListener("submit", (event) => this.onSubmit(event));
+    const keep = () => {
+      this.page.dirty = true;
+      typedValues.keep(this.page.step, this.page.values());
+    };
+    form.addEventListener("input", keep);
+    form.addEventListener("change", keep);
+    setTimeout(() => this.restore()); // once every module on the page has started
+  }
+
+  // After a detour (a login, a reload): what was typed here and never reached the server, the
+  // issues Finish found on this step, and the focus on the new step's heading.
+  restore() {
+    const { page } = this;
+    const typed = typedValues.read(page.step);
+    if (typed) {
+      page.fill(typed);
+      page.form.dispatchEvent(new Event("change", { bubbles: true })); // unsaved again: autosave it
+    }
+    const issues = pendingIssues.take(page.step);
+    if (issues) {
+      showIssues(page, issues).focus();
+      setSyncState("failed", "invalid");
+      headingFocus.take();
+    } else if (headingFocus.take()) {
+      focusHeading(document.querySelector("main h1"));
+    }
+  }
+
+  async onSubmit(event) {
+    if (this.fallback) return; // the browser posts the form, as without JavaScript
+    event.preventDefault();
+    if (this.busy) return;
+    this.busy = this.page.submitting = true;
+    document.dispatchEvent(new CustomEvent(SUBMITTING_EVENT));
+    try {
+      await this.submit(actionOf(event));
+    } catch (error) {
+      console.error("onboarding: saving through the API failed; posting the form instead", error);
+      this.fallback = true;
+      event.target.requestSubmit(event.submitter);
+    } finally {
+      this.busy = this.page.submitting = false;
+    }
+  }
+
+  async submit(action) {
+    const { page } = this;
+    setSyncState("saving");
+    const body = { step: page.step, action };
+    if (action === "save") body.answers = page.values();
+    let answer = await sendWrite(page, { url: page.url("progress"), body });
+    if (answer.outcome === "ok" && action === "save" && page.isLast) {
+      answer = await sendWrite(page, { url: page.url("complete"), method: "POST", body: {} });
+    }
+    if (answer.outcome === "ok") return this.leave(answer.body);
+    await this.showRefusal(answer);
+  }
+
+  leave(progress) {
+    typedValues.forget(this.page.step);
+    this.page.dirty = false;
+    setSyncState("saved");
+    this.page.goTo(nextUrl(this.page, progress));
+  }
+
+  async showRefusal(answer) {
+    const { page } = this;
+    const code = answer.body?.code;
+    if (answer.outcome === "invalid" && answer.body?.issues) return this.showInvalid(answer.body);
+    if (answer.outcome === "conflict" && code === "already_completed") return page.goTo(page.url("dashboard"));
+    if (answer.outcome === "conflict" && code === "revision_conflict") {
+      clearIssues(page);
+      const notice = await showConflict(page, { since: answer.sentRevision, currentRevision: answer.body.current.revision });
+      notice?.focus();
+      return;
+    }
+    reportFailure(answer);
+  }
+
+  // As the server-rendered wizard does: issues of an earlier step take the user there.
+  showInvalid({ issues, blocking_step: blocking }) {
+    const { page } = this;
+    if (blocking && blocking !== page.step) {
+      const onBlocking = issues.filter((item) => item.step === blocking);
+      pendingIssues.keep(blocking, onBlocking.length ? onBlocking : issues);
+      return page.goTo(page.stepUrl(blocking), { focusHeading: false });
+    }
+    clearChanges();
+    page.inConflict = false;
+    showIssues(page, issues.filter((item) => item.step === page.step || item.step === null)).focus();
+    setSyncState("failed", "invalid");
+  }
+}
+
+export function init(form) {
+  new WizardForm(stepFormOf(form)).start();
+}

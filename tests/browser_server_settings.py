@@ -1,0 +1,7 @@
+"""Settings of the wizard server the browser tests start as a separate process (tests/browser_support.py).
+
+The project's settings, with the test run's fast password hasher so users created by the tests can log in.
+"""
+from onboarding_project.settings import *  # noqa: F401,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

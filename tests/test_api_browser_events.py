@@ -1,0 +1,71 @@
+"""POST /api/onboarding/events: browser telemetry, authenticated, rate-limited, fixed fields only."""
+import pytest
+from django.test import Client
+
+from onboarding import services
+from onboarding.models import OnboardingEvent
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/onboarding/events"
+
+
+@pytest.fixture
+def started(new_user):
+    services.session_get_or_start(user=new_user, source="api")
+    return new_user
+
+
+def test_it_records_a_retried_save_with_source_browser(started, as_user):
+    response = as_user(started).post(URL, {"name": "save_retried", "step": "workProfile", "retries": 2}, format="json")
+
+    assert response.status_code == 204
+    event = OnboardingEvent.objects.get(name="save_retried")
+    assert (event.source, event.step, event.detail, event.user_id) == ("browser", "work-profile", {"retries": 2}, started.pk)
+
+
+def test_it_records_a_conflict_shown_without_moving_step_timings(started, as_user):
+    session = services.session_get_or_start(user=started, source="api")
+    last_event_at = session.last_event_at
+
+    assert as_user(started).post(URL, {"name": "conflict_shown", "step": "profile"}, format="json").status_code == 204
+
+    session.refresh_from_db()
+    assert session.last_event_at == last_event_at
+    assert OnboardingEvent.objects.get(name="conflict_shown").duration_ms is None
+
+
+@pytest.mark.parametrize("body", [
+    {"name": "step_saved", "step": "profile"},
+    {"name": "save_retried", "step": "nowhere"},
+    {"name": "save_retried", "step": "profile", "retries": 0},
+    {"name": "conflict_shown", "step": "profile", "retries": 1},
+    {"name": "conflict_shown", "step": "profile", "note": "free text"},
+])
+def test_it_refuses_anything_but_the_fixed_fields(started, as_user, body):
+    response = as_user(started).post(URL, body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_failed"
+    assert not OnboardingEvent.objects.filter(source="browser").exists()
+
+
+def test_it_needs_credentials_and_csrf(started):
+    assert Client().post(URL, {"name": "conflict_shown", "step": "profile"}, content_type="application/json").status_code == 401
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(started)
+    response = browser.post(URL, {"name": "conflict_shown", "step": "profile"}, content_type="application/json")
+    assert (response.status_code, response.json()["code"]) == (403, "csrf_failed")
+
+
+def test_it_is_rate_limited_per_user(started, as_user, settings):
+    settings.API_BROWSER_EVENT_THROTTLE_RATE = "2/min"
+    client = as_user(started)
+    codes = [client.post(URL, {"name": "conflict_shown", "step": "profile"}, format="json").status_code for _ in range(3)]
+
+    assert codes == [204, 204, 429]
+    assert OnboardingEvent.objects.filter(name="conflict_shown").count() == 2
+
+
+def test_a_user_without_a_session_gets_404(new_user, as_user):
+    assert as_user(new_user).post(URL, {"name": "conflict_shown", "step": "profile"}, format="json").status_code == 404
