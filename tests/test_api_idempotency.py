@@ -112,26 +112,50 @@ def test_complete_with_the_same_key_twice_completes_once(as_user):
     assert OutboxMessage.objects.filter(session_id=session.pk).count() == 1
 
 
-def test_a_refused_request_is_not_kept_so_its_repeat_is_evaluated_again(new_user, as_user):
+def test_a_refused_request_is_kept_so_its_repeat_gets_the_same_answer_and_records_nothing(new_user, as_user):
     client = as_user(new_user)
     session = services.session_get_or_start(user=new_user, source="api")
     invalid = _save_profile(session.revision, role="astronaut")
 
-    assert _patch(client, invalid, key="k1").status_code == 400
-    assert _patch(client, invalid, key="k1").status_code == 400
-    assert not IdempotencyKey.objects.exists()
-    assert _patch(client, _save_profile(session.revision), key="k1").status_code == 200
+    first = _patch(client, invalid, key="k1")
+    again = _patch(client, invalid, key="k1")
+
+    assert first.status_code == again.status_code == 400
+    assert again.json() == first.json()
+    assert _events(new_user, "validation_failed") == 1
+    assert _patch(client, _save_profile(session.revision), key="k1").status_code == 422  # a fixed body needs a new key
+    assert _patch(client, _save_profile(session.revision), key="k2").status_code == 200
+
+
+def test_a_stale_request_repeated_with_its_key_gets_its_first_conflict_again(new_user, as_user):
+    client = as_user(new_user)
+    session = services.session_get_or_start(user=new_user, source="api")
+    services.session_save_draft(user=new_user, step="profile", answers={"fullName": "A"}, revision=session.revision,
+                                source="api")
+    stale = _save_profile(session.revision)
+
+    first = _patch(client, stale, key="k1")
+    services.session_save_draft(user=new_user, step="profile", answers={"fullName": "B"},
+                                revision=first.json()["current"]["revision"], source="api")
+    again = _patch(client, stale, key="k1")
+
+    assert first.status_code == again.status_code == 409
+    assert again.json() == first.json()
+    assert _events(new_user, "revision_conflict") == 1
 
 
 def test_an_expired_key_is_forgotten_and_purged(new_user, as_user, settings):
     client = as_user(new_user)
     session = services.session_get_or_start(user=new_user, source="api")
+    expire = lambda: IdempotencyKey.objects.update(  # noqa: E731
+        created_at=timezone.now() - timedelta(seconds=settings.ONBOARDING_IDEMPOTENCY_TTL_SECONDS + 1))
     _patch(client, _save_profile(session.revision), key="k1")
-    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(seconds=settings.ONBOARDING_IDEMPOTENCY_TTL_SECONDS + 1))
+    expire()
 
     late = _patch(client, _save_profile(session.revision), key="k1")
 
     assert late.status_code == 409  # evaluated again: that revision is long gone
+    expire()
     assert idempotency_keys_purge_task() == 1
     assert not IdempotencyKey.objects.exists()
 

@@ -89,6 +89,12 @@ def _domain_error_response(exc: OnboardingError, context) -> Response:
     if isinstance(exc, IdempotentReplay):  # not an error: the first answer to this key, again
         revision = exc.body.get("revision") if isinstance(exc.body, dict) else None
         return Response(exc.body, status=exc.status, headers={"ETag": f'"{revision}"'} if revision else {})
+    status_code, body, headers = domain_error_answer(exc, user=context["request"].user)
+    return Response(body, status=status_code, headers=headers)
+
+
+def domain_error_answer(exc: OnboardingError, *, user) -> tuple[int, dict, dict]:
+    """Return the status, body and headers that answer a refusal by the services."""
     body = {"detail": exc.message, "code": exc.code}
     headers = {}
     if isinstance(exc, IdempotencyKeyReused):
@@ -101,12 +107,11 @@ def _domain_error_response(exc: OnboardingError, context) -> Response:
         headers["ETag"] = f'"{exc.session.revision}"'
         status_code = status.HTTP_409_CONFLICT
     elif isinstance(exc, SessionAlreadyCompleted):
-        session = session_live_for_user(context["request"].user)
+        session = session_live_for_user(user)
         body["current"] = progress_document(session) if session else None
         if session:
             headers["ETag"] = f'"{session.revision}"'
         status_code = status.HTTP_409_CONFLICT
     else:  # RevisionRequired and any other refusal of a request as sent
         status_code = status.HTTP_400_BAD_REQUEST
-    return Response(body, status=status_code, headers=headers)
-
+    return status_code, body, headers

@@ -11,6 +11,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions
 
 from .. import services
+from .errors import domain_error_answer
 from .progress import progress_document
 
 HEADER = "Idempotency-Key"
@@ -41,4 +42,5 @@ def idempotent_request(request) -> services.IdempotentRequest | None:
     return services.IdempotentRequest(
         key=key, fingerprint=hashlib.sha256(canonical.encode()).hexdigest(),
         answer=lambda session: (200, progress_document(session)),
+        refused=lambda error: domain_error_answer(error, user=request.user)[:2],
     )

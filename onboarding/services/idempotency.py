@@ -5,8 +5,9 @@ the request and the answer sent (status and body). ``session_locked`` looks the 
 session's row lock, before the revision check (a retry carries the revision its first attempt
 replaced), and stores the answer in the same transaction as the write: a first attempt that
 committed is always found by its retry, and a retry that races its first attempt waits for the
-lock and then finds it. Only answers of writes are kept: a refused request (400, 409) wrote
-nothing, so its repeat is evaluated again. Keys expire after ONBOARDING_IDEMPOTENCY_TTL_SECONDS
+lock and then finds it. A refused write (400 validation, 409 conflict) is kept too, once its
+transaction has rolled back and the refusal is recorded: its repeat gets the same answer and
+records nothing again. Keys expire after ONBOARDING_IDEMPOTENCY_TTL_SECONDS
 (24 h by default): older rows are ignored, and ``idempotency_keys_purge`` (beat, hourly) deletes them.
 """
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..errors import IdempotencyKeyReused, IdempotentReplay
@@ -29,6 +31,7 @@ class IdempotentRequest:
     key: str
     fingerprint: str
     answer: Callable[[OnboardingSession], tuple[int, dict]]  # the response (status, body) to a written session
+    refused: Callable[[Exception], tuple[int, dict]]         # the response to a refused write (the domain error)
 
 
 def _ttl() -> timedelta:
@@ -48,12 +51,25 @@ def idempotency_check(*, user, request: IdempotentRequest) -> None:
 
 
 def idempotency_store(*, user, request: IdempotentRequest, session: OnboardingSession) -> None:
-    """Keep the answer to ``request`` (the caller's transaction is the write's); an expired row is replaced."""
-    status, body = request.answer(session)
+    """Keep the answer to ``request`` in the caller's transaction (the write's)."""
+    _keep(user=user, request=request, answer=request.answer(session))
+
+
+def _keep(*, user, request: IdempotentRequest, answer: tuple[int, dict]) -> None:
+    status, body = answer  # an expired row of the same key is replaced
     IdempotencyKey.objects.update_or_create(
         user_id=user.pk, key=request.key,
         defaults={"fingerprint": request.fingerprint, "status": status, "body": body, "created_at": timezone.now()},
     )
+
+
+def idempotency_store_refusal(*, user, request: IdempotentRequest, error: Exception) -> None:
+    """Keep the answer to a refused ``request`` after its write rolled back (a racing repeat's answer wins)."""
+    try:
+        with transaction.atomic():
+            _keep(user=user, request=request, answer=request.refused(error))
+    except IntegrityError:  # an identical request, refused at the same moment, kept the same answer first
+        pass
 
 
 def idempotency_keys_purge() -> int:

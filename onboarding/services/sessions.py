@@ -29,7 +29,7 @@ from ..manifest import (
 from ..models import OnboardingEvent, OnboardingSession
 from ..selectors import first_outstanding_step, manifest_of, session_live_for_user, step_is_reachable
 from .events import event_insert, event_record, event_record_resumed_if_away
-from .idempotency import IdempotentRequest, idempotency_check, idempotency_store
+from .idempotency import IdempotentRequest, idempotency_check, idempotency_store, idempotency_store_refusal
 from .writes import (
     SessionWrite, changed_fields_since, check_revision, normalise_answers, session_is_outdated, session_lock_live,
     step_validate,
@@ -52,8 +52,9 @@ def session_locked(*, user, revision: str | None, source: str, step: str, comple
     yielded without a revision check (completing twice answers the first result) instead of being
     refused. A user without a live session of the current version first gets one (started, or reset
     to the new baseline), then a revision conflict: the client cannot have seen that revision.
-    ``idempotency``: a repeat of an answered key raises IdempotentReplay before the revision check,
-    and the answer to this write is stored with it (services/idempotency.py).
+    ``idempotency``: a repeat of an answered key raises IdempotentReplay before the revision check;
+    the answer to this write is stored with it, or, if refused, once the refusal is recorded
+    (services/idempotency.py).
     """
     unit = None
     try:
@@ -72,6 +73,8 @@ def session_locked(*, user, revision: str | None, source: str, step: str, comple
     except (StepValidationError, RevisionConflict) as exc:
         if unit is not None:
             _refusal_record(unit, exc, step=step)
+            if idempotency is not None:
+                idempotency_store_refusal(user=user, request=idempotency, error=exc)
         raise
     if unit is None:
         fresh = session_get_or_start(user=user, source=source)
