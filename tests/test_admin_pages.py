@@ -66,7 +66,8 @@ def test_every_changelist_and_change_form_renders_for_staff(staff, everything):
 
 
 @pytest.mark.parametrize("query", [
-    {"state__exact": "in_progress"}, {"current_step__exact": "tools"}, {"version__exact": "1"}, {"q": "ada@example"},
+    {"state__exact": "in_progress"}, {"current_step__exact": "tools"}, {"version__exact": "1"}, {"q": "ADA@example.org"},
+    {"q": "ad"}, {"started_at__year": str(timezone.now().year)},
 ])
 def test_the_sessions_changelist_filters_and_searches(staff, everything, query):
     response = staff.get(reverse("admin:onboarding_onboardingsession_changelist"), query)
@@ -232,8 +233,12 @@ def test_the_snapshot_list_counts_exactly_when_the_table_is_small(staff, everyth
     assert response.context["cl"].result_count == 1
 
 
-@pytest.mark.parametrize("term", ["ada", "ADA@example.org"])
-def test_a_snapshot_is_found_by_its_users_exact_username_or_email(staff, everything, term):
+@pytest.mark.parametrize("term", ["ada", "ad", "ADA@example.org"])
+def test_a_snapshot_is_found_by_its_users_username_prefix_or_exact_email(staff, everything, term):
     response = staff.get(reverse("admin:aggregation_answersnapshot_changelist"), {"q": term})
     assert response.context["cl"].result_count == 1
-    assert staff.get(reverse("admin:aggregation_answersnapshot_changelist"), {"q": "ad"}).context["cl"].result_count == 0
+
+
+@pytest.mark.parametrize("term", ["da", "ada@example", "example.org"])
+def test_the_search_matches_no_substring_of_a_username_or_address(staff, everything, term):
+    assert staff.get(reverse("admin:aggregation_answersnapshot_changelist"), {"q": term}).context["cl"].result_count == 0
