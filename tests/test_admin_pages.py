@@ -194,6 +194,27 @@ def test_the_funnel_page_filters_by_start_date(staff, everything):
     assert today.context["sessions"] == 2
 
 
+def test_the_funnel_page_has_a_last_hour_view(staff, everything):
+    OnboardingSession.objects.filter(user__username="halfway").update(started_at=timezone.now() - timedelta(hours=2))
+    page = staff.get(reverse("admin:onboarding_funnel"))
+    assert 'href="?last=hour"' in page.content.decode()
+    response = staff.get(reverse("admin:onboarding_funnel"), {"last": "hour"})
+    assert response.status_code == 200
+    assert response.context["sessions"] == 1  # the walk-through just now; the half-way session started 2 h ago
+    assert "started in the last hour" in response.content.decode()
+
+
+def test_the_funnel_page_shows_friction_per_step_as_columns_and_markers(staff, everything):
+    session = OnboardingSession.objects.get(user__username="halfway")
+    OnboardingEvent.objects.create(session=session, user=session.user, name="validation_failed", step="tools", source="wizard")
+    response = staff.get(reverse("admin:onboarding_funnel"))
+    html = response.content.decode()
+    assert "Validation failures" in html and "Queued saves" in html
+    assert html.count('class="friction-marker"') == 1
+    tools = response.context["steps"][2]
+    assert (tools.validation_failures, tools.friction) == (1, 1)
+
+
 def test_the_funnel_page_shows_a_bad_window_as_a_form_error(staff, everything):
     response = staff.get(reverse("admin:onboarding_funnel"), {"started_after": "not-a-date"})
     assert response.status_code == 200
