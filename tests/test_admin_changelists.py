@@ -24,12 +24,6 @@ SNAPSHOTS = "admin:aggregation_answersnapshot_changelist"
 
 
 @pytest.fixture
-def staff(client, staff_user):
-    client.force_login(staff_user)
-    return client
-
-
-@pytest.fixture
 def rows(db):
     """A completed walk-through (sessions, events, outbox, snapshot) and sessions in February and May."""
     completed = complete_through_services(UserFactory(username="ada", email="ada@example.org"))
