@@ -125,6 +125,7 @@ def test_a_window_is_read_from_day_rows_hour_rows_and_computed_edges():
                             (T0 + timedelta(days=3, hours=2), T0 + timedelta(days=3, hours=2, minutes=40)))
 
 
+@pytest.mark.smoke  # also on the SQLite default: the fold's SQL (buckets, upserts) runs there too
 def test_friction_counters_match_the_events_a_user_produced(db):
     user = UserFactory()
     session = services.session_get_or_start(user=user, source="wizard")
@@ -201,6 +202,7 @@ def test_a_read_far_behind_the_fold_computes_the_window_directly(three_days, set
     assert_funnel_equals_expected(onboarding_funnel(), expected_funnel())
 
 
+@pytest.mark.smoke
 def test_a_rebuild_after_deleting_the_rollups_gives_identical_figures(three_days):
     funnel_fold()
     windows = [(None, None), WINDOWS[4], WINDOWS[6]]
