@@ -15,6 +15,9 @@ def create_index(apps, schema_editor):
         return
     table = apps.get_model(settings.AUTH_USER_MODEL)._meta.db_table
     schema_editor.execute(f'CREATE INDEX CONCURRENTLY IF NOT EXISTS {INDEX} ON "{table}" (UPPER(email::text))')
+    # An expression index has no statistics until the table is analysed: without them the planner
+    # guesses thousands of matches for one address and picks a parallel scan over a lookup.
+    schema_editor.execute(f'ANALYZE "{table}"')
 
 
 def drop_index(apps, schema_editor):
