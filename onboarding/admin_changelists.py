@@ -46,9 +46,11 @@ def planner_row_estimate(queryset) -> int:
 
 
 class ScaledChangeListMixin:
-    """A ModelAdmin of a big table: estimated counts, no facet counts, the calendar drill-down."""
+    """A ModelAdmin of a big table: estimated counts, no facet counts, 50 rows a page, the calendar drill-down."""
 
     paginator = EstimatedCountPaginator
+    # With the queries indexed, rendering the rows is most of a page's time (~0.5 ms a row).
+    list_per_page = 50
     show_full_result_count = False  # the unfiltered COUNT(*) next to a filtered one
     show_facets = admin.ShowFacets.NEVER  # a COUNT per filter choice
     change_list_template = "admin/onboarding/scaled_change_list.html"
