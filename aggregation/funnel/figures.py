@@ -149,13 +149,12 @@ def session_marks(state: str, completed_steps, skipped_steps, flags) -> tuple[tu
     """
     if state == OnboardingSession.State.SUPERSEDED:
         return None
-    on = frozenset(name for name, value in flags.items() if value is True) if isinstance(flags, dict) else frozenset()
-    return _marks(state == OnboardingSession.State.COMPLETED, tuple(completed_steps or ()), tuple(skipped_steps or ()), on)
+    steps = session_manifest(flags if isinstance(flags, dict) else None).step_keys
+    return _marks(state == OnboardingSession.State.COMPLETED, tuple(completed_steps or ()), tuple(skipped_steps or ()), steps)
 
 
 @lru_cache(maxsize=4096)  # a few hundred shapes of progress cover millions of sessions
-def _marks(completed_session: bool, done: tuple, skipped: tuple, flags_on: frozenset) -> tuple[tuple, tuple, tuple, bool]:
-    steps = session_manifest({name: True for name in flags_on}).step_keys
+def _marks(completed_session: bool, done: tuple, skipped: tuple, steps: tuple) -> tuple[tuple, tuple, tuple, bool]:
     done, skipped = set(done), set(skipped)
     reached = tuple(steps_reached(done=done, skipped=skipped, completed=completed_session, steps=steps))
     return (reached, tuple(key for key in reached if key in done),
