@@ -19,7 +19,7 @@ What one generated session looks like (the shares are of all sessions):
   ``reset`` for superseded ones: ~6.6 events per session;
 - ``data->'flags'`` = ``{"onboarding-ai-question": true|false}`` (alternating) on sessions started
   in the last 30 days, none before: the experiment arms of the rollups;
-- completed sessions have a snapshot (ten roles, 2,000 workspaces) and a delivered outbox message
+- completed sessions have a snapshot (ten roles, 2,000 workspaces, the session's flags) and a delivered outbox message
   (the newest hundred pending, a few failed).
 """
 import time
@@ -164,12 +164,15 @@ SELECT 'Workspace ' || g, 'scale-ws-' || g, 'scale-code-' || g, true, now() FROM
 
 SNAPSHOTS_SQL = """
 INSERT INTO onboarding_answer_snapshots
-    (session_id, user_id, workspace_id, role, answer_schema_version, completed_at, answers, flattened, ingested_at)
+    (session_id, user_id, workspace_id, role, answer_schema_version, completed_at, answers, flattened, flags,
+     ingested_at)
 SELECT p.session_id, p.user_id,
        CASE WHEN p.g %% 10 = 3 THEN NULL ELSE %(first_workspace)s + (p.g * 7919 %% %(workspaces)s) END,
        r.role, 1, p.finished_at,
        jsonb_set(%(answers)s::jsonb, '{profile,role}', to_jsonb(r.role)),
        jsonb_build_array(jsonb_build_object('step', 'profile', 'question', 'role', 'value', r.role)),
+       CASE WHEN p.started_at >= %(end)s::timestamptz - interval '30 days'
+            THEN jsonb_build_object(%(flag)s::text, p.g %% 2 = 0) ELSE '{}'::jsonb END,
        p.finished_at
 FROM bench_plan AS p
 CROSS JOIN LATERAL (SELECT (%(roles)s::text[])[1 + (p.g * 31 %% 10)] AS role) AS r
