@@ -16,8 +16,14 @@ def ensure_database(url: str) -> None:
             print(f"created database {name}")
 
 
-def setup_django(url: str) -> None:
-    """Set Django up on ``url`` as production runs (DEBUG off, no broker) and migrate it."""
+def setup_django(url: str, *, static_root: str | None = None) -> None:
+    """Set Django up on ``url`` as production runs (DEBUG off, no broker) and migrate it.
+
+    ``static_root``: collect the static files there first, as a deployment does (pages that link
+    them need the manifest of hashed names when DEBUG is off).
+    """
+    if static_root is not None:
+        os.environ["STATIC_ROOT"] = static_root
     os.environ["DATABASE_URL"] = url
     os.environ.pop("REDIS_URL", None)
     # DEBUG off: no per-query bookkeeping in connection.queries, as in production.
@@ -32,6 +38,8 @@ def setup_django(url: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
+    if static_root is not None:
+        call_command("collectstatic", verbosity=0, interactive=False)
 
 
 def staff_client(username: str):

@@ -22,6 +22,7 @@ printed. It never fails on a time.
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -83,7 +84,8 @@ def ensure_rollups(rebuild: bool) -> None:
 def main():
     args = parse_args()
     ensure_database(args.database_url)
-    setup_django(args.database_url)
+    # The admin pages link static files: collect them, as a deployment does, outside the checkout.
+    setup_django(args.database_url, static_root=os.path.join(tempfile.gettempdir(), "onb-bench-staff-static"))
     ensure_data(args.sessions, args.regenerate)
     if args.generate_only:
         return

@@ -3,7 +3,8 @@
 Each case is a staff URL and the direct-scan queries the same page ran before issue 15:
 
 - funnel (API and page): the old selector's two queries, a ``GROUP BY`` of every counted
-  session's progress in the window and ``percentile_cont`` over their timed events;
+  session's progress in the window and ``percentile_cont`` over their timed events; split by a
+  flag, the same per arm (found by the GIN index on ``data->'flags'``) plus its sample size;
 - admin lists: what Django's admin ran with the old configuration, the ``COUNT(*)`` of the
   (filtered) list, ``SELECT DISTINCT`` of every non-choice filter, the date drill-down's
   ``SELECT DISTINCT date_trunc('year', …)``, and the page itself in the old order
@@ -23,6 +24,7 @@ from django.utils import timezone
 from benchmarks.django_setup import staff_client
 
 TARGET_MS = 200
+FLAG = "onboarding-ai-question"  # the experiment of the generated data (benchmarks/staff_scale_data.py)
 STEPS = ("profile", "work-profile", "tools", "invites", "preferences", "workspace")
 
 OLD_FUNNEL_SHAPES = """
@@ -65,6 +67,28 @@ def old_funnel(after=None, before=None):
             cursor.fetchall()
             cursor.execute(OLD_FUNNEL_MEDIANS.format(window=window), params)
             cursor.fetchall()
+
+    return scan
+
+
+def old_funnel_by_arm(after=None, before=None):
+    """The readout's direct scan before the rollups: per arm, its sessions' count and completions, then the funnel."""
+    scans = []
+    for arm in ("true", "false"):
+        window, params = _window_sql(after, before)
+        window += f" AND data -> 'flags' @> '{{\"{FLAG}\": {arm}}}'"
+        scans.append((window, params))
+
+    def scan():
+        with connection.cursor() as cursor:
+            for window, params in scans:
+                cursor.execute(f"SELECT count(*), count(*) FILTER (WHERE state = 'completed') FROM onboarding_sessions "
+                               f"WHERE state <> 'superseded' {window}", params)
+                cursor.fetchall()
+                cursor.execute(OLD_FUNNEL_SHAPES.format(window=window), params)
+                cursor.fetchall()
+                cursor.execute(OLD_FUNNEL_MEDIANS.format(window=window), params)
+                cursor.fetchall()
 
     return scan
 
@@ -115,6 +139,9 @@ def build_cases() -> list[tuple[str, str, object]]:
         ("funnel page, all time", "/admin/onboarding/funnel/", "funnel API, all time"),
         ("funnel page, 30 days", f"/admin/onboarding/funnel/?{urlencode(thirty_days)}", old_funnel(*page_window)),
         ("funnel page, last hour", "/admin/onboarding/funnel/?last=hour", old_funnel(now - timedelta(hours=1))),
+        ("funnel API by flag, 30 days", f"/api/admin/onboarding/funnel?{urlencode({'flag': FLAG, 'started_after': month_ago.isoformat()})}",
+         old_funnel_by_arm(month_ago)),
+        ("funnel page by flag, all time", f"/admin/onboarding/funnel/?flag={FLAG}", old_funnel_by_arm(None)),
         ("totals API", "/api/admin/onboarding/totals", None),
         ("sessions", "/admin/onboarding/onboardingsession/", old_list(sessions, **old_sessions)),
         ("sessions ?state=completed", "/admin/onboarding/onboardingsession/?state__exact=completed",
@@ -247,3 +274,15 @@ def check_figures(client) -> None:
                     worst = max(worst, abs(value - truth) / truth)
         print(f"  {label:<10} {body['sessions']:>9,} sessions: counts equal: {'yes' if counts_equal else 'NO'}; "
               f"largest time error {worst:.2%} ({'within' if worst <= BUCKET_ERROR + 1e-9 else 'OUTSIDE'} the bound)")
+    month_ago = now - timedelta(days=30)
+    readout = client.get("/api/admin/onboarding/funnel", {"flag": FLAG, "started_after": month_ago.isoformat()}).json()
+    for arm in readout["arms"]:
+        direct = {key[3]: figures for key, figures in
+                  funnel_direct(started_after=month_ago, flag=FLAG, arm=arm["arm"]).items() if key[1] == FLAG}
+        sessions = direct.get("")
+        equal = (arm["sessions"], arm["completed"]) == ((sessions.reached, sessions.completed) if sessions else (0, 0))
+        for step in arm["steps"]:
+            figures = direct.get(step["step"])
+            for name in ("reached", "completed", "skipped", "validation_failures", "conflicts", "retries", "queued_saves"):
+                equal &= step[name] == (getattr(figures, name) if figures else 0)
+        print(f"  30 days, {FLAG}={arm['arm']:<3} {arm['sessions']:>9,} sessions: counts equal: {'yes' if equal else 'NO'}")
