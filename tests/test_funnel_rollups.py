@@ -229,6 +229,13 @@ def test_the_check_command_reports_drift_exits_1_and_repairs(three_days, capsys)
     assert "match" in capsys.readouterr().out
 
 
+def test_the_check_command_on_a_database_never_folded_says_so(three_days, capsys):
+    call_command("check_onboarding_funnel")  # no CommandError: nothing is inconsistent, reads compute directly
+    assert "No rollups yet" in capsys.readouterr().out
+    call_command("check_onboarding_funnel", "--repair")
+    assert funnel_watermark() is not None and funnel_drift() == []
+
+
 def test_the_backfill_command_folds_old_data_and_is_idempotent(three_days, capsys):
     call_command("backfill_onboarding_funnel")
     assert "Folded" in capsys.readouterr().out

@@ -1,7 +1,7 @@
 """Compare the funnel's rollups with a direct computation from sessions and events; report or repair drift."""
 from django.core.management.base import BaseCommand, CommandError
 
-from aggregation.funnel import funnel_drift, funnel_rebuild
+from aggregation.funnel import SESSIONS, funnel_drift, funnel_rebuild, funnel_watermark
 
 SHOWN = 50  # drift lines printed at most
 
@@ -14,10 +14,15 @@ class Command(BaseCommand):
         parser.add_argument("--repair", action="store_true", help="Rebuild the rollups when they drifted.")
 
     def handle(self, *args, repair, **options):
+        if funnel_watermark() is None and not repair:
+            self.stdout.write("No rollups yet: the funnel is computed directly until backfill_onboarding_funnel "
+                              "(or the beat task) builds them; --repair builds them now.")
+            return
         drift = funnel_drift()
         for d in drift[:SHOWN]:
+            step = "(sessions)" if d.step == SESSIONS else d.step
             self.stdout.write(
-                f"{d.granularity} {d.period_start.isoformat()} {d.step}{f' [{d.flag}={d.arm}]' if d.flag else ''} "
+                f"{d.granularity} {d.period_start.isoformat()} {step}{f' [{d.flag}={d.arm}]' if d.flag else ''} "
                 f"{d.figure}: stored {d.stored}, expected {d.expected}"
             )
         if len(drift) > SHOWN:
