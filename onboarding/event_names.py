@@ -1,8 +1,9 @@
-"""Telemetry names beyond ``OnboardingEvent``'s choices: what the browser reports (CONTRACT §2b).
+"""Telemetry names the admin filters by: ``OnboardingEvent``'s choices and all the browser reports.
 
-The browser records ``save_retried``, ``save_queued``, ``save_replayed`` and ``conflict_shown``
-with source ``browser``; the staff funnel counts them by name and the admin filters by them,
-whether or not the model's choices list them yet.
+CONTRACT §2b names four browser events (source ``browser``): ``save_retried`` and
+``conflict_shown`` are model choices; ``save_queued`` and ``save_replayed`` (the offline queue)
+are not yet, and are listed here so staff can filter by them (and the funnel counts them) as
+soon as they are recorded. Once the model lists them, this adds nothing.
 """
 from .models import OnboardingEvent
 

@@ -19,12 +19,12 @@ from onboarding.selectors import steps_reached
 Name = OnboardingEvent.Name
 
 # Friction per step (CONTRACT §5), by event name. The browser's events (source "browser",
-# CONTRACT §2b) are counted by their names whether or not the model lists them as choices yet.
+# CONTRACT §2b) are counted by their names; save_queued is not among the model's choices yet.
 FRICTION_COUNTERS = {
     Name.VALIDATION_FAILED: "validation_failures",
     Name.REVISION_CONFLICT: "conflicts",
-    "conflict_shown": "conflicts",
-    "save_retried": "retries",
+    Name.CONFLICT_SHOWN: "conflicts",
+    Name.SAVE_RETRIED: "retries",
     "save_queued": "queued_saves",
 }
 # The end of a step: its duration_ms is the time spent on the step.
