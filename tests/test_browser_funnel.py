@@ -4,9 +4,9 @@ import pytest
 from onboarding import services
 from onboarding.errors import StepValidationError
 
+from .browser_support import browser, new_page  # noqa: F401  (the Chromium fixture)
 from .conftest import PASSWORD, complete_through_services
 from .factories import StaffFactory, UserFactory, valid_answers
-from .test_browser import _new_page, browser  # noqa: F401  (the Chromium fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
 
@@ -32,7 +32,7 @@ def test_the_funnel_chart_and_table_fit_a_1200_px_wide_page(browser, live_server
 
     _funnel_data()
     StaffFactory(username="boss")
-    context, page = _new_page(browser)
+    context, page = new_page(browser)
     page.set_viewport_size({"width": 1200, "height": 900})
     page.goto(f"{live_server.url}/admin/login/?next=/admin/onboarding/funnel/{query}")
     page.get_by_label("Username").fill("boss")
