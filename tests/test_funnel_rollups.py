@@ -116,6 +116,22 @@ def _counted(window):
         started_at__gte=window["started_after"], started_at__lt=window["started_before"])
 
 
+@pytest.mark.parametrize("params", [
+    {"started_after": "9999-12-31T23:59:59Z"}, {"started_after": "9999-12-31T00:00:01Z"},
+    {"started_after": "0001-01-01T00:00:00Z", "started_before": "0001-01-01T00:30:00Z"},
+])
+def test_a_window_at_the_ends_of_the_calendar_is_answered_from_rollups_too(three_days, staff, params):
+    funnel_fold()
+    response = staff.get("/api/admin/onboarding/funnel", params)
+    assert response.status_code == 200
+    assert response.json()["sessions"] == 0
+
+
+def test_a_fold_of_an_empty_database_leaves_it_never_folded(db):
+    assert funnel_fold().chunks == 0
+    assert funnel_watermark() is None and not FunnelRollup.objects.exists()
+
+
 def test_a_window_is_read_from_day_rows_hour_rows_and_computed_edges():
     parts = window_parts(T0 + timedelta(hours=5, minutes=17), T0 + timedelta(days=3, hours=2, minutes=40))
     assert parts.days == (T0 + timedelta(days=1), T0 + timedelta(days=3))

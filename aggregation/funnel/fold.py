@@ -94,6 +94,8 @@ def funnel_fold(*, wait: bool = True, max_seconds: float | None = None, chunk_ev
                 return outcome
             until = _chunk_end(since, horizon, chunk_events)
             delta = funnel_delta(since=since, until=until)
+            if since is None and not (delta.events or delta.sessions):
+                return outcome  # nothing recorded yet: stay "never folded" and write nothing
             _apply(delta)
             state.folded_until, state.folded_at = until, timezone.now()
             state.save(update_fields=["folded_until", "folded_at"])

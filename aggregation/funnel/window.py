@@ -51,6 +51,13 @@ class WindowParts:
 
 def window_parts(started_after: datetime | None, started_before: datetime | None) -> WindowParts:
     """Cut ``[started_after, started_before)`` into whole days, whole hours and partial-hour edges."""
+    try:
+        return _window_parts(started_after, started_before)
+    except OverflowError:  # the calendar's last day has no next hour: that window is computed directly
+        return WindowParts(direct=((started_after, started_before),))
+
+
+def _window_parts(started_after: datetime | None, started_before: datetime | None) -> WindowParts:
     first_hour = _ceil(started_after, HOUR) if started_after is not None else None
     last_hour = _floor(started_before, HOUR) if started_before is not None else None
     if first_hour is not None and last_hour is not None and first_hour >= last_hour:
