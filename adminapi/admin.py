@@ -13,17 +13,20 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
+from aggregation.funnel import BUCKET_ERROR
 from onboarding.manifest import MANIFEST_FLAGS
 
 from .selectors import FunnelExperiment, onboarding_funnel, onboarding_funnel_by_arm
 
-CHART_WIDTH = 560  # px of the longest bar (the sessions that reached the first step)
-ARM_CHART_WIDTH = 240  # two arms side by side
+# The chart's own coordinates: the SVG scales to its container (width 100%, at most this many px)
+# and keeps every label inside (left-aligned at 0, right-aligned at the width).
+CHART_WIDTH = 760
+ARM_CHART_WIDTH = 420  # two arms side by side
 SIGNIFICANCE_LEVEL = 0.05
 ARM_TITLES = {"on": "Flag on", "off": "Flag off"}
-BAR_HEIGHT = 22
-ROW_HEIGHT = 58
-LABEL_WIDTH = 170
+BAR_HEIGHT = 20
+ROW_HEIGHT = 66
+MARKER_SIZE = 7
 
 
 class FunnelWindowForm(forms.Form):
@@ -37,6 +40,7 @@ class FunnelWindowForm(forms.Form):
         required=False, label="Split by flag", choices=[("", "No split"), *((name, name) for name in MANIFEST_FLAGS)],
         help_text="Compare the sessions that decided the flag on with those that decided it off.",
     )
+    last = forms.ChoiceField(required=False, choices=[("", "—"), ("hour", "Last hour")], widget=forms.HiddenInput)
 
     def clean(self):
         cleaned = super().clean()
@@ -46,10 +50,12 @@ class FunnelWindowForm(forms.Form):
         return cleaned
 
     def window(self) -> dict:
-        """Return the selector's keyword arguments: whole days, the end day included.
+        """Return the selector's keyword arguments: whole days, the end day included; or the last hour.
 
         The last day of the calendar (9999-12-31) has no next day to stop before: it means no end.
         """
+        if self.cleaned_data.get("last") == "hour":
+            return {"started_after": timezone.now() - timedelta(hours=1), "started_before": None}
         after, before = self.cleaned_data.get("started_after"), self.cleaned_data.get("started_before")
         tz = timezone.get_current_timezone()
         return {
@@ -60,26 +66,31 @@ class FunnelWindowForm(forms.Form):
 
 
 def funnel_chart(steps, *, width: int = CHART_WIDTH) -> dict:
-    """Lay out the SVG bars: one row per step, done/skipped/dropped segments scaled to the top."""
+    """Lay out the SVG: per step a title line, a bar of done/skipped/dropped with a friction marker, a figures line."""
     top = max((s.reached for s in steps), default=0) or 1
     scale = width / top
     rows = []
     for index, s in enumerate(steps):
-        y = index * ROW_HEIGHT + 10
+        y = index * ROW_HEIGHT
         done_w, skipped_w, dropped_w = (round(n * scale, 1) for n in (s.completed, s.skipped, s.dropped))
+        reached_w = round(s.reached * scale, 1)
         rows.append({
-            "step": s, "y": y, "label_y": y + 15, "bar_y": y + 20, "text_y": y + 20 + BAR_HEIGHT - 6,
-            "done_w": done_w, "skipped_x": LABEL_WIDTH + done_w, "skipped_w": skipped_w,
-            "dropped_x": LABEL_WIDTH + done_w + skipped_w, "dropped_w": dropped_w,
-            "reached_w": round(s.reached * scale, 1),
-            "after_x": LABEL_WIDTH + round(s.reached * scale, 1) + 6,
+            "step": s, "title_y": y + 14, "bar_y": y + 20, "figures_y": y + 20 + BAR_HEIGHT + 15,
+            "done_w": done_w, "skipped_x": done_w, "skipped_w": skipped_w,
+            "dropped_x": done_w + skipped_w, "dropped_w": dropped_w, "reached_w": reached_w,
+            "marker_points": _diamond(reached_w, y + 20 + BAR_HEIGHT / 2, width),
+            "friction_per_100": round(100 * s.friction / s.reached, 1) if s.reached else None,
             "drop_pct": None if s.drop_off_rate is None else round(s.drop_off_rate * 100, 1),
             "median_s": None if s.median_ms is None else round(s.median_ms / 1000, 1),
+            "p90_s": None if s.p90_ms is None else round(s.p90_ms / 1000, 1),
         })
-    return {
-        "rows": rows, "width": LABEL_WIDTH + width + 190, "height": len(steps) * ROW_HEIGHT + 20,
-        "label_width": LABEL_WIDTH, "bar_height": BAR_HEIGHT,
-    }
+    return {"rows": rows, "width": width, "height": len(steps) * ROW_HEIGHT, "bar_height": BAR_HEIGHT}
+
+
+def _diamond(x: float, y: float, width: int) -> str:
+    """Return the points of the friction marker: a diamond on the bar's end, kept inside the chart."""
+    x, s = min(max(x, MARKER_SIZE), width - MARKER_SIZE), MARKER_SIZE
+    return f"{x},{y - s} {x + s},{y} {x},{y + s} {x - s},{y}"
 
 
 def significance_sentence(experiment: FunnelExperiment) -> str:
@@ -102,11 +113,14 @@ def funnel_view(request):
     valid = form.is_bound and form.is_valid()
     window = form.window() if valid else {}
     flag = form.cleaned_data.get("flag") if valid else ""
+    last_hour = valid and form.cleaned_data.get("last") == "hour"
     context = {
         **admin.site.each_context(request),
         "title": "Onboarding funnel",
         "form": form,
         "presets": _presets(flag),
+        "last_hour": last_hour,
+        "bucket_error_pct": round(BUCKET_ERROR * 100, 1),
         **(_arms_context(onboarding_funnel_by_arm(flag=flag, **window)) if flag else _funnel_context(window)),
     }
     return TemplateResponse(request, "admin/onboarding/funnel.html", context)
@@ -130,6 +144,7 @@ def _arms_context(experiment: FunnelExperiment) -> dict:
 def _presets(flag: str) -> list[tuple[str, str]]:
     today, split = timezone.localdate(), f"&flag={flag}" if flag else ""
     return [
+        ("Last hour", f"?last=hour{split}"),
         ("Last 7 days", f"?started_after={today - timedelta(days=6)}&started_before={today}{split}"),
         ("Last 30 days", f"?started_after={today - timedelta(days=29)}&started_before={today}{split}"),
         ("All time", f"?flag={flag}" if flag else "?"),

@@ -7,14 +7,11 @@ import statistics
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
-from django.db.models import Aggregate, Count, FloatField, Q
-
 from aggregation.documents import SNAPSHOT_DOCUMENT_FIELDS, snapshot_document
+from aggregation.funnel import SESSIONS, StepFigures, funnel_figures
 from aggregation.models import AnswerArmTotal, AnswerGroupTotal, AnswerSnapshot
-from onboarding.manifest import STEP_KEYS, STEPS, session_manifest, step_index
-from onboarding.models import OnboardingEvent, OnboardingSession
-from onboarding.selectors import ARMS, sessions_in_arm, steps_reached
+from onboarding.manifest import STEP_KEYS, STEPS, step_index
+from onboarding.selectors import ARMS
 
 from .experiments import two_proportion_p_value
 
@@ -93,16 +90,6 @@ def totals_list(*, step: str | None = None, question: str | None = None, flag: s
 
 # --- The funnel --------------------------------------------------------------------------------
 
-TIMED_EVENTS = (OnboardingEvent.Name.STEP_SAVED, OnboardingEvent.Name.STEP_SKIPPED)
-
-
-class _Median(Aggregate):
-    """PostgreSQL's exact median; other databases compute it in Python."""
-
-    function = "percentile_cont"
-    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-
 
 @dataclass(frozen=True)
 class FunnelStep:
@@ -115,91 +102,64 @@ class FunnelStep:
     dropped: int
     drop_off_rate: float | None
     median_ms: int | None
+    p90_ms: int | None
+    validation_failures: int
+    conflicts: int
+    retries: int
+    queued_saves: int
 
     @property
     def passed(self) -> int:
         return self.completed + self.skipped
 
-
-def funnel_sessions(*, started_after: datetime | None = None, started_before: datetime | None = None,
-                    flag: str | None = None, arm: str | None = None):
-    """Return the sessions the funnel counts: live ones (not superseded) started in the window.
-
-    With ``flag`` and ``arm``: only those that decided the flag that way (index onb_session_flags).
-    """
-    queryset = OnboardingSession.objects.exclude(state=OnboardingSession.State.SUPERSEDED)
-    if started_after is not None:
-        queryset = queryset.filter(started_at__gte=started_after)
-    if started_before is not None:
-        queryset = queryset.filter(started_at__lt=started_before)
-    if flag is not None:
-        queryset = sessions_in_arm(queryset, flag=flag, arm=arm)
-    return queryset
+    @property
+    def friction(self) -> int:
+        return self.validation_failures + self.conflicts + self.retries + self.queued_saves
 
 
 def onboarding_funnel(*, started_after: datetime | None = None, started_before: datetime | None = None,
                       flag: str | None = None, arm: str | None = None) -> list[FunnelStep]:
-    """Return, per manifest step, how many sessions reached, completed, skipped and left it.
+    """Return, per manifest step, how many sessions reached, completed, skipped and left it, and their friction.
 
-    A session *reached* a step when the step is done, skipped, or the first one outstanding;
-    it *dropped* there when it reached the step and has neither done nor skipped it (an
-    in-progress session sitting on the step counts: it has not got past it yet). The median
-    time is that of ``step_saved``/``step_skipped`` events, whose ``duration_ms`` is the time
-    since the session's previous event, i.e. the time spent on the step.
+    Counted: sessions not superseded, started in the window (with ``flag`` and ``arm``: those that
+    decided the flag that way; a step its flags leave out is not reached).
+    A session *reached* a step when the step is done, skipped, or the first one outstanding; it
+    *dropped* there when it reached the step and has neither done nor skipped it. Times are those
+    of ``step_saved``/``step_skipped`` events (the time spent on the step), read from a histogram
+    within ``aggregation.funnel.BUCKET_ERROR``; friction counts the sessions' events on the step.
+    Figures come from the rollups (``aggregation.funnel``) and equal a direct computation.
     """
-    sessions = funnel_sessions(started_after=started_after, started_before=started_before, flag=flag, arm=arm)
-    counts = {key: {"reached": 0, "completed": 0, "skipped": 0} for key in STEP_KEYS}
-    # Group in the database by the (few) distinct shapes of progress, then expand in Python.
-    shapes = sessions.values("state", "data__completed_steps", "data__skipped_steps", "data__flags").annotate(n=Count("id"))
-    for shape in shapes:
-        done = set(shape["data__completed_steps"] or [])
-        skipped = set(shape["data__skipped_steps"] or [])
-        steps = session_manifest(shape["data__flags"]).step_keys  # a step its flags leave out is not reached
-        _count_shape(counts, shape["state"] == OnboardingSession.State.COMPLETED, done, skipped, steps, shape["n"])
-    medians = _median_durations(sessions)
-    result = []
+    return _funnel(started_after=started_after, started_before=started_before, flag=flag, arm=arm)[0]
+
+
+def _funnel(*, started_after, started_before, flag, arm) -> tuple[list[FunnelStep], StepFigures]:
+    """Return the funnel's steps and the figures of its sessions (counted, completed onboarding)."""
+    by_step = funnel_figures(started_after=started_after, started_before=started_before, flag=flag or "", arm=arm or "")
+    steps = []
     for step in STEPS:
-        c = counts[step.key]
-        dropped = max(c["reached"] - c["completed"] - c["skipped"], 0)
-        result.append(FunnelStep(
-            key=step.key, title=step.title, skippable=step.skippable, reached=c["reached"],
-            completed=c["completed"], skipped=c["skipped"], dropped=dropped,
-            drop_off_rate=round(dropped / c["reached"], 4) if c["reached"] else None,
-            median_ms=medians.get(step.key),
+        figures = by_step.get(step.key) or StepFigures()
+        steps.append(FunnelStep(
+            key=step.key, title=step.title, skippable=step.skippable, reached=figures.reached,
+            completed=figures.completed, skipped=figures.skipped, dropped=figures.dropped,
+            drop_off_rate=round(figures.dropped / figures.reached, 4) if figures.reached else None,
+            median_ms=figures.median_ms, p90_ms=figures.p90_ms, validation_failures=figures.validation_failures,
+            conflicts=figures.conflicts, retries=figures.retries, queued_saves=figures.queued_saves,
         ))
-    return result
+    return steps, by_step.get(SESSIONS) or StepFigures()
 
 
-def _count_shape(counts: dict, completed_session: bool, done: set, skipped: set, steps, n: int) -> None:
-    for key in steps_reached(done=done, skipped=skipped, completed=completed_session, steps=steps):
-        counts[key]["reached"] += n
-        if key in done:
-            counts[key]["completed"] += n
-        elif key in skipped:
-            counts[key]["skipped"] += n
-
-
-def _median_durations(sessions) -> dict[str, int]:
-    events = OnboardingEvent.objects.filter(
-        session_id__in=sessions.values("id"), name__in=TIMED_EVENTS, step__in=STEP_KEYS, duration_ms__isnull=False,
-    )
-    if connection.vendor == "postgresql":
-        rows = events.values("step").annotate(median=_Median("duration_ms"))
-        return {row["step"]: int(round(row["median"])) for row in rows}
-    by_step: dict[str, list[int]] = {}
-    for step, duration in events.values_list("step", "duration_ms").iterator():
-        by_step.setdefault(step, []).append(duration)
-    return {step: int(round(statistics.median(values))) for step, values in by_step.items()}
+FUNNEL_FIELDS = (
+    "reached", "completed", "skipped", "dropped", "drop_off_rate", "median_ms", "p90_ms", "validation_failures",
+    "conflicts", "retries", "queued_saves",
+)
 
 
 def funnel_document(steps: list[FunnelStep]) -> list[dict]:
     """Return the funnel as JSON-ready dicts (the API's ``steps``)."""
     return [
-        {"step": s.key, "title": s.title, "skippable": s.skippable, "reached": s.reached, "completed": s.completed,
-         "skipped": s.skipped, "dropped": s.dropped, "drop_off_rate": s.drop_off_rate, "median_ms": s.median_ms}
+        {"step": s.key, "title": s.title, "skippable": s.skippable, **{name: getattr(s, name) for name in FUNNEL_FIELDS}}
         for s in steps
     ]
-
 
 
 # --- The experiment readout: the funnel split by a flag's arms ---------------------------------
@@ -228,16 +188,13 @@ def onboarding_funnel_by_arm(*, flag: str, started_after: datetime | None = None
                              started_before: datetime | None = None) -> FunnelExperiment:
     """Return the funnel of the sessions that decided ``flag`` on and of those that decided it off.
 
-    A thin split of ``onboarding_funnel``: the same counting over each arm's sessions. Sessions
-    that never decided the flag (started before the manifest referenced it) are in neither arm.
+    A thin split of ``onboarding_funnel``: the same rollups, each arm's rows. Sessions that never
+    decided the flag (started before the manifest referenced it) are in neither arm.
     """
     arms = []
     for arm in ARMS:
-        window = {"started_after": started_after, "started_before": started_before, "flag": flag, "arm": arm}
-        counts = funnel_sessions(**window).aggregate(
-            sessions=Count("id"), completed=Count("id", filter=Q(state=OnboardingSession.State.COMPLETED)),
-        )
-        arms.append(FunnelArm(arm=arm, steps=onboarding_funnel(**window), **counts))
+        steps, sessions = _funnel(started_after=started_after, started_before=started_before, flag=flag, arm=arm)
+        arms.append(FunnelArm(arm=arm, steps=steps, sessions=sessions.reached, completed=sessions.completed))
     on, off = arms
     difference = None
     if on.sessions and off.sessions:

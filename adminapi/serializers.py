@@ -65,7 +65,13 @@ class FunnelStepSerializer(serializers.Serializer):
     skipped = serializers.IntegerField()
     dropped = serializers.IntegerField(help_text="Reached but neither saved nor skipped.")
     drop_off_rate = serializers.FloatField(allow_null=True, help_text="dropped / reached; null when none reached.")
-    median_ms = serializers.IntegerField(allow_null=True, help_text="Median time spent on the step, in ms.")
+    median_ms = serializers.IntegerField(
+        allow_null=True, help_text="Median time spent on the step, in ms (from a histogram: within 4.9 %).")
+    p90_ms = serializers.IntegerField(allow_null=True, help_text="90th percentile of the time spent, in ms (within 4.9 %).")
+    validation_failures = serializers.IntegerField(help_text="validation_failed events on the step.")
+    conflicts = serializers.IntegerField(help_text="revision_conflict and conflict_shown events on the step.")
+    retries = serializers.IntegerField(help_text="save_retried events on the step.")
+    queued_saves = serializers.IntegerField(help_text="save_queued events on the step.")
 
 
 class FunnelArmSerializer(serializers.Serializer):

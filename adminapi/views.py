@@ -213,7 +213,7 @@ class TotalsView(StaffAPIView):
 
 
 class FunnelView(StaffAPIView):
-    """Per step: reached, completed, skipped, drop-off rate and median time spent; or, with ``flag``, per arm."""
+    """Per step: reached, completed, skipped, drop-off rate, time spent and friction; or, with ``flag``, per arm."""
 
     class FilterSerializer(serializers.Serializer):
         started_after = serializers.DateTimeField(required=False)
@@ -247,7 +247,7 @@ class FunnelView(StaffAPIView):
 
     @extend_schema(
         tags=TAG, operation_id="admin_onboarding_funnel",
-        summary="Onboarding funnel: drop-off and median time per step, or an experiment's arms side by side",
+        summary="Onboarding funnel: drop-off, time spent and friction per step, or an experiment's arms side by side",
         parameters=[
             OpenApiParameter("started_after", OpenApiTypes.DATETIME, description="Sessions started at or after (ISO 8601)."),
             OpenApiParameter("started_before", OpenApiTypes.DATETIME, description="Sessions started before (ISO 8601)."),

@@ -2,51 +2,20 @@
 
 Every row here is written by the ingestion, the backfill or the export; staff look, never edit.
 """
-import uuid
-
 from django.contrib import admin
-from django.contrib.auth import get_user_model
-from django.core.paginator import Paginator
-from django.db import connections
-from django.db.models import Q
-from django.utils.functional import cached_property
 
-from onboarding.admin import ReadOnlyAdmin, answers_table
-from onboarding.manifest import ANSWER_SCHEMA_VERSION, STEP_KEYS, get_step
+from onboarding.admin import SEARCH_HELP, ReadOnlyAdmin, answers_table
+from onboarding.admin_changelists import ScaledChangeListMixin, fixed_choices_filter, indexed_search, step_filter
+from onboarding.manifest import ANSWER_SCHEMA_VERSION, get_step
 from onboarding.selectors import workspace_id_for
 
 from .models import AnswerArmTotal, AnswerGroupTotal, AnswerSnapshot, ExportRun
 
 
-class EstimatedCountPaginator(Paginator):
-    """Use PostgreSQL's row estimate for an unfiltered list of a big table (COUNT(*) reads it all)."""
-
-    EXACT_BELOW = 100_000
-
-    @cached_property
-    def count(self):
-        queryset = self.object_list
-        connection = connections[queryset.db]
-        if connection.vendor == "postgresql" and not queryset.query.where:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [queryset.model._meta.db_table])
-                row = cursor.fetchone()
-            if row and row[0] >= self.EXACT_BELOW:
-                return row[0]
-        return super().count
-
-
-class RoleFilter(admin.SimpleListFilter):
-    """The manifest's roles (a plain field filter would run SELECT DISTINCT over every snapshot)."""
-
-    title = "role"
-    parameter_name = "role"
-
-    def lookups(self, request, model_admin):
-        return get_step("profile").form_class.base_fields["role"].choices
-
-    def queryset(self, request, queryset):
-        return queryset.filter(role=self.value()) if self.value() else queryset
+# The manifest's roles (a plain field filter would run SELECT DISTINCT over every snapshot).
+RoleFilter = fixed_choices_filter(
+    "role", "role", lambda: get_step("profile").form_class.base_fields["role"].choices, parameter_name="role",
+)
 
 
 class WorkspaceFilter(admin.SimpleListFilter):
@@ -80,28 +49,21 @@ class WorkspaceFilter(admin.SimpleListFilter):
         return queryset.none() if workspace_id is None else queryset.filter(workspace_id=workspace_id)
 
 
-class SchemaVersionFilter(admin.SimpleListFilter):
-    title = "answer schema version"
-    parameter_name = "answer_schema_version"
-
-    def lookups(self, request, model_admin):
-        return [(str(v), str(v)) for v in range(1, ANSWER_SCHEMA_VERSION + 1)]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(answer_schema_version=int(self.value())) if self.value() else queryset
+SchemaVersionFilter = fixed_choices_filter(
+    "answer_schema_version", "answer schema version",
+    [(str(v), str(v)) for v in range(1, ANSWER_SCHEMA_VERSION + 1)], parameter_name="answer_schema_version",
+)
 
 
 @admin.register(AnswerSnapshot)
-class AnswerSnapshotAdmin(ReadOnlyAdmin):
+class AnswerSnapshotAdmin(ScaledChangeListMixin, ReadOnlyAdmin):
     list_display = ("session_id", "user", "role", "workspace", "answer_schema_version", "completed_at")
     list_filter = (RoleFilter, WorkspaceFilter, SchemaVersionFilter)
     search_fields = ("session_id",)  # shows the search box; get_search_results does the lookup
-    search_help_text = "An exact session id, username or e-mail address."
+    search_help_text = SEARCH_HELP
     list_select_related = ("user", "workspace")
     date_hierarchy = "completed_at"
     ordering = ("-completed_at", "-session_id")
-    show_full_result_count = False  # millions of rows: skip the unfiltered COUNT(*) on filtered pages
-    paginator = EstimatedCountPaginator
     fields = (
         "session_id", "user", "workspace", "role", "answer_schema_version", "completed_at", "ingested_at", "flags",
         "answers_table",
@@ -113,37 +75,16 @@ class AnswerSnapshotAdmin(ReadOnlyAdmin):
         return answers_table(obj.answers)
 
     def get_search_results(self, request, queryset, search_term):
-        """Match a session id, or a user's exact username or e-mail, through indexes.
-
-        The default OR of substring matches over a join would scan every snapshot.
-        """
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        try:
-            return queryset.filter(session_id=uuid.UUID(term)), False
-        except ValueError:
-            users = get_user_model().objects.filter(Q(username=term) | Q(email__iexact=term)).values("pk")
-            return queryset.filter(user_id__in=users), False
+        return indexed_search(queryset, search_term, session_field="session_id", user_field="user_id"), False
 
 
-class StepFilter(admin.SimpleListFilter):
-    """Steps in manifest order (a plain field filter would sort them alphabetically)."""
-
-    title = "step"
-    parameter_name = "step"
-
-    def lookups(self, request, model_admin):
-        return [(key, key) for key in STEP_KEYS]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(step=self.value()) if self.value() else queryset
+StepFilter = step_filter(parameter_name="step")  # the manifest's steps, in its order
 
 
 @admin.register(AnswerGroupTotal)
 class AnswerGroupTotalAdmin(ReadOnlyAdmin):
     list_display = ("step", "question", "answer", "count")
-    list_filter = (StepFilter, "question")
+    list_filter = (StepFilter, "question")  # a small table: DISTINCT questions are cheap
     search_fields = ("answer", "question")
     ordering = ("step", "question", "-count", "answer")
     fields = ("step", "question", "answer", "count")

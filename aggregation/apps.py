@@ -11,3 +11,4 @@ class AggregationConfig(AppConfig):
         # must find the task to run it in-process.
         from . import tasks  # noqa: F401
         from . import tasks_export  # noqa: F401  (the nightly export beat task, issue 6)
+        from . import tasks_funnel  # noqa: F401  (the funnel's fold, a beat task, issue 15)

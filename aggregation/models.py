@@ -117,3 +117,80 @@ class ExportRun(models.Model):
 
     def __str__(self):
         return f"export {self.pk} {self.status}"
+
+
+# --- The funnel's rollups (aggregation/funnel/) ------------------------------------------------
+
+
+class FunnelRollup(models.Model):
+    """The funnel's figures of the sessions started in one hour or one day, for one step.
+
+    Counted sessions only (not superseded); ``flag``/``arm`` "" is every session, a flag's name
+    with arm "on" or "off" the sessions whose ``data->'flags'`` says so. ``durations`` is the
+    histogram of the timed events' ``duration_ms``: ``{bucket: count}`` (``aggregation.funnel.figures``).
+    Step "" counts the sessions themselves: ``reached`` all counted, ``completed`` those that completed.
+    """
+
+    class Granularity(models.TextChoices):
+        HOUR = "hour"
+        DAY = "day"
+
+    granularity = models.CharField(max_length=4, choices=Granularity.choices)
+    period_start = models.DateTimeField(help_text="The start of the hour or (UTC) day the sessions started in.")
+    step = models.CharField(max_length=40)
+    flag = models.CharField(max_length=100, blank=True, default="")
+    arm = models.CharField(max_length=3, blank=True, default="")
+    reached = models.BigIntegerField(default=0)
+    completed = models.BigIntegerField(default=0)
+    skipped = models.BigIntegerField(default=0)
+    validation_failures = models.BigIntegerField(default=0)
+    conflicts = models.BigIntegerField(default=0)
+    retries = models.BigIntegerField(default=0)
+    queued_saves = models.BigIntegerField(default=0)
+    durations = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "onboarding_funnel_rollups"
+        constraints = [
+            # The window read: one arm's day rows over a range of days (and hour rows at the edges).
+            models.UniqueConstraint(fields=["flag", "arm", "granularity", "period_start", "step"], name="uniq_funnel_rollup"),
+        ]
+
+    def __str__(self):
+        return f"{self.granularity} {self.period_start:%Y-%m-%d %H:%M} {self.step} {self.flag}:{self.arm}"
+
+
+class FunnelSessionMarks(models.Model):
+    """What one counted session's marks added to the rollups: the fold subtracts it when they change.
+
+    The marks are bit sets over the manifest's steps (bit i: ``STEP_KEYS[i]``); a change to the
+    manifest's steps needs ``backfill_onboarding_funnel --rebuild`` (it changes what every session reached).
+    """
+
+    session_id = models.UUIDField(primary_key=True)
+    started_at = models.DateTimeField()
+    flags = models.JSONField(default=dict, blank=True)
+    reached = models.PositiveSmallIntegerField(default=0)
+    completed = models.PositiveSmallIntegerField(default=0)
+    skipped = models.PositiveSmallIntegerField(default=0)
+    finished = models.BooleanField(default=False, help_text="The session had completed onboarding.")
+
+    class Meta:
+        db_table = "onboarding_funnel_session_marks"
+
+    def __str__(self):
+        return f"funnel marks of {self.session_id}"
+
+
+class FunnelFoldState(models.Model):
+    """The fold's watermark (one row): events created and sessions started before it are in the rollups."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    folded_until = models.DateTimeField(null=True, blank=True)
+    folded_at = models.DateTimeField(null=True, blank=True, help_text="When a fold last moved the watermark.")
+
+    class Meta:
+        db_table = "onboarding_funnel_fold_state"
+
+    def __str__(self):
+        return f"funnel folded until {self.folded_until}"

@@ -23,10 +23,11 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.django_setup import ensure_database, setup_django, staff_client  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/onb_bench_admin"
 ROLES = ("engineering", "design", "product", "data", "marketing", "sales", "support", "operations", "founder", "other")
@@ -43,35 +44,6 @@ def parse_args():
     parser.add_argument("--depth", type=int, default=10_000, help="items before the deep page (default 10,000)")
     parser.add_argument("--regenerate", action="store_true", help="drop and regenerate the data")
     return parser.parse_args()
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin_url = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-            print(f"created database {name}")
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.pop("REDIS_URL", None)
-    # DEBUG off: no per-query bookkeeping in connection.queries, as in production.
-    os.environ["DEBUG"] = "false"
-    os.environ["SECURE_SSL_REDIRECT"] = "false"  # the test client speaks plain HTTP
-    os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "onboarding_project.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
 
 
 # One INSERT ... SELECT per table. Answers are a full, realistic document (six steps, lists,
@@ -196,16 +168,6 @@ def _has_meta(cursor) -> bool:
     return cursor.fetchone()[0]
 
 
-def staff_client():
-    from django.contrib.auth import get_user_model
-    from django.test import Client
-
-    staff, _ = get_user_model().objects.get_or_create(username="bench-admin-staff", defaults={"is_staff": True})
-    client = Client()
-    client.force_login(staff)
-    return client
-
-
 def timed(client, urls: list[str], repeat: int) -> list[list[float]]:
     """Time ``repeat`` GETs of each URL, interleaved (a, b, a, b, ...) so that load from other
     processes on this shared machine falls on every URL alike; return milliseconds per URL."""
@@ -263,7 +225,7 @@ def main():
     from aggregation.models import AnswerSnapshot
     from onboarding.models import Workspace
 
-    client = staff_client()
+    client = staff_client("bench-admin-staff")
     total = AnswerSnapshot.objects.count()
     newest = AnswerSnapshot.objects.order_by("-completed_at").values_list("completed_at", flat=True).first()
     oldest = AnswerSnapshot.objects.order_by("completed_at").values_list("completed_at", flat=True).first()

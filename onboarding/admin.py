@@ -5,6 +5,7 @@ Admin actions are thin edges: they call the services (``session_restart``, ``out
 or queue a task that does, never write rows themselves. The funnel page lives in
 ``adminapi.admin`` (it reads ``adminapi``).
 """
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
@@ -15,6 +16,8 @@ from waffle import get_waffle_flag_model
 from waffle.admin import FlagAdmin
 
 from . import services
+from .admin_changelists import ScaledChangeListMixin, fixed_choices_filter, indexed_search, step_filter
+from .event_names import event_name_choices, event_source_choices
 from .manifest import MANIFEST_FLAGS, STEPS, display_value
 from .models import (
     Invitation, OnboardingEvent, OnboardingSession, OutboxMessage, Workspace, WorkspaceMembership,
@@ -106,20 +109,37 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+SEARCH_HELP = "A session id, an e-mail address (exact), or the start of a username."
+
+
+def _onboarding_versions():
+    return [(str(v), str(v)) for v in range(1, settings.ONBOARDING_VERSION + 1)]
+
+
 @admin.register(OnboardingSession)
-class OnboardingSessionAdmin(ReadOnlyAdmin):
+class OnboardingSessionAdmin(ScaledChangeListMixin, ReadOnlyAdmin):
     list_display = ("user", "state", "current_step", "version", "started_at", "updated_at", "completed_at")
-    list_filter = ("state", "current_step", "version")
-    search_fields = ("user__username", "user__email")
+    list_filter = (
+        "state",  # model choices: no query
+        step_filter("current_step", title="current step"),
+        fixed_choices_filter("version", "version", _onboarding_versions),
+    )
+    search_fields = ("user__username",)  # shows the search box; get_search_results does the lookup
+    search_help_text = SEARCH_HELP
     list_select_related = ("user",)
-    date_hierarchy = "updated_at"
-    ordering = ("-updated_at",)
+    # Newest first by start (index onb_session_started); updated_at has no index of its own.
+    date_hierarchy = "started_at"
+    ordering = ("-started_at",)
+    change_list_template = "admin/onboarding/onboardingsession/change_list.html"  # adds the Funnel link
     actions = ["reset_onboarding"]
     fields = (
         "id", "user", "state", "current_step", "version", "answer_schema_version", "revision",
         "started_at", "updated_at", "completed_at", "last_event_at", "flags", "progress", "answers_table",
     )
     readonly_fields = fields
+
+    def get_search_results(self, request, queryset, search_term):
+        return indexed_search(queryset, search_term, session_field="pk", user_field="user_id"), False
 
     @admin.display(description="Flags (decided when it started)")
     def flags(self, obj):
@@ -147,29 +167,43 @@ class OnboardingSessionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OnboardingEvent)
-class OnboardingEventAdmin(ReadOnlyAdmin):
+class OnboardingEventAdmin(ScaledChangeListMixin, ReadOnlyAdmin):
     list_display = ("created_at", "name", "step", "source", "duration_ms", "user_id", "session_id")
-    list_filter = ("name", "source", "step")
-    search_fields = ("=session__id", "user__username", "user__email")
+    list_filter = (
+        fixed_choices_filter("name", "name", event_name_choices),
+        fixed_choices_filter("source", "source", event_source_choices),
+        step_filter(parameter_name="step"),
+    )
+    search_fields = ("session_id",)
+    search_help_text = SEARCH_HELP
     date_hierarchy = "created_at"
-    ordering = ("-created_at",)
+    ordering = ("-created_at",)  # index onb_event_time_name
     readonly_fields = ("session_id", "user_id", "name", "step", "source", "duration_ms", "detail", "created_at")
     fields = readonly_fields
-    show_full_result_count = False  # telemetry grows fast: no count of the whole table on filtered pages
+
+    def get_search_results(self, request, queryset, search_term):
+        return indexed_search(queryset, search_term, session_field="session_id", user_field="user_id"), False
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(ReadOnlyAdmin):
+class OutboxMessageAdmin(ScaledChangeListMixin, ReadOnlyAdmin):
     list_display = ("id", "topic", "session_id", "state", "attempts", "created_at", "dispatched_at", "delivered_at")
-    list_filter = ("state", "topic")
-    search_fields = ("=session__id",)
-    ordering = ("-created_at",)
+    list_filter = (
+        "state",  # model choices: no query
+        fixed_choices_filter("topic", "topic", [(OutboxMessage.TOPIC_SESSION_COMPLETED, OutboxMessage.TOPIC_SESSION_COMPLETED)]),
+    )
+    search_fields = ("session_id",)
+    search_help_text = SEARCH_HELP
+    ordering = ("-id",)  # newest first by the primary key (created_at has no index)
     actions = ["redispatch"]
     readonly_fields = (
         "id", "topic", "session_id", "state", "attempts", "last_error", "payload", "created_at",
         "dispatched_at", "delivered_at",
     )
     fields = readonly_fields
+
+    def get_search_results(self, request, queryset, search_term):
+        return indexed_search(queryset, search_term, session_field="session_id", user_field="session__user_id"), False
 
     @admin.action(description="Dispatch the selected pending messages again", permissions=["change"])
     def redispatch(self, request, queryset):

@@ -308,6 +308,13 @@ STORAGES["onboarding_exports"] = {
 ONBOARDING_ANSWERS_EXPORT_CRON = env("ONBOARDING_ANSWERS_EXPORT_CRON", default="0 2 * * *")
 _export_cron = ONBOARDING_ANSWERS_EXPORT_CRON.split()
 
+# The staff funnel's rollups (aggregation/funnel/): beat folds new telemetry into them this often
+# (seconds); a fold stays this many seconds behind the committed horizon; a read adds what is not
+# folded yet, unless that is more than this many events (then it computes the window directly).
+ONBOARDING_FUNNEL_FOLD_INTERVAL = env.int("ONBOARDING_FUNNEL_FOLD_INTERVAL", default=60)
+ONBOARDING_FUNNEL_FOLD_LAG = env.int("ONBOARDING_FUNNEL_FOLD_LAG", default=10)
+ONBOARDING_FUNNEL_PENDING_MAX = env.int("ONBOARDING_FUNNEL_PENDING_MAX", default=50_000)
+
 CELERY_BEAT_SCHEDULE = {
     "onboarding-idempotency-keys-purge": {
         "task": "onboarding.idempotency_keys_purge",
@@ -316,6 +323,10 @@ CELERY_BEAT_SCHEDULE = {
     "onboarding-outbox-redispatch": {
         "task": "onboarding.outbox_redispatch_stale",
         "schedule": 60.0,
+    },
+    "onboarding-funnel-fold": {
+        "task": "aggregation.fold_onboarding_funnel",
+        "schedule": float(ONBOARDING_FUNNEL_FOLD_INTERVAL),
     },
     "onboarding-answers-nightly-export": {
         "task": "aggregation.export_onboarding_answers_nightly",

@@ -66,7 +66,8 @@ def test_every_changelist_and_change_form_renders_for_staff(staff, everything):
 
 
 @pytest.mark.parametrize("query", [
-    {"state__exact": "in_progress"}, {"current_step__exact": "tools"}, {"version__exact": "1"}, {"q": "ada@example"},
+    {"state__exact": "in_progress"}, {"current_step__exact": "tools"}, {"version__exact": "1"}, {"q": "ADA@example.org"},
+    {"q": "ad"}, {"started_at__year": str(timezone.now().year)},
 ])
 def test_the_sessions_changelist_filters_and_searches(staff, everything, query):
     response = staff.get(reverse("admin:onboarding_onboardingsession_changelist"), query)
@@ -193,6 +194,27 @@ def test_the_funnel_page_filters_by_start_date(staff, everything):
     assert today.context["sessions"] == 2
 
 
+def test_the_funnel_page_has_a_last_hour_view(staff, everything):
+    OnboardingSession.objects.filter(user__username="halfway").update(started_at=timezone.now() - timedelta(hours=2))
+    page = staff.get(reverse("admin:onboarding_funnel"))
+    assert 'href="?last=hour"' in page.content.decode()
+    response = staff.get(reverse("admin:onboarding_funnel"), {"last": "hour"})
+    assert response.status_code == 200
+    assert response.context["sessions"] == 1  # the walk-through just now; the half-way session started 2 h ago
+    assert "started in the last hour" in response.content.decode()
+
+
+def test_the_funnel_page_shows_friction_per_step_as_columns_and_markers(staff, everything):
+    session = OnboardingSession.objects.get(user__username="halfway")
+    OnboardingEvent.objects.create(session=session, user=session.user, name="validation_failed", step="tools", source="wizard")
+    response = staff.get(reverse("admin:onboarding_funnel"))
+    html = response.content.decode()
+    assert "Validation failures" in html and "Queued saves" in html
+    assert html.count('class="friction-marker"') == 1
+    tools = response.context["steps"][2]
+    assert (tools.validation_failures, tools.friction) == (1, 1)
+
+
 def test_the_funnel_page_shows_a_bad_window_as_a_form_error(staff, everything):
     response = staff.get(reverse("admin:onboarding_funnel"), {"started_after": "not-a-date"})
     assert response.status_code == 200
@@ -232,8 +254,12 @@ def test_the_snapshot_list_counts_exactly_when_the_table_is_small(staff, everyth
     assert response.context["cl"].result_count == 1
 
 
-@pytest.mark.parametrize("term", ["ada", "ADA@example.org"])
-def test_a_snapshot_is_found_by_its_users_exact_username_or_email(staff, everything, term):
+@pytest.mark.parametrize("term", ["ada", "ad", "ADA@example.org"])
+def test_a_snapshot_is_found_by_its_users_username_prefix_or_exact_email(staff, everything, term):
     response = staff.get(reverse("admin:aggregation_answersnapshot_changelist"), {"q": term})
     assert response.context["cl"].result_count == 1
-    assert staff.get(reverse("admin:aggregation_answersnapshot_changelist"), {"q": "ad"}).context["cl"].result_count == 0
+
+
+@pytest.mark.parametrize("term", ["da", "ada@example", "example.org"])
+def test_the_search_matches_no_substring_of_a_username_or_address(staff, everything, term):
+    assert staff.get(reverse("admin:aggregation_answersnapshot_changelist"), {"q": term}).context["cl"].result_count == 0

@@ -1,9 +1,11 @@
 """The experiment readout's queries use their indexes on PostgreSQL: every query funnel?flag= and
 totals?flag=&arm= run is captured from a real request and EXPLAINed.
 
-funnel?flag= finds each arm's sessions through onb_session_flags (a GIN index on data->'flags'),
-never by reading every session. Its step timings then join those sessions' events as the unsplit
-funnel does; whether PostgreSQL reads the events by onb_event_session_time or hashes a scan of them
+funnel?flag= reads each arm's rollup rows (aggregation.funnel; tests/test_funnel_rollups.py asserts
+that plan); computed directly (no rollups yet) it finds each arm's sessions through
+onb_session_flags (a GIN index on data->'flags'), never by reading every session. Its step
+timings then read those sessions' events; whether PostgreSQL reads the events by
+onb_event_session_time or hashes a scan of them
 depends on how many events there are per arm's session, so that side is not asserted here.
 """
 import random
@@ -89,10 +91,11 @@ def plans_of(staff, url, params, table) -> list[str]:
 
 
 def test_funnel_by_flag_finds_each_arms_sessions_through_the_flags_index(staff, many_sessions):
+    """Without rollups (never folded) the readout is computed from each arm's sessions directly."""
     window = {"started_after": (timezone.now() - timedelta(days=31)).isoformat()}
     for params in ({"flag": AI_QUESTION_FLAG}, {"flag": AI_QUESTION_FLAG, **window}):
         plans = plans_of(staff, "/api/admin/onboarding/funnel", params, "onboarding_sessions")
-        assert len(plans) == 6  # per arm: sessions and completions, progress shapes, step timings
+        assert len(plans) == 4  # per arm: progress shapes (sessions and completions too), step events
         for plan in plans:
             assert "onb_session_flags" in plan, plan
             assert "Seq Scan on onboarding_sessions" not in plan, plan

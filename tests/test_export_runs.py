@@ -327,11 +327,13 @@ def test_the_next_run_deletes_the_parts_a_killed_run_left_in_a_remote_storage(se
 
 def test_the_lock_refuses_a_second_export(export_root):
     AnswerSnapshotFactory()
-    with _lock_held_elsewhere():
+    with _lock_held_elsewhere() as holder:
+        holder_pid = holder.info.backend_pid
         with pytest.raises(ExportAlreadyRunning, match="another export is running"):
             answers_export()
     assert not ExportRun.objects.exists() and not export_root.exists()
 
+    _wait_until_gone(holder_pid)  # the server ends a closed connection's backend (and its lock) a moment later
     assert answers_export().rows == 1  # released: the next run goes ahead
 
 
@@ -342,6 +344,16 @@ def _lock_held_elsewhere():
                              password=params.get("password"), autocommit=True)
     holder.execute("SELECT pg_advisory_lock(%s)", [EXPORT_LOCK_KEY])
     return holder  # closing the connection (the with block's exit) releases the lock
+
+
+def _wait_until_gone(pid: int, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid])
+            if cursor.fetchone() is None:
+                return
+            time.sleep(0.02)
 
 
 @pytest.mark.django_db(transaction=True)

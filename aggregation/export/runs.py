@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from ..horizon import committed_horizon
 from ..models import ExportRun
 from .lines import ExportWindow
 
@@ -20,8 +21,6 @@ from .lines import ExportWindow
 EXPORT_LOCK_KEY = zlib.crc32(b"aggregation.export_onboarding_answers")
 # Without PostgreSQL the lock is a "running" row; one older than this belongs to a dead process.
 ABANDONED_AFTER = timedelta(hours=6)
-# ingested_at comes from the application's clock, xact_start from the database's: allow for skew.
-CLOCK_SKEW_MARGIN = timedelta(seconds=1)
 
 
 class ExportAlreadyRunning(RuntimeError):
@@ -52,36 +51,17 @@ def export_window(*, destination: str, redacted: bool = False, full: bool = Fals
     "Now" is taken before anything is read, so rows ingested during the run fall in the next
     one, and it is never later than ``until`` nor than the start of a transaction still open
     elsewhere (a snapshot written by it may carry an earlier ``ingested_at`` yet be committed
-    only after we read; see ``_oldest_open_transaction``).
+    only after we read; see ``aggregation.horizon``).
     """
     if full and since is not None:
         raise InvalidExportWindow("--full and --since contradict each other: --full exports from the beginning")
-    now = timezone.now()
-    end = min(value for value in (now, until, _oldest_open_transaction()) if value is not None)
+    end = min(value for value in (committed_horizon(), until) if value is not None)
     start = None if full else since if since is not None else export_watermark(destination=destination, redacted=redacted)
     if start is not None and start >= end:
         if since is not None:
             raise InvalidExportWindow(f"--since {since.isoformat()} is not before the window's end {end.isoformat()}")
         start = end  # nothing new since the last run: an empty window
     return ExportWindow(start=start, end=end)
-
-
-def _oldest_open_transaction() -> datetime | None:
-    """Return when the oldest other open transaction on this database began (PostgreSQL only).
-
-    ``snapshot_ingest`` stamps ``ingested_at`` inside its transaction, before it commits. Capping
-    the watermark at the oldest open transaction's start means no row below it can still be
-    uncommitted, so no row slips under a watermark unseen.
-    """
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT min(xact_start) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND xact_start IS NOT NULL"
-        )
-        oldest = cursor.fetchone()[0]
-    return None if oldest is None else oldest - CLOCK_SKEW_MARGIN
 
 
 @contextmanager

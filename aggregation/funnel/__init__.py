@@ -1,0 +1,16 @@
+"""The staff funnel at scale: rollups folded from telemetry by the worker, read per start window.
+
+``figures`` holds the rules (marks, arms, friction, duration buckets), ``direct`` the reference
+computation, ``fold`` the worker's incremental fold, ``window`` the read, ``consistency`` the
+check and the rebuild. See the README section "The funnel's rollups".
+"""
+from .consistency import FunnelDrift, funnel_drift, funnel_rebuild
+from .direct import funnel_direct
+from .figures import BUCKET_ERROR, SESSIONS, StepFigures
+from .fold import FoldOutcome, funnel_fold, funnel_watermark
+from .window import funnel_figures
+
+__all__ = [
+    "BUCKET_ERROR", "SESSIONS", "FoldOutcome", "FunnelDrift", "StepFigures", "funnel_direct", "funnel_drift", "funnel_figures",
+    "funnel_fold", "funnel_rebuild", "funnel_watermark",
+]

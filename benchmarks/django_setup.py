@@ -1,0 +1,53 @@
+"""What the benchmarks that run Django in-process share: their own database, Django set up on it, a staff client."""
+import os
+from urllib.parse import urlsplit
+
+
+def ensure_database(url: str) -> None:
+    """Create the database of ``url`` if it does not exist (the server's ``postgres`` database is asked)."""
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin_url = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+            print(f"created database {name}")
+
+
+def setup_django(url: str, *, static_root: str | None = None) -> None:
+    """Set Django up on ``url`` as production runs (DEBUG off, no broker) and migrate it.
+
+    ``static_root``: collect the static files there first, as a deployment does (pages that link
+    them need the manifest of hashed names when DEBUG is off).
+    """
+    if static_root is not None:
+        os.environ["STATIC_ROOT"] = static_root
+    os.environ["DATABASE_URL"] = url
+    os.environ.pop("REDIS_URL", None)
+    # DEBUG off: no per-query bookkeeping in connection.queries, as in production.
+    os.environ["DEBUG"] = "false"
+    os.environ["SECURE_SSL_REDIRECT"] = "false"  # the test client speaks plain HTTP
+    os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "onboarding_project.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+    if static_root is not None:
+        call_command("collectstatic", verbosity=0, interactive=False)
+
+
+def staff_client(username: str):
+    """Return a test Client logged in as a staff superuser named ``username`` (created if needed)."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    staff, _ = get_user_model().objects.get_or_create(username=username, defaults={"is_staff": True, "is_superuser": True})
+    client = Client()
+    client.force_login(staff)
+    return client
