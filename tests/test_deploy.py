@@ -17,6 +17,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -198,15 +199,28 @@ def test_gunicorn_logs_json_lines_carrying_the_request_id(gunicorn):
 STACK_REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
-@pytest.mark.django_db
-def test_make_stack_runs_web_worker_and_beat_and_stops_cleanly_on_ctrl_c(static_root, tmp_path):
-    """`make stack` against this run's (migrated) test database and Redis DB 15; then Ctrl-C."""
+@pytest.fixture
+def stack_database():
+    """A database of its own for `make stack` (which creates and migrates it), dropped afterwards.
+
+    Not the test database: the stack's worker and beat commit rows (the funnel fold's watermark,
+    say) that the tests after this one would find.
+    """
     from django.db import connection
 
     database = connection.settings_dict
+    name = f"{database['NAME']}_stack"
+    server = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}"
+    yield f"{server}/{name}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_make_stack_runs_web_worker_and_beat_and_stops_cleanly_on_ctrl_c(stack_database, static_root, tmp_path):
+    """`make stack` against a database of its own and Redis DB 15; then Ctrl-C."""
     port = free_port()
     env = clean_environment(
-        STACK_DATABASE_URL=f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        STACK_DATABASE_URL=stack_database,
         STACK_REDIS_URL=STACK_REDIS_URL, PORT=str(port), STATIC_ROOT=str(static_root), WEB_CONCURRENCY="1",
     )
     output = open(tmp_path / "stack.log", "w+")
