@@ -16,7 +16,9 @@ them, some of them:
 then complete (`POST /api/onboarding/complete`). `StaffMember` users poll the funnel and the
 answers list. Every person comes from their own client address (`X-Forwarded-For`, the stack
 trusting one proxy), as real users behind a load balancer do, so the per-address throttles and
-lock-outs are the production ones, not a single address's.
+lock-outs are the production ones, not a single address's. Like that proxy (nginx without upstream keep-alive,
+the default), each request comes on its own connection (`Connection: close`): a client that
+kept connections open would race gunicorn's 5 s keep-alive expiry, as a proxy never does.
 
 Environment: LOAD_SEED_FILE (accounts and join codes written by run.py), LOAD_RESULTS_FILE (where
 the raw timings and statuses are written at the end), LOAD_THINK_SECONDS ("min,max", default "1,5").
@@ -103,7 +105,7 @@ class OnboardingPerson(HttpUser):
     @task
     def onboard(self):
         self.client.cookies.clear()
-        self.headers = {"X-Forwarded-For": new_client_address()}
+        self.headers = {"X-Forwarded-For": new_client_address(), "Connection": "close"}
         rng = random.Random()
         try:
             username = self.authenticate(rng)
@@ -185,7 +187,8 @@ class OnboardingPerson(HttpUser):
         with self.client.request(method, path, json=payload, data=form, headers=headers, name=path, catch_response=True,
                                  allow_redirects=False, context={"expected": expect}) as response:
             if response.status_code not in expect:
-                response.failure(f"{response.status_code} (expected {'/'.join(map(str, expect))})")
+                cause = f": {type(response.error).__name__}: {response.error}" if response.status_code == 0 else ""
+                response.failure(f"{response.status_code} (expected {'/'.join(map(str, expect))}){cause}")
                 raise Outcome(f"{method} {path} answered {response.status_code}")
             response.success()
             return response.json() if json_body else {}
@@ -206,7 +209,7 @@ class StaffMember(HttpUser):
 
     def on_start(self):
         self.account = next(_staff_accounts)
-        self.headers = {"X-Forwarded-For": new_client_address()}
+        self.headers = {"X-Forwarded-For": new_client_address(), "Connection": "close"}
         self.log_in()
 
     def log_in(self):
@@ -252,6 +255,7 @@ class Results:
         self.statuses = defaultdict(lambda: defaultdict(int))
         self.unexpected = defaultdict(lambda: defaultdict(int))
         self.people = defaultdict(int)
+        self.exceptions = defaultdict(int)
         self.started_at = self.stopped_at = None
 
     def request(self, request_type, name, response_time, response, context, exception, **kwargs):
@@ -261,6 +265,8 @@ class Results:
         self.statuses[key][status] += 1
         if status not in (context or {}).get("expected", (200,)):
             self.unexpected[key][status] += 1
+        if exception is not None and not status:
+            self.exceptions[f"{key}: {type(exception).__name__}: {exception}"[:200]] += 1
 
     def person(self, outcome: str):
         self.people[outcome] += 1
@@ -268,7 +274,8 @@ class Results:
     def write(self, path: str):
         with open(path, "w") as out:
             json.dump({"started_at": self.started_at, "stopped_at": self.stopped_at, "times_ms": self.times,
-                       "statuses": self.statuses, "unexpected": self.unexpected, "people": self.people}, out)
+                       "statuses": self.statuses, "unexpected": self.unexpected, "people": self.people,
+                       "exceptions": self.exceptions}, out)
 
 
 RESULTS = Results()

@@ -132,6 +132,7 @@ def run_configuration(name: str, args) -> dict:
     cpu = {kind: 0.0 for kind in ("web", "worker", "beat", "postgres")}
     for (kind, pid), seconds in cpu_after.items():
         cpu[kind] += seconds - cpu_before.get((kind, pid), 0.0)
+    locust["password_hash_cpu_seconds"] = json.loads(seed_file.read_text())["password_hash_cpu_seconds"]
     result = summarise(name, args, env_overrides, locust, books, drained_in, totals, stopped, cpu)
     if not args.keep_db:
         drop_database(args.database_url)
@@ -145,7 +146,7 @@ class Stack:
         self.port, self.database_url, self.redis_url, self.extra_env, self.log_path = port, database_url, redis_url, env, log_path
         self.process = None
 
-    def start(self, timeout: float = 180) -> None:
+    def start(self, timeout: float = 600) -> None:
         self.log = open(self.log_path, "w")
         command = ["make", "--no-print-directory", "stack", "HOST=127.0.0.1", f"PORT={self.port}",
                    f"STACK_DATABASE_URL={self.database_url}", f"STACK_REDIS_URL={self.redis_url}"]
@@ -304,6 +305,8 @@ def summarise(name, args, env_overrides, locust, books, drained_in, totals, stop
     intended = {f"{s} {key}": n for key, by in locust["statuses"].items() for s, n in by.items()
                 if 400 <= int(s) < 500 and n > locust["unexpected"].get(key, {}).get(s, 0)}
     print(f"errors by status, unexpected: {', '.join(f'{k} x{n}' for k, n in unexpected.items()) or 'none'}")
+    for text, n in sorted(locust.get("exceptions", {}).items()):
+        print(f"  no answer (status 0) x{n}: {text}")
     print(f"  4xx the scenario asks for (stale tab 409, invalid answer 400): "
           f"{', '.join(f'{k} x{n}' for k, n in intended.items()) or 'none'}")
     print(f"people: {', '.join(f'{k} {n}' for k, n in sorted(locust['people'].items())) or 'none finished'}")
@@ -323,6 +326,11 @@ def summarise(name, args, env_overrides, locust, books, drained_in, totals, stop
     per = books["completed"] or 1
     print("CPU seconds during the load: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
           + f"; per completed onboarding: " + ", ".join(f"{k} {v / per * 1000:.0f} ms" for k, v in cpu.items()))
+    logins = sum(len(locust["times_ms"].get(k, [])) for k in ("POST /api/auth/token", "POST /accounts/signup/"))
+    hashing = logins * locust["password_hash_cpu_seconds"]
+    print(f"  of the web's, password hashing (PBKDF2, {locust['password_hash_cpu_seconds'] * 1000:.0f} ms each, "
+          f"x{logins} logins and sign-ups): ~{hashing:.1f} s; the rest: {max(0.0, cpu['web'] - hashing) / per * 1000:.0f} ms "
+          f"per completed onboarding")
     print(f"stack: {stopped}")
     patch = locust["times_ms"].get("PATCH /api/users/me/onboarding-progress", [0])
     checks = {

@@ -4,13 +4,15 @@ usage: DATABASE_URL=... python benchmarks/load/seed.py --accounts N --staff N --
 
 Accounts are written in bulk with one password hash shared by all (hashing each of thousands of
 passwords would take minutes); the run's logins still check that hash, at full cost, each time.
-OUT.json gets the credentials and join codes the locustfile reads (LOAD_SEED_FILE).
+OUT.json gets the credentials and join codes the locustfile reads (LOAD_SEED_FILE), and the CPU
+time one password hash took here (the runner's capacity figures set logins apart with it).
 """
 import argparse
 import json
 import os
 import secrets
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -35,7 +37,9 @@ def main() -> None:
     args = parser.parse_args()
     User = get_user_model()
     password = "load-" + secrets.token_urlsafe(12)
+    cpu = time.process_time()
     encoded = make_password(password)
+    hash_cpu_seconds = time.process_time() - cpu  # what each login and sign-up of the run costs the web tier
     tag = secrets.token_hex(3)
     people = [User(username=f"person-{tag}-{n:05d}", email=f"person-{tag}-{n:05d}@example.com", password=encoded)
               for n in range(args.accounts)]
@@ -49,6 +53,7 @@ def main() -> None:
         "accounts": [{"username": u.username, "password": password} for u in people],
         "staff": [{"username": u.username, "password": password} for u in staff],
         "join_codes": [w.join_code for w in workspaces],
+        "password_hash_cpu_seconds": hash_cpu_seconds,
     }))
     print(f"seeded {len(people)} accounts, {len(staff)} staff, {len(workspaces)} joinable workspaces")
 
