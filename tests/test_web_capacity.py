@@ -2,9 +2,6 @@
 
 A real gunicorn with the project's gunicorn.conf.py and one worker process, on the test database.
 """
-import os
-import signal
-import subprocess
 import threading
 import time
 import urllib.error
@@ -16,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from tests.factories import UserFactory
-from tests.test_deploy import BIN, ROOT, clean_environment, fetch, free_port, production_variables
+from tests.test_deploy import clean_environment, fetch, free_port, production_variables, serving_gunicorn
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,25 +39,8 @@ def one_gunicorn_worker(tmp_path):
         "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT'] or 5432}/{database['NAME']}",
     })
     env.pop("REDIS_URL")
-    log = open(tmp_path / "gunicorn.log", "w+")
-    process = subprocess.Popen([str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "onboarding_project.wsgi"],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if fetch(f"{base}/healthz")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        log.seek(0)
-        pytest.fail(f"gunicorn did not start:\n{log.read()}")
-    yield base
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=30)
-    log.close()
+    with open(tmp_path / "gunicorn.log", "w+") as log, serving_gunicorn(env, log) as base:
+        yield base
 
 
 def post_json(url: str, body: str) -> int:
