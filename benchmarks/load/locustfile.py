@@ -256,12 +256,15 @@ class Results:
         self.unexpected = defaultdict(lambda: defaultdict(int))
         self.people = defaultdict(int)
         self.exceptions = defaultdict(int)
+        self.patch_timeline = []
         self.started_at = self.stopped_at = None
 
     def request(self, request_type, name, response_time, response, context, exception, **kwargs):
         key = f"{request_type} {name}"
         status = getattr(response, "status_code", 0) or 0  # 0: no answer at all (connection refused or reset)
         self.times[key].append(response_time)
+        if request_type == "PATCH":  # when in the run each save came, to tell a ramp-up from noise
+            self.patch_timeline.append((kwargs.get("start_time") or time.time(), response_time))
         self.statuses[key][status] += 1
         if status not in (context or {}).get("expected", (200,)):
             self.unexpected[key][status] += 1
@@ -275,7 +278,7 @@ class Results:
         with open(path, "w") as out:
             json.dump({"started_at": self.started_at, "stopped_at": self.stopped_at, "times_ms": self.times,
                        "statuses": self.statuses, "unexpected": self.unexpected, "people": self.people,
-                       "exceptions": self.exceptions}, out)
+                       "exceptions": self.exceptions, "patch_timeline": self.patch_timeline}, out)
 
 
 RESULTS = Results()

@@ -235,14 +235,22 @@ def run_locust(args, *, port, seed_file, results_file, log_path) -> dict:
     return json.loads(results_file.read_text())
 
 
-def wait_for_outbox_drain(database_url: str, timeout: float) -> float | None:
-    """Seconds until no completion message is pending (None: still pending after ``timeout``)."""
-    started = time.monotonic()
+def wait_for_outbox_drain(database_url: str, timeout: float, quiet: float = 3.0) -> float | None:
+    """Seconds until no completion message is pending and none has come for ``quiet`` seconds.
+
+    Locust stops its users at once, but a request already sent still runs to its end on the
+    server: a completion can commit (and add a pending message) after the load has stopped.
+    None: still pending after ``timeout``.
+    """
+    started, last_change, last = time.monotonic(), time.monotonic(), None
     with psycopg.connect(database_url, autocommit=True) as db:
         while time.monotonic() - started < timeout:
-            if not db.execute("SELECT count(*) FROM onboarding_outbox WHERE state = 'pending'").fetchone()[0]:
-                return time.monotonic() - started
-            time.sleep(0.5)
+            state = db.execute("""SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FROM onboarding_outbox""").fetchone()
+            if state != last:
+                last, last_change = state, time.monotonic()
+            if state[0] == 0 and time.monotonic() - last_change >= quiet:
+                return last_change - started
+            time.sleep(0.25)
     return None
 
 
@@ -300,6 +308,11 @@ def summarise(name, args, env_overrides, locust, books, drained_in, totals, stop
               f"{percentile(times, .95):>9.1f}{percentile(times, .99):>9.1f}{max(times):>9.1f}  {statuses}")
     print(f"{'all':<46}{len(every):>9}{len(every) / duration:>8.1f}{percentile(every, .5):>9.1f}"
           f"{percentile(every, .95):>9.1f}{percentile(every, .99):>9.1f}{max(every):>9.1f}")
+    windows = {}
+    for started, ms in locust.get("patch_timeline", []):
+        windows.setdefault(int((started - locust["started_at"]) // 30), []).append(ms)
+    print("PATCH p99 ms by 30 s of the run: " + ", ".join(
+        f"{w * 30}-{w * 30 + 30} s: {percentile(times, .99):.0f}" for w, times in sorted(windows.items())))
     unexpected = {f"{status} {key}": n for key, by in locust["unexpected"].items() for status, n in by.items()}
     server_errors = sum(n for key, by in locust["statuses"].items() for s, n in by.items() if int(s) >= 500 or int(s) == 0)
     intended = {f"{s} {key}": n for key, by in locust["statuses"].items() for s, n in by.items()
