@@ -138,6 +138,8 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 # pgbouncer, with CONN_MAX_AGE=0); the pool and CONN_MAX_AGE > 0 exclude each other.
 DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=4)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_MAX_SIZE > 0:
+    if DATABASES["default"]["CONN_MAX_AGE"]:  # Django would refuse it only at the first query
+        raise environ.ImproperlyConfigured("CONN_MAX_AGE > 0 needs DATABASE_POOL_MAX_SIZE=0: the pool keeps connections itself")
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
         "max_size": DATABASE_POOL_MAX_SIZE,
