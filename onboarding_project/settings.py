@@ -132,7 +132,7 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 # PostgreSQL: every process (gunicorn worker, Celery prefork child) keeps a pool of open
 # connections (Django's native psycopg pool) instead of opening one per request or task, which
-# costs a new server process with cold caches each time and, under load, most of a short request.
+# costs a new PostgreSQL server process with cold caches each time.
 # A connection is held only while a request or task runs: size DATABASE_POOL_MAX_SIZE to a
 # process's concurrent requests (gunicorn's GUNICORN_THREADS). 0 turns the pool off (e.g. behind
 # pgbouncer, with CONN_MAX_AGE=0); the pool and CONN_MAX_AGE > 0 exclude each other.
