@@ -21,10 +21,8 @@ import argparse
 import json
 import os
 import re
-import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -133,7 +131,7 @@ def run_configuration(name: str, args) -> dict:
     for (kind, pid), seconds in cpu_after.items():
         cpu[kind] += seconds - cpu_before.get((kind, pid), 0.0)
     locust["password_hash_cpu_seconds"] = json.loads(seed_file.read_text())["password_hash_cpu_seconds"]
-    result = summarise(name, args, env_overrides, locust, books, drained_in, totals, stopped, cpu)
+    result = summarise(name, args, locust, books, drained_in, totals, stopped, cpu)
     if not args.keep_db:
         drop_database(args.database_url)
     return result
@@ -294,7 +292,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def summarise(name, args, env_overrides, locust, books, drained_in, totals, stopped, cpu) -> dict:
+def summarise(name, args, locust, books, drained_in, totals, stopped, cpu) -> dict:
     duration = (locust["stopped_at"] or time.time()) - locust["started_at"]
     print(f"\n--- {name}: {args.users} users ({args.users - args.staff} onboarding, {args.staff} staff) for "
           f"{duration:.0f} s, spawn {args.spawn_rate}/s, think {args.think} s; load average now {load_average()}")
