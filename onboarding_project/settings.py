@@ -130,6 +130,21 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="onboarding@localhost")
 # --- Database ---------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# PostgreSQL: every process (gunicorn worker, Celery prefork child) keeps a pool of open
+# connections (Django's native psycopg pool) instead of opening one per request or task, which
+# costs a new PostgreSQL server process with cold caches each time.
+# A connection is held only while a request or task runs: size DATABASE_POOL_MAX_SIZE to a
+# process's concurrent requests (gunicorn's GUNICORN_THREADS). 0 turns the pool off (e.g. behind
+# pgbouncer, with CONN_MAX_AGE=0); the pool and CONN_MAX_AGE > 0 exclude each other.
+DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=4)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_MAX_SIZE > 0:
+    if DATABASES["default"]["CONN_MAX_AGE"]:  # Django would refuse it only at the first query
+        raise environ.ImproperlyConfigured("CONN_MAX_AGE > 0 needs DATABASE_POOL_MAX_SIZE=0: the pool keeps connections itself")
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+        "max_size": DATABASE_POOL_MAX_SIZE,
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10),  # seconds a request waits for a free connection
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: the Celery broker (see Celery below) and the shared cache. Unset: the embedded default.
@@ -292,8 +307,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "retry_on_timeout": True,
     "health_check_interval": 25,
 }
-# A pending outbox message not acknowledged after this many seconds is dispatched again (beat, every 60 s).
+# A pending outbox message not acknowledged after this many seconds is dispatched again by the
+# sweep, which beat starts every ONBOARDING_OUTBOX_SWEEP_SECONDS: together they bound how late a
+# completion whose publish failed (broker down, worker killed) reaches the snapshots.
 ONBOARDING_OUTBOX_REDISPATCH_AFTER = env.int("ONBOARDING_OUTBOX_REDISPATCH_AFTER", default=300)
+ONBOARDING_OUTBOX_SWEEP_SECONDS = env.float("ONBOARDING_OUTBOX_SWEEP_SECONDS", default=60.0)
 # /readyz fails when the oldest pending outbox message is older than this many seconds.
 ONBOARDING_OUTBOX_ALERT_AFTER = env.int("ONBOARDING_OUTBOX_ALERT_AFTER", default=900)
 
@@ -322,7 +340,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "onboarding-outbox-redispatch": {
         "task": "onboarding.outbox_redispatch_stale",
-        "schedule": 60.0,
+        "schedule": ONBOARDING_OUTBOX_SWEEP_SECONDS,
     },
     "onboarding-funnel-fold": {
         "task": "aggregation.fold_onboarding_funnel",

@@ -3,6 +3,7 @@
 Every test here starts `manage.py` or gunicorn with an environment of its own (no DEBUG, no
 development defaults), as a deploy would.
 """
+import contextlib
 import json
 import os
 import re
@@ -114,9 +115,17 @@ def gunicorn(tmp_path_factory, static_root):
     })
     env.pop("REDIS_URL")  # the embedded default: no broker needed to serve pages
     log = open(tmp / "gunicorn.log", "w+")
+    with serving_gunicorn(env, log) as base:
+        yield base, log
+    log.close()
+
+
+@contextlib.contextmanager
+def serving_gunicorn(env: dict, log):
+    """Run gunicorn with gunicorn.conf.py and ``env`` until its /healthz answers; yield its base URL, then stop it."""
     process = subprocess.Popen([str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "onboarding_project.wsgi"],
                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://{env['HOST']}:{env['PORT']}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -128,10 +137,11 @@ def gunicorn(tmp_path_factory, static_root):
         process.kill()
         log.seek(0)
         pytest.fail(f"gunicorn did not start:\n{log.read()}")
-    yield base, log
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=30)
-    log.close()
+    try:
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
 
 
 def linked_assets(page: bytes, pattern: str) -> list[str]:
