@@ -28,14 +28,17 @@ def _session():
     return OnboardingSession.objects.get(user__username="ada")
 
 
+def _open(page, server, path):
+    page.goto(f"{server.url}{path}")
+    enhanced(page)
+
+
 def test_a_save_in_one_tab_shows_in_the_other_within_two_seconds(browser, wizard_server):
     from playwright.sync_api import expect
 
     context, first, second = _two_pages(browser, wizard_server, done=("profile",))
-    first.goto(f"{wizard_server.url}/o/profile/")
-    enhanced(first)
-    second.goto(f"{wizard_server.url}/o/profile/")
-    enhanced(second)
+    _open(first, wizard_server, "/o/profile/")
+    _open(second, wizard_server, "/o/profile/")
     expect(second.get_by_label("Job title")).to_have_value("Analyst")
 
     first.get_by_label("Job title").fill("Countess")
@@ -52,10 +55,8 @@ def test_unsaved_edits_on_the_same_step_are_kept_and_flagged_and_never_overwrite
     from playwright.sync_api import expect
 
     context, first, second = _two_pages(browser, wizard_server, done=("profile",))
-    first.goto(f"{wizard_server.url}/o/profile/")
-    enhanced(first)
-    second.goto(f"{wizard_server.url}/o/profile/")
-    enhanced(second)
+    _open(first, wizard_server, "/o/profile/")
+    _open(second, wizard_server, "/o/profile/")
     second.get_by_label("Full name").fill("Ada King")  # typed in the second tab, not saved
 
     first.get_by_label("Job title").fill("Countess")
@@ -81,10 +82,8 @@ def test_a_stale_page_on_another_device_gets_the_conflict_view_and_overwrites_no
     context, first, _ = _two_pages(browser, wizard_server, done=("profile",))
     device, second = new_page(browser)  # another browser: no channel reaches it, only its save finds out
     log_in(second, wizard_server, "ada")
-    first.goto(f"{wizard_server.url}/o/profile/")
-    enhanced(first)
-    second.goto(f"{wizard_server.url}/o/profile/")
-    enhanced(second)
+    _open(first, wizard_server, "/o/profile/")
+    _open(second, wizard_server, "/o/profile/")
     first.get_by_label("Job title").fill("Countess")
     first.get_by_role("button", name="Continue").click()
     expect(first).to_have_url(f"{wizard_server.url}/o/work-profile/")
@@ -103,10 +102,8 @@ def test_two_tabs_on_different_steps_both_save_without_a_conflict(browser, wizar
     from playwright.sync_api import expect
 
     context, first, second = _two_pages(browser, wizard_server, done=("profile",))
-    first.goto(f"{wizard_server.url}/o/work-profile/")
-    enhanced(first)
-    second.goto(f"{wizard_server.url}/o/profile/")
-    enhanced(second)
+    _open(first, wizard_server, "/o/work-profile/")
+    _open(second, wizard_server, "/o/profile/")
     first.get_by_label("2-10").check()
     first.get_by_label("Timezone").select_option("Europe/Berlin")
     first.get_by_role("group", name="Functions").get_by_label("Engineering").check()

@@ -86,6 +86,15 @@ def session_locked(*, user, revision: str | None, source: str, step: str, comple
         raise conflict
 
 
+@contextmanager
+def _step_locked(*, user, step: str, revision: str | None, source: str,
+                idempotency: IdempotentRequest | None = None) -> Iterator[tuple[SessionWrite, Step]]:
+    """Lock the live session for a write to ``step`` (as session_locked); yield the write and the step as the session sees it."""
+    key = _step_key_or_error(step)
+    with session_locked(user=user, revision=revision, source=source, step=key, idempotency=idempotency) as unit:
+        yield unit, _session_step(unit.session, key)
+
+
 def _refusal_record(unit: SessionWrite, exc: Exception, *, step: str) -> None:
     """Record why a write was refused, once its transaction has rolled back (timing as locked)."""
     session = unit.session
@@ -132,10 +141,7 @@ def _session_start(*, user, source: str) -> OnboardingSession:
 def session_save_step(*, user, step: str, answers: dict, revision: str, source: str,
                       idempotency: IdempotentRequest | None = None) -> OnboardingSession:
     """Validate a step's answers, store them and mark the step done."""
-    key = _step_key_or_error(step)
-    with session_locked(user=user, revision=revision, source=source, step=key,
-                        idempotency=idempotency) as unit:
-        step_def = _session_step(unit.session, key)
+    with _step_locked(user=user, step=step, revision=revision, source=source, idempotency=idempotency) as (unit, step_def):
         _check_reachable(unit.session, step_def.key)
         cleaned = step_validate(step=step_def, answers=normalise_answers(step_def, answers), user=unit.user)
         data = unit.session.data
@@ -150,10 +156,7 @@ def session_save_step(*, user, step: str, answers: dict, revision: str, source: 
 def session_skip_step(*, user, step: str, revision: str, source: str,
                       idempotency: IdempotentRequest | None = None) -> OnboardingSession:
     """Mark a skippable step skipped; its answers, if any, no longer count."""
-    key = _step_key_or_error(step)
-    with session_locked(user=user, revision=revision, source=source, step=key,
-                        idempotency=idempotency) as unit:
-        step_def = _session_step(unit.session, key)
+    with _step_locked(user=user, step=step, revision=revision, source=source, idempotency=idempotency) as (unit, step_def):
         _check_reachable(unit.session, step_def.key)
         if not step_def.skippable:
             raise StepValidationError([issue(step_def.key, None, "not_skippable", f"“{step_def.title}” can't be skipped.")])
@@ -169,10 +172,7 @@ def session_skip_step(*, user, step: str, revision: str, source: str,
 def session_go_back(*, user, step: str, revision: str, source: str,
                     idempotency: IdempotentRequest | None = None) -> OnboardingSession:
     """Un-mark the step before ``step`` and make it the current one."""
-    key = _step_key_or_error(step)
-    with session_locked(user=user, revision=revision, source=source, step=key,
-                        idempotency=idempotency) as unit:
-        step_def = _session_step(unit.session, key)
+    with _step_locked(user=user, step=step, revision=revision, source=source, idempotency=idempotency) as (unit, step_def):
         previous = manifest_of(unit.session).previous_step(step_def.key)
         if previous is None:
             raise StepValidationError([issue(step_def.key, None, "no_previous_step", "This is the first step.")])
@@ -187,10 +187,7 @@ def session_go_back(*, user, step: str, revision: str, source: str,
 def session_save_draft(*, user, step: str, answers: dict, revision: str, source: str,
                        idempotency: IdempotentRequest | None = None) -> OnboardingSession:
     """Keep partial, unvalidated answers of a step (autosave); known fields only."""
-    key = _step_key_or_error(step)
-    with session_locked(user=user, revision=revision, source=source, step=key,
-                        idempotency=idempotency) as unit:
-        step_def = _session_step(unit.session, key)
+    with _step_locked(user=user, step=step, revision=revision, source=source, idempotency=idempotency) as (unit, step_def):
         draft = normalise_answers(step_def, answers)
         drafts = unit.session.data.setdefault("drafts", {})
         drafts[step_def.key] = {**drafts.get(step_def.key, {}), **draft}
