@@ -1,0 +1,156 @@
+"""The offline wizard in real Chromium: the server really stopped (SIGKILL) and started again on the
+same port, so the origin, its service worker, caches and IndexedDB stay (CONTRACT §2b).
+
+Each test waits until the page says it is ready to work offline (the service worker active, the
+shell, manifest and progress kept on the device), as a user who opened the wizard once online.
+"""
+import pytest
+from django.contrib.sessions.models import Session
+
+from onboarding import services
+from onboarding.models import OnboardingEvent, OnboardingSession
+
+from .browser_support import (  # noqa: F401
+    CHROMIUM, CHROMIUM_ARGS, PASSWORD, browser, enhanced, log_in, new_page, wait_for, wizard_server,
+)
+from .factories import UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
+
+REPLAY_TIMEOUT = 10.0
+
+
+@pytest.fixture
+def ada(transactional_db):
+    user = UserFactory(username="ada", email="ada@example.org", password=PASSWORD)
+    services.session_get_or_start(user=user, source="api")
+    return user
+
+
+@pytest.fixture
+def server(wizard_server):
+    """The wizard server, running again after the test whatever the test did to it."""
+    yield wizard_server
+    if wizard_server.process is None:
+        wizard_server.start()
+
+
+def _session():
+    return OnboardingSession.objects.get(user__username="ada")
+
+
+def _status(page):
+    return page.locator("[data-sync-state]")
+
+
+def _ready_offline(page):
+    enhanced(page)
+    page.locator("body[data-offline-ready]").wait_for()
+
+
+def _open_wizard(page, server):
+    from playwright.sync_api import expect
+
+    log_in(page, server, "ada")
+    expect(page).to_have_url(f"{server.url}/o/profile/")
+    _ready_offline(page)
+
+
+def _queue_profile(page, server, full_name="Ada Lovelace"):
+    """Offline: fill step 1 and press Continue; the wizard moves on and keeps the step."""
+    from playwright.sync_api import expect
+
+    page.get_by_label("Full name").fill(full_name)
+    page.get_by_label("Role").select_option("data")
+    page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_url(f"{server.url}/o/work-profile/")
+    expect(_status(page)).to_have_attribute("data-sync-state", "queued")
+
+
+def _stored_on_device(page):
+    """Every IndexedDB database and Cache Storage cache of the page's origin."""
+    return page.evaluate("""async () => ({
+        databases: (await indexedDB.databases()).map((db) => db.name),
+        caches: await caches.keys(),
+    })""")
+
+
+def test_a_user_offline_from_step_one_finishes_and_every_answer_reaches_the_server_once(browser, server, ada):
+    from playwright.sync_api import expect
+
+    context, page = new_page(browser)
+    _open_wizard(page, server)
+    server.kill()
+
+    _queue_profile(page, server)
+    expect(page.locator("h1")).to_have_text("Work profile")
+    expect(page.locator("#progress-label")).to_have_text("Step 2 of 6")
+    page.get_by_label("2-10").check()
+    page.get_by_label("Timezone").select_option("Europe/Berlin")
+    page.get_by_role("group", name="Functions").get_by_label("Engineering").check()
+    page.get_by_label("Roadmapping").check()
+    page.get_by_label("Intermediate").check()
+    page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_url(f"{server.url}/o/tools/")
+    page.get_by_role("button", name="Skip").click()
+    expect(page).to_have_url(f"{server.url}/o/invites/")
+    page.get_by_role("button", name="Back").click()  # Back works offline too
+    expect(page).to_have_url(f"{server.url}/o/tools/")
+    page.get_by_role("button", name="Skip").click()
+    expect(page).to_have_url(f"{server.url}/o/invites/")
+    page.get_by_label("Invite teammates").fill("charles@example.com")
+    page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_url(f"{server.url}/o/preferences/")
+    page.get_by_label("Dark").check()
+    page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_url(f"{server.url}/o/workspace/")
+    page.get_by_label("Create a new workspace").check()
+    page.get_by_label("Workspace name").fill("Analytical Engines")
+    page.get_by_role("button", name="Finish").click()
+    expect(_status(page)).to_have_attribute("data-sync-state", "queued")
+    expect(_status(page)).to_contain_text("Your workspace will be set up as soon as the server can be reached")
+
+    page.reload()  # still offline: the step shows again, with what the device kept
+    expect(page.locator("h1")).to_have_text("Workspace")
+    expect(page.get_by_label("Workspace name")).to_have_value("Analytical Engines")
+    expect(page.get_by_label("Create a new workspace")).to_be_checked()
+    assert _session().state == "in_progress"
+
+    server.start()
+    session = wait_for(lambda: (s := _session()).state == "completed" and s, timeout=REPLAY_TIMEOUT,
+                       message="the kept steps and the completion replayed")
+    assert session.answers["profile"] == {"full_name": "Ada Lovelace", "job_title": "", "role": "data"}
+    assert session.answers["work-profile"]["team_size"] == "2-10"
+    assert session.answers["work-profile"]["functions"] == ["engineering"]
+    assert session.skipped_steps == ["tools"]
+    assert session.answers["invites"]["emails"] == ["charles@example.com"]
+    assert session.answers["preferences"]["theme"] == "dark"
+    assert session.answers["workspace"] == {"mode": "create", "workspace_name": "Analytical Engines", "join_code": ""}
+    assert OnboardingEvent.objects.filter(user=ada, name="completed").count() == 1
+    expect(page).to_have_url(f"{server.url}/dashboard/")
+    expect(page.locator(".workspace-name")).to_have_text("Analytical Engines")
+    replayed = wait_for(lambda: OnboardingEvent.objects.filter(user=ada, name="save_replayed").count() >= 6 and
+                        list(OnboardingEvent.objects.filter(user=ada, name="save_replayed")), message="save_replayed events")
+    assert {event.source for event in replayed} == {"browser"}
+    assert all(event.detail["waited_ms"] > 0 for event in replayed)
+    assert OnboardingEvent.objects.filter(user=ada, name="save_queued").count() == len(replayed)
+    context.close()
+
+
+def test_logging_out_with_saves_kept_leaves_nothing_of_the_user_on_the_device(browser, server, ada):
+    from playwright.sync_api import expect
+
+    context, page = new_page(browser)
+    _open_wizard(page, server)
+    server.kill()
+    _queue_profile(page, server)
+    assert "onboarding-offline" in _stored_on_device(page)["databases"]
+
+    page.get_by_role("button", name="Log out").click()  # the server is still down: the browser shows its error page
+    server.start()
+    page.goto(f"{server.url}/accounts/login/")
+
+    assert _stored_on_device(page) == {"databases": [], "caches": []}
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    assert "full_name" not in _session().answers.get("profile", {})
+    context.close()
