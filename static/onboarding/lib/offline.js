@@ -10,6 +10,7 @@ import { replay } from "./offline-replay.js";
 
 export const SYNC_TAG = "onboarding-offline-replay";
 export const REPLAYED_EVENT = "onboarding:replayed"; // detail: the replay's outcome
+export const KEPT_EVENT = "onboarding:kept"; // a write was kept on the device
 
 class Offline {
   constructor() {
@@ -74,6 +75,17 @@ class Offline {
     return true;
   }
 
+  // Whether a wizard page can be shown without the server: a service worker controls this page
+  // and the shell is kept. Without them an offline navigation would end on the browser's error page.
+  async canWorkOffline() {
+    if (!navigator.serviceWorker?.controller || !this.cacheName) return false;
+    try {
+      return Boolean(await caches.match(this.urls.shell)) && Boolean(await this.manifest());
+    } catch {
+      return false;
+    }
+  }
+
   async stepKeys() {
     return (await this.manifest())?.steps.map((step) => step.key) ?? [];
   }
@@ -105,6 +117,7 @@ class Offline {
     if (finish) await keep({ user: this.user, step: COMPLETION, action: "complete", revision });
     navigator.storage?.persist?.().catch(() => {});
     this.requestSync();
+    document.dispatchEvent(new CustomEvent(KEPT_EVENT));
   }
 
   async requestSync() {

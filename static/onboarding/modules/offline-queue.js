@@ -8,7 +8,7 @@
 
 import { showIssues } from "../lib/inline-errors.js";
 import { showDeviceConflict } from "../lib/offline-conflict.js";
-import { REPLAYED_EVENT, offline } from "../lib/offline.js";
+import { KEPT_EVENT, REPLAYED_EVENT, offline } from "../lib/offline.js";
 import { COMPLETION } from "../lib/offline-store.js";
 import { stepFormOf } from "../lib/step-form.js";
 import { setSyncState } from "../lib/sync-state.js";
@@ -35,6 +35,12 @@ class OfflineQueue {
     offline.configure(this.element);
     if (!offline.available) return;
     document.addEventListener(REPLAYED_EVENT, ({ detail }) => this.show(detail));
+    document.addEventListener(KEPT_EVENT, () => { // the user is here now: probe soon again
+      this.probeDelay = PROBE_FIRST_MS;
+      clearTimeout(this.timer);
+      this.timer = null;
+      this.probeLater();
+    });
     window.addEventListener("online", () => this.kick());
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible") this.kick();

@@ -123,9 +123,9 @@ class WizardForm {
       if (!["unreachable", "busy"].includes(outcome.state)) return; // on its way, or a question for the user
     }
     if (finish) return setSyncState("queued", "finish");
-    const next = await offline.neighbour(page.step, action === "back" ? -1 : 1);
     setSyncState("queued");
-    if (next) page.goTo(page.stepUrl(next));
+    const next = await offline.neighbour(page.step, action === "back" ? -1 : 1);
+    if (next && (await offline.canWorkOffline())) page.goTo(page.stepUrl(next));
   }
 
   leave(progress) {
