@@ -137,6 +137,123 @@ def test_a_user_offline_from_step_one_finishes_and_every_answer_reaches_the_serv
     context.close()
 
 
+def _save_elsewhere(step, answers):
+    """Another device saves ``step`` meanwhile (through the same service the API uses)."""
+    user = OnboardingSession.objects.get(user__username="ada").user
+    services.session_save_step(user=user, step=step, answers=answers, revision=_session().revision, source="api")
+
+
+def test_a_kept_step_changed_differently_elsewhere_asks_which_value_to_keep_per_field(browser, server, ada):
+    from playwright.sync_api import expect
+
+    context, page = new_page(browser)
+    _open_wizard(page, server)
+    server.kill()
+    _queue_profile(page, server, full_name="Ada Lovelace")
+    _save_elsewhere("profile", {"full_name": "Ada King", "role": "data"})  # the same role: no question about it
+    server.start()
+
+    expect(_status(page)).to_have_attribute("data-sync-state", "conflict", timeout=REPLAY_TIMEOUT * 1000)
+    choice = page.locator("[data-offline-conflict]")
+    expect(choice.get_by_role("group")).to_have_count(1)
+    expect(choice.get_by_role("group", name="Full name")).to_be_visible()
+    expect(choice.get_by_role("radio", name="On this device: Ada Lovelace")).to_be_checked()
+    expect(choice.get_by_role("radio", name="Saved elsewhere: Ada King")).not_to_be_checked()
+    assert _session().answers["profile"]["full_name"] == "Ada King"
+
+    choice.get_by_role("radio", name="On this device: Ada Lovelace").check()
+    choice.get_by_role("button", name="Save my choices").click()
+
+    wait_for(lambda: _session().answers["profile"]["full_name"] == "Ada Lovelace", timeout=REPLAY_TIMEOUT,
+             message="the device's value saved")
+    expect(page).to_have_url(f"{server.url}/o/work-profile/")
+    expect(_status(page)).not_to_have_attribute("data-sync-state", "conflict")
+    assert wait_for(lambda: OnboardingEvent.objects.filter(user=ada, name="conflict_shown", step="profile").exists(),
+                    message="the conflict_shown event")
+    context.close()
+
+
+def test_a_kept_step_merges_without_asking_when_another_step_changed_elsewhere(browser, server, ada):
+    from playwright.sync_api import expect
+
+    _save_elsewhere("profile", {"full_name": "Ada Lovelace", "role": "data"})
+    context, page = new_page(browser)
+    log_in(page, server, "ada")
+    expect(page).to_have_url(f"{server.url}/o/work-profile/")
+    _ready_offline(page)
+    server.kill()
+    page.get_by_label("2-10").check()
+    page.get_by_label("Timezone").select_option("Europe/Berlin")
+    page.get_by_role("group", name="Functions").get_by_label("Engineering").check()
+    page.get_by_label("Roadmapping").check()
+    page.get_by_label("Intermediate").check()
+    page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_url(f"{server.url}/o/tools/")
+    _save_elsewhere("profile", {"full_name": "Ada Lovelace", "job_title": "Analyst", "role": "data"})
+    server.start()
+
+    expect(page).to_have_url(f"{server.url}/o/tools/", timeout=REPLAY_TIMEOUT * 1000)
+    session = wait_for(lambda: "work-profile" in (s := _session()).completed_steps and s, timeout=REPLAY_TIMEOUT,
+                       message="the kept step rebased and saved")
+    assert session.answers["profile"]["job_title"] == "Analyst"  # the other device's change stays
+    assert session.answers["work-profile"]["team_size"] == "2-10"
+    assert not OnboardingEvent.objects.filter(user=ada, name="conflict_shown").exists()
+    context.close()
+
+
+def test_a_login_lost_while_saves_are_kept_asks_to_log_in_and_then_sends_them(browser, server, ada):
+    from playwright.sync_api import expect
+
+    context, page = new_page(browser)
+    _open_wizard(page, server)
+    server.kill()
+    _queue_profile(page, server)
+    Session.objects.all().delete()  # logged out on the server meanwhile (e.g. the session expired)
+    server.start()
+
+    expect(_status(page)).to_have_attribute("data-sync-state", "auth-required", timeout=REPLAY_TIMEOUT * 1000)
+    expect(_status(page)).to_contain_text("log in again")
+    assert "full_name" not in _session().answers.get("profile", {})
+    page.get_by_role("link", name="Log in again").click()
+    page.get_by_label("Username").fill("ada")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    session = wait_for(lambda: "profile" in (s := _session()).completed_steps and s, timeout=REPLAY_TIMEOUT,
+                       message="the kept step sent after logging in")
+    assert session.answers["profile"]["full_name"] == "Ada Lovelace"
+    expect(page).to_have_url(f"{server.url}/o/work-profile/")
+    context.close()
+
+
+def test_saves_kept_when_the_browser_closed_are_sent_when_it_opens_again(server, ada, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    assert CHROMIUM  # a missing Chromium fails in launch, never skips
+    with sync_playwright() as playwright:
+        def open_browser():
+            context = playwright.chromium.launch_persistent_context(
+                str(tmp_path / "profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            context.set_default_timeout(15_000)
+            return context, context.pages[0] if context.pages else context.new_page()
+
+        context, page = open_browser()
+        _open_wizard(page, server)
+        server.kill()
+        _queue_profile(page, server)
+        context.close()
+        server.start()
+        assert "full_name" not in _session().answers.get("profile", {})
+
+        context, page = open_browser()  # the same profile directory: cookies, IndexedDB, service worker
+        page.goto(f"{server.url}/o/")
+        session = wait_for(lambda: "profile" in (s := _session()).completed_steps and s, timeout=REPLAY_TIMEOUT,
+                           message="the kept step sent by the reopened browser")
+        assert session.answers["profile"]["full_name"] == "Ada Lovelace"
+        expect(page).to_have_url(f"{server.url}/o/work-profile/")
+        context.close()
+
+
 def test_logging_out_with_saves_kept_leaves_nothing_of_the_user_on_the_device(browser, server, ada):
     from playwright.sync_api import expect
 
