@@ -13,7 +13,7 @@ from onboarding.models import OnboardingEvent, OnboardingSession
 from .browser_support import (  # noqa: F401
     CHROMIUM, CHROMIUM_ARGS, PASSWORD, browser, enhanced, log_in, new_page, wait_for, wizard_server,
 )
-from .factories import UserFactory
+from .factories import UserFactory, valid_answers
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
 
@@ -198,6 +198,33 @@ def test_a_kept_step_merges_without_asking_when_another_step_changed_elsewhere(b
     assert session.answers["profile"]["job_title"] == "Analyst"  # the other device's change stays
     assert session.answers["work-profile"]["team_size"] == "2-10"
     assert not OnboardingEvent.objects.filter(user=ada, name="conflict_shown").exists()
+    context.close()
+
+
+def test_a_kept_step_the_server_refuses_shows_its_issues_on_that_step(browser, server, ada):
+    from playwright.sync_api import expect
+
+    for step in ("profile", "work-profile", "tools"):
+        _save_elsewhere(step, valid_answers(step))
+    context, page = new_page(browser)
+    log_in(page, server, "ada")
+    expect(page).to_have_url(f"{server.url}/o/invites/")
+    _ready_offline(page)
+    server.kill()
+    page.get_by_label("Invite teammates").fill("not-an-address")  # only the server can tell
+    page.get_by_role("button", name="Continue").click()
+    expect(page).to_have_url(f"{server.url}/o/preferences/")
+    server.start()
+
+    expect(page).to_have_url(f"{server.url}/o/invites/", timeout=REPLAY_TIMEOUT * 1000)
+    expect(_status(page)).to_have_attribute("data-sync-state", "failed")
+    expect(page.locator(".error-summary")).to_contain_text("Invite teammates")
+    expect(page.get_by_label("Invite teammates")).to_have_value("not-an-address")
+    page.get_by_label("Invite teammates").fill("charles@example.com")
+    page.get_by_role("button", name="Continue").click()
+
+    expect(page).to_have_url(f"{server.url}/o/preferences/")
+    assert _session().answers["invites"]["emails"] == ["charles@example.com"]
     context.close()
 
 

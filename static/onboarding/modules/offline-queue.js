@@ -46,10 +46,10 @@ class OfflineQueue {
       if (document.visibilityState === "visible") this.kick();
     });
     navigator.serviceWorker?.addEventListener("message", ({ data }) => {
-      if (data?.type === "onboarding-replayed") this.kick();
+      if (data?.type === "onboarding-replayed") this.kick(); // Background Sync sent (some of) it
     });
     if (!this.isShell) await this.showKept();
-    await this.kick({ force: this.isShell }); // the shell: is the server back? then the real page
+    await this.kick();
     if (!this.isShell) await this.prepare();
   }
 
@@ -75,10 +75,11 @@ class OfflineQueue {
     }
   }
 
-  kick({ force = false } = {}) {
+  // The shell always asks the server (if it answers, the real page replaces the shell).
+  kick() {
     clearTimeout(this.timer);
     this.timer = null;
-    return offline.replayNow({ force });
+    return offline.replayNow({ force: this.isShell });
   }
 
   // While something waits: try again after 1 s, 2 s, 4 s, ... at most every 30 s.
@@ -86,7 +87,7 @@ class OfflineQueue {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.kick({ force: this.isShell });
+      this.kick();
     }, this.probeDelay);
     this.probeDelay = Math.min(this.probeDelay * 2, PROBE_MAX_MS);
   }
@@ -118,6 +119,7 @@ class OfflineQueue {
       case "unreachable":
       case "busy":
         if (this.isShell || (await offline.hasQueued())) {
+          this.waited = true;
           const finished = Boolean(await offline.queuedFor(COMPLETION));
           if (!page?.submitting) setSyncState("queued", finished ? "finish" : "");
           this.probeLater();
@@ -142,8 +144,10 @@ class OfflineQueue {
       }
       case "invalid":
         return this.showInvalid(outcome);
+      case "empty": // the service worker sent what this page was waiting for: the server's page now
+        return this.waited ? this.leaveFor(location.href) : undefined;
       default:
-        return undefined; // empty, or another user's queue: nothing to say
+        return undefined; // another user's queue: nothing to say
     }
   }
 
