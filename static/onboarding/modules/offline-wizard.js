@@ -27,13 +27,13 @@ function formValue(definition, value) {
   return value;
 }
 
-function control(definition, id, name) {
+function control(definition, id, name, texts) {
   const { widget, required } = definition;
   if (widget === "textarea") return element("textarea", { id, name, rows: "3", required, maxlength: definition.max_length });
   if (widget === "checkbox") return element("input", { type: "checkbox", id, name, required });
   if (widget === "select") {
     const select = element("select", { id, name, required });
-    if (required && definition.default === null) select.append(element("option", { value: "", text: "Choose…" }));
+    if (required && definition.default === null) select.append(element("option", { value: "", text: texts.textChoose }));
     for (const item of definition.choices ?? []) select.append(element("option", { value: item.value, text: item.label }));
     return select;
   }
@@ -50,13 +50,13 @@ function control(definition, id, name) {
 }
 
 // One field as templates/onboarding/_field.html renders it (the data-* the modules read included).
-function field(step, definition) {
+function field(step, definition, texts) {
   const name = `${step}-${definition.name}`;
   const id = `id_${name}`;
   const grouped = definition.widget === "radio" || definition.widget === "checkboxes";
   const labelClass = definition.required ? "required" : null;
   const help = definition.help_text ? element("p", { class: "helptext", id: `${id}_helptext`, text: definition.help_text }) : "";
-  const widget = control(definition, id, name);
+  const widget = control(definition, id, name, texts);
   if (help && !grouped) widget.setAttribute("aria-describedby", help.id);
   const inner = grouped
     ? [element("fieldset", { "aria-describedby": help ? help.id : null }, [element("legend", { class: labelClass, text: definition.label }), help, widget])]
@@ -88,9 +88,12 @@ async function render(form) {
   const isLast = index === steps.length - 1;
   const kept = await offline.queuedFor(step.key);
 
-  document.title = `${step.title} (step ${index + 1} of ${steps.length}) · Onboarding platform`;
-  document.querySelector("[data-offline-title]").textContent = step.title;
-  document.querySelector("[data-offline-position]").textContent = `Step ${index + 1} of ${steps.length}`;
+  const words = (text) => text.replace("{title}", step.title).replace("{n}", index + 1).replace("{count}", steps.length);
+  const title = document.querySelector("[data-offline-title]");
+  title.textContent = step.title;
+  document.title = words(title.dataset.textDocumentTitle);
+  const position = document.querySelector("[data-offline-position]");
+  position.textContent = words(position.dataset.text);
   const bar = document.querySelector(".progress progress");
   bar.max = steps.length;
   bar.value = index + 1;
@@ -98,7 +101,7 @@ async function render(form) {
   for (const item of steps) {
     const status = statusOf(item, progress, await offline.queuedFor(item.key));
     const entry = element("li", { class: `${status}${item.key === step.key ? " current" : ""}`, "aria-current": item.key === step.key ? "step" : null },
-      [`${item.title} `, element("span", { class: "visually-hidden", text: `(${status === "done" ? "done" : status})` })]);
+      [`${item.title} `, element("span", { class: "visually-hidden", text: `(${list.dataset[`text${status[0].toUpperCase()}${status.slice(1)}`]})` })]);
     list.append(entry);
   }
 
@@ -106,11 +109,12 @@ async function render(form) {
   form.toggleAttribute("data-last", isLast);
   form.action = offline.stepUrl(step.key);
   form.querySelector("input[name=revision]").value = progress?.revision ?? "";
-  form.querySelector("[data-offline-fields]").replaceChildren(...step.fields.map((definition) => field(step.key, definition)));
+  const texts = form.dataset;
+  form.querySelector("[data-offline-fields]").replaceChildren(...step.fields.map((definition) => field(step.key, definition, texts)));
   const actions = [];
-  if (index > 0) actions.push(element("button", { type: "submit", name: "wizard_goto_step", value: steps[index - 1].key, class: "secondary", formnovalidate: true, text: "Back" }));
-  actions.push(element("button", { type: "submit", name: "wizard_continue", value: "1", class: "primary", text: isLast ? "Finish" : "Continue" }));
-  if (step.skippable) actions.push(element("button", { type: "submit", name: "wizard_skip", value: "1", class: "secondary", formnovalidate: true, text: "Skip" }));
+  if (index > 0) actions.push(element("button", { type: "submit", name: "wizard_goto_step", value: steps[index - 1].key, class: "secondary", formnovalidate: true, text: texts.textBack }));
+  actions.push(element("button", { type: "submit", name: "wizard_continue", value: "1", class: "primary", text: isLast ? texts.textFinish : texts.textContinue }));
+  if (step.skippable) actions.push(element("button", { type: "submit", name: "wizard_skip", value: "1", class: "secondary", formnovalidate: true, text: texts.textSkip }));
   form.querySelector("[data-offline-actions]").replaceChildren(...actions);
   form.hidden = false;
 
