@@ -253,6 +253,33 @@ def test_a_login_lost_while_saves_are_kept_asks_to_log_in_and_then_sends_them(br
     context.close()
 
 
+def test_a_queue_is_never_sent_under_another_user_who_logs_in_on_the_same_browser(browser, server, ada):
+    from playwright.sync_api import expect
+
+    bob = UserFactory(username="bob", email="bob@example.org", password=PASSWORD)
+    context, page = new_page(browser)
+    _open_wizard(page, server)
+    server.kill()
+    _queue_profile(page, server)
+    Session.objects.all().delete()
+    server.start()
+    expect(_status(page)).to_have_attribute("data-sync-state", "auth-required", timeout=REPLAY_TIMEOUT * 1000)
+
+    log_in(page, server, "bob")  # someone else, on the same browser profile
+    expect(page).to_have_url(f"{server.url}/o/profile/")
+    _ready_offline(page)  # bob's pages ran the replay (on load) and are ready
+    assert "full_name" not in _session().answers.get("profile", {})
+    assert OnboardingSession.objects.get(user=bob).answers == {}
+    assert "onboarding-offline" in _stored_on_device(page)["databases"]  # ada's step waits for ada
+
+    context.clear_cookies()
+    log_in(page, server, "ada")
+    session = wait_for(lambda: "profile" in (s := _session()).completed_steps and s, timeout=REPLAY_TIMEOUT,
+                       message="ada's kept step sent once ada is back")
+    assert session.answers["profile"]["full_name"] == "Ada Lovelace"
+    context.close()
+
+
 def test_saves_kept_when_the_browser_closed_are_sent_when_it_opens_again(server, ada, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
