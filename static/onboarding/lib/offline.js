@@ -109,12 +109,23 @@ class Offline {
     return this.available ? record(this.user, step).catch(() => null) : Promise.resolve(null);
   }
 
-  // Keep a write of ``step`` on the device (action save, skip or draft); a Finish keeps the
-  // completion too. Asks for persistent storage and a Background Sync where the browser has them.
-  async keep({ step, action, answers, revision, finish = false }) {
-    const order = (await this.stepKeys()).indexOf(step);
-    await keep({ user: this.user, step, order: order < 0 ? 999 : order, action, answers, revision });
+  // Keep a write of ``step`` on the device (action save, skip or draft; ``order``: the step's
+  // place in the wizard); a Finish keeps the completion too.
+  async keep({ step, order, action, answers, revision, finish = false }) {
+    const place = Number.isInteger(order) ? order : (await this.stepKeys()).indexOf(step);
+    await keep({ user: this.user, step, order: place < 0 ? 999 : place, action, answers, revision });
     if (finish) await keep({ user: this.user, step: COMPLETION, action: "complete", revision });
+    this.kept();
+  }
+
+  // Keep only the completion (the last step is saved; Finish could not reach the server).
+  async keepCompletion({ revision }) {
+    await keep({ user: this.user, step: COMPLETION, action: "complete", revision });
+    this.kept();
+  }
+
+  // Ask for persistent storage and a Background Sync where the browser has them; tell the modules.
+  kept() {
     navigator.storage?.persist?.().catch(() => {});
     this.requestSync();
     document.dispatchEvent(new CustomEvent(KEPT_EVENT));

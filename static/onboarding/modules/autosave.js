@@ -55,7 +55,9 @@ class Autosave {
         url: this.page.url("progress"), body: { step: this.page.step, action: "draft", answers: values },
       });
       if (answer.outcome === "unreachable" && offline.available && !this.page.submitting && !this.page.leaving) {
-        await offline.keep({ step: this.page.step, action: "draft", answers: values, revision: this.page.revision });
+        await offline.keep({
+          step: this.page.step, order: this.page.index, action: "draft", answers: values, revision: this.page.revision,
+        });
         this.lastSent = serialised;
         setSyncState("queued");
         offline.replayNow(); // the server may be back already: the offline-queue module says how it went

@@ -106,6 +106,7 @@ async function render(form) {
   }
 
   form.dataset.step = step.key;
+  form.dataset.stepIndex = index;
   form.toggleAttribute("data-last", isLast);
   form.action = offline.stepUrl(step.key);
   form.querySelector("input[name=revision]").value = progress?.revision ?? "";

@@ -112,9 +112,9 @@ class WizardForm {
     const { page } = this;
     const finish = page.isLast && (action === "save" || action === "complete");
     if (action === "save" || action === "skip") {
-      await offline.keep({ step: page.step, action, answers, revision: page.revision, finish });
+      await offline.keep({ step: page.step, order: page.index, action, answers, revision: page.revision, finish });
     } else if (action === "complete") {
-      await offline.keep({ step: page.step, action: "draft", answers: page.values(), revision: page.revision, finish: true });
+      await offline.keepCompletion({ revision: page.revision });
     }
     typedValues.forget(page.step);
     page.dirty = false;
