@@ -1,9 +1,7 @@
 """Telemetry names the admin filters by: ``OnboardingEvent``'s choices and all the browser reports.
 
-CONTRACT §2b names four browser events (source ``browser``): ``save_retried`` and
-``conflict_shown`` are model choices; ``save_queued`` and ``save_replayed`` (the offline queue)
-are not yet, and are listed here so staff can filter by them (and the funnel counts them) as
-soon as they are recorded. Once the model lists them, this adds nothing.
+CONTRACT §2b names four browser events (source ``browser``), all model choices now; the list
+stays so the admin's filters name them even if a choice is ever renamed.
 """
 from .models import OnboardingEvent
 

@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from django import forms
+
 from . import forms as step_forms
 
 ANSWER_SCHEMA_VERSION = 1
@@ -164,8 +166,24 @@ def field_kind(step_key: str, field: str) -> str:
     return get_step(step_key).kinds[snake_key(field)]
 
 
+def widget_name(form_field) -> str:
+    """Name the control the wizard renders for a field (the offline wizard renders the same one)."""
+    widget = form_field.widget
+    if isinstance(widget, forms.CheckboxSelectMultiple):
+        return "checkboxes"
+    if isinstance(widget, forms.RadioSelect):
+        return "radio"
+    if isinstance(widget, forms.Select):
+        return "select"
+    if isinstance(widget, forms.CheckboxInput):
+        return "checkbox"
+    if isinstance(widget, forms.Textarea):
+        return "textarea"
+    return "text"
+
+
 def field_definition(name: str, form_field) -> dict:
-    """Describe one form field for API clients (label, kind, rules, choices)."""
+    """Describe one form field for API clients (label, kind, rules, choices, the control it is)."""
     choices = getattr(form_field, "choices", None)
     return {
         "name": name,
@@ -176,6 +194,7 @@ def field_definition(name: str, form_field) -> dict:
         "max_items": getattr(form_field, "max_items", None),
         "choices": [{"value": v, "label": str(lbl)} for v, lbl in choices] if choices else None,
         "default": getattr(form_field, "default", form_field.initial if form_field.initial is not None else None),
+        "widget": widget_name(form_field),
     }
 
 

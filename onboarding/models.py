@@ -164,6 +164,8 @@ class OnboardingEvent(models.Model):
         # Reported by the browser client (source "browser"): friction the server cannot see.
         SAVE_RETRIED = "save_retried"
         CONFLICT_SHOWN = "conflict_shown"
+        SAVE_QUEUED = "save_queued"  # kept on the device while the server could not be reached
+        SAVE_REPLAYED = "save_replayed"  # ... and sent later; detail: waited_ms
 
     class Source(models.TextChoices):
         WIZARD = "wizard"

@@ -7,7 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from .brute_force import signup_throttled
-from .wizard import accounts, changes, pages
+from .wizard import accounts, changes, offline, pages
 from .wizard.views import OnboardingWizardView
 
 wizard = OnboardingWizardView.as_view(url_name="onboarding:step")
@@ -16,6 +16,8 @@ onboarding_patterns = [
     path("", pages.home, name="home"),
     path("dashboard/", pages.dashboard, name="dashboard"),
     path("o/", wizard, name="start"),
+    path("o/sw.js", offline.service_worker, name="service-worker"),
+    path("o/offline/", offline.shell, name="offline-shell"),
     path("o/<slug:step>/", wizard, name="step"),
     path("o/<slug:step>/changes/", changes.step_changes, name="step-changes"),
 ]
@@ -23,6 +25,6 @@ onboarding_patterns = [
 urlpatterns = [
     path("accounts/signup/", signup_throttled(accounts.signup), name="signup"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", offline.LogoutView.as_view(), name="logout"),
     path("", include((onboarding_patterns, "onboarding"))),
 ]

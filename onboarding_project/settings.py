@@ -199,7 +199,8 @@ LOGOUT_REDIRECT_URL = "login"
 ONBOARDING_VERSION = env.int("ONBOARDING_VERSION", default=1)
 # Paths the onboarding guard never redirects: the API and admin answer for themselves, the auth
 # pages must stay reachable, static files are files. (STATIC_URL is added by the middleware.)
-ONBOARDING_GUARD_EXEMPT_PREFIXES = ("/api/", "/admin/", "/accounts/", "/favicon.ico")
+# /o/sw.js: the offline wizard's service worker, which the browser re-checks on every page, also a completed user's.
+ONBOARDING_GUARD_EXEMPT_PREFIXES = ("/api/", "/admin/", "/accounts/", "/favicon.ico", "/o/sw.js")
 
 # How long an Idempotency-Key's first answer is kept (CONTRACT §3: 24 hours); beat purges older ones hourly.
 ONBOARDING_IDEMPOTENCY_TTL_SECONDS = env.int("ONBOARDING_IDEMPOTENCY_TTL_SECONDS", default=24 * 3600)

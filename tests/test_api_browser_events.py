@@ -24,6 +24,16 @@ def test_it_records_a_retried_save_with_source_browser(started, as_user):
     assert (event.source, event.step, event.detail, event.user_id) == ("browser", "work-profile", {"retries": 2}, started.pk)
 
 
+def test_it_records_a_queued_save_and_how_long_its_replay_waited(started, as_user):
+    assert as_user(started).post(URL, {"name": "save_queued", "step": "profile"}, format="json").status_code == 204
+    response = as_user(started).post(URL, {"name": "save_replayed", "step": "profile", "waited_ms": 42_000}, format="json")
+
+    assert response.status_code == 204
+    queued, replayed = OnboardingEvent.objects.filter(source="browser").order_by("id")
+    assert (queued.name, queued.detail) == ("save_queued", {})
+    assert (replayed.name, replayed.step, replayed.detail) == ("save_replayed", "profile", {"waited_ms": 42_000})
+
+
 def test_it_records_a_conflict_shown_without_moving_step_timings(started, as_user):
     session = services.session_get_or_start(user=started, source="api")
     last_event_at = session.last_event_at
@@ -41,6 +51,9 @@ def test_it_records_a_conflict_shown_without_moving_step_timings(started, as_use
     {"name": "save_retried", "step": "profile", "retries": 0},
     {"name": "conflict_shown", "step": "profile", "retries": 1},
     {"name": "conflict_shown", "step": "profile", "note": "free text"},
+    {"name": "save_queued", "step": "profile", "waited_ms": 5},
+    {"name": "save_replayed", "step": "profile", "waited_ms": -1},
+    {"name": "save_replayed", "step": "profile", "waited_ms": 10**12},
 ])
 def test_it_refuses_anything_but_the_fixed_fields(started, as_user, body):
     response = as_user(started).post(URL, body, format="json")

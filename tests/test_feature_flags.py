@@ -249,7 +249,7 @@ def test_the_manifest_describes_the_callers_session_with_its_flags_and_an_etag(a
     assert "ai_usage" not in fields[off]
     ai = next(f for f in bodies[on]["steps"][1]["fields"] if f["name"] == "ai_usage")
     assert ai == {"name": "ai_usage", "label": AI_LABEL, "kind": "choice", "required": False, "help_text": "",
-                  "max_length": None, "max_items": None, "default": None, "flag": AI_QUESTION_FLAG,
+                  "max_length": None, "max_items": None, "default": None, "flag": AI_QUESTION_FLAG, "widget": "radio",
                   "choices": [{"value": "none", "label": "I don't use AI"}, {"value": "exploring", "label": "Exploring it"},
                               {"value": "weekly", "label": "Weekly"}, {"value": "daily", "label": "Daily"}]}
     assert bodies[on]["answer_schema_version"] == bodies[off]["answer_schema_version"] == ANSWER_SCHEMA_VERSION

@@ -19,13 +19,13 @@ from onboarding.selectors import steps_reached
 Name = OnboardingEvent.Name
 
 # Friction per step (CONTRACT §5), by event name. The browser's events (source "browser",
-# CONTRACT §2b) are counted by their names; save_queued is not among the model's choices yet.
+# CONTRACT §2b) are counted by their names.
 FRICTION_COUNTERS = {
     Name.VALIDATION_FAILED: "validation_failures",
     Name.REVISION_CONFLICT: "conflicts",
     Name.CONFLICT_SHOWN: "conflicts",
     Name.SAVE_RETRIED: "retries",
-    "save_queued": "queued_saves",
+    Name.SAVE_QUEUED: "queued_saves",
 }
 # The end of a step: its duration_ms is the time spent on the step.
 TIMED_EVENTS = frozenset({Name.STEP_SAVED, Name.STEP_SKIPPED})

@@ -24,6 +24,8 @@ class FieldDefinitionSerializer(serializers.Serializer):
     choices = ChoiceSerializer(many=True, allow_null=True)
     default = serializers.JSONField(allow_null=True)
     flag = serializers.CharField(allow_null=True, help_text="The feature flag that puts this field in the session, if any.")
+    widget = serializers.ChoiceField(choices=["text", "textarea", "select", "radio", "checkboxes", "checkbox"], help_text=(
+        "The control the wizard shows (an offline client renders the same)."))
 
 
 class StepDefinitionSerializer(serializers.Serializer):

@@ -13,8 +13,14 @@ from .serializers import ApiErrorSerializer, ApiThrottledSerializer, ApiValidati
 from .throttling import BrowserEventThrottle
 
 
+# The one number each event may carry, by its key.
+DETAIL_OF = {"retries": "save_retried", "waited_ms": "save_replayed"}
+WAITED_MS_MAX = 30 * 24 * 3600 * 1000  # a month: a device kept offline longer says "a month"
+
+
 class BrowserEventApi(APIView):
-    """Record that a save needed retries (`save_retried`) or a conflict was shown (`conflict_shown`)."""
+    """Record that a save needed retries (`save_retried`), a conflict was shown (`conflict_shown`), or a save was
+    kept on the device (`save_queued`) and sent later (`save_replayed`, with how long it waited)."""
 
     throttle_classes = [BrowserEventThrottle]  # its own budget: telemetry never eats the user's writes
 
@@ -23,13 +29,16 @@ class BrowserEventApi(APIView):
         step = serializers.CharField(max_length=80, help_text="The step it happened on, in any case style.")
         retries = serializers.IntegerField(min_value=1, max_value=10, required=False,
                                            help_text="`save_retried`: how many times the save was retried.")
+        waited_ms = serializers.IntegerField(min_value=0, max_value=WAITED_MS_MAX, required=False,
+                                             help_text="`save_replayed`: how long the save waited on the device (ms).")
 
         def validate(self, attrs):
             unknown = sorted(set(self.initial_data) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError({key: "Not a field of a browser event." for key in unknown})
-            if "retries" in attrs and attrs["name"] != "save_retried":
-                raise serializers.ValidationError({"retries": "Only save_retried has retries."})
+            for key, name in DETAIL_OF.items():
+                if key in attrs and attrs["name"] != name:
+                    raise serializers.ValidationError({key: f"Only {name} has {key}."})
             return attrs
 
     @extend_schema(
@@ -46,7 +55,7 @@ class BrowserEventApi(APIView):
         data = self.BrowserEventInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        detail = {"retries": values["retries"]} if "retries" in values else {}
+        detail = {key: values[key] for key in DETAIL_OF if key in values}
         event = services.event_record_from_browser(user=request.user, name=values["name"], step=values["step"],
                                                    detail=detail)
         if event is None:

@@ -67,7 +67,10 @@ def event_record_resumed_if_away(*, session: OnboardingSession, source: str, for
         event_record(session=session, source=source, **resumed)
 
 
-BROWSER_EVENT_NAMES = (OnboardingEvent.Name.SAVE_RETRIED, OnboardingEvent.Name.CONFLICT_SHOWN)
+BROWSER_EVENT_NAMES = (
+    OnboardingEvent.Name.SAVE_RETRIED, OnboardingEvent.Name.CONFLICT_SHOWN,
+    OnboardingEvent.Name.SAVE_QUEUED, OnboardingEvent.Name.SAVE_REPLAYED,
+)
 
 
 def event_record_from_browser(*, user, name: str, step: str, detail: dict) -> OnboardingEvent | None:

@@ -18,6 +18,7 @@ from formtools.wizard.views import NamedUrlWizardView
 from .. import services
 from ..errors import RevisionConflict, RevisionRequired, SessionAlreadyCompleted, StepValidationError
 from ..manifest import STEP_KEYS, STEPS
+from .offline import offline_bundle
 from ..selectors import manifest_of, onboarding_url, resume_step, session_live_for_user, step_is_reachable
 from .presentation import (
     changed_fields_display, form_add_issues, form_data_for, progress_steps, typed_answers,
@@ -82,6 +83,7 @@ class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
             revision=self.session.revision,
             notice=self.session.data.get("notice"),
             progress_steps=progress_steps(self.session, step.key),
+            offline_version=offline_bundle()["version"],
         )
         return context
 

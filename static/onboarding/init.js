@@ -3,12 +3,19 @@
 // server-rendered one that works without JavaScript; a module that throws on start stops alone.
 
 import * as autosave from "./modules/autosave.js";
+import * as logoutCleanup from "./modules/logout-cleanup.js";
+import * as offlineQueue from "./modules/offline-queue.js";
+import * as offlineWizard from "./modules/offline-wizard.js";
 import * as syncStatus from "./modules/sync-status.js";
 import * as tabSync from "./modules/tab-sync.js";
 import * as wizardForm from "./modules/wizard-form.js";
 
-// In start order: the status element listens before anything reports to it.
-const MODULES = [["sync-status", syncStatus], ["autosave", autosave], ["tab-sync", tabSync], ["wizard-form", wizardForm]];
+// In start order: the status element listens before anything reports to it, and the offline
+// queue knows the user before the form modules ask it anything.
+const MODULES = [
+  ["sync-status", syncStatus], ["offline-queue", offlineQueue], ["offline-wizard", offlineWizard],
+  ["autosave", autosave], ["tab-sync", tabSync], ["wizard-form", wizardForm], ["logout-cleanup", logoutCleanup],
+];
 
 for (const [name, module] of MODULES) {
   for (const element of document.querySelectorAll("[data-module]")) {

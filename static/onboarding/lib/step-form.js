@@ -13,6 +13,7 @@ export class StepForm {
     this.form = form;
     this.step = form.dataset.step;
     this.isLast = form.hasAttribute("data-last");
+    this.index = form.dataset.stepIndex ? Number(form.dataset.stepIndex) : undefined; // its place in the wizard
     this.dirty = false; // edited in this tab since its values last came from the server
     this.inConflict = false; // a "changed elsewhere" notice is up: it stays the status until a save
     this.leaving = false; // navigating away: nothing more is sent from this page

@@ -2,6 +2,7 @@
 // the server (and filled in on any other device) before the user presses anything. Never more
 // than one draft request in flight per tab; typing meanwhile sends one more afterwards.
 
+import { offline } from "../lib/offline.js";
 import { stepFormOf } from "../lib/step-form.js";
 import { SUBMITTING_EVENT, reportFailure, sendWrite, showConflict } from "../lib/step-writer.js";
 import { setSyncState } from "../lib/sync-state.js";
@@ -49,9 +50,19 @@ class Autosave {
     this.inFlight = true;
     try {
       setSyncState("saving");
-      const answer = await sendWrite(this.page, {
+      // Writes waiting on the device go first: this draft waits behind them.
+      const answer = await offline.hasQueued() ? { outcome: "unreachable" } : await sendWrite(this.page, {
         url: this.page.url("progress"), body: { step: this.page.step, action: "draft", answers: values },
       });
+      if (answer.outcome === "unreachable" && offline.available && !this.page.submitting && !this.page.leaving) {
+        await offline.keep({
+          step: this.page.step, order: this.page.index, action: "draft", answers: values, revision: this.page.revision,
+        });
+        this.lastSent = serialised;
+        setSyncState("queued");
+        offline.replayNow(); // the server may be back already: the offline-queue module says how it went
+        return;
+      }
       await this.report(answer, serialised);
     } finally {
       this.inFlight = false;

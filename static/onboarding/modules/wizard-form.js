@@ -1,16 +1,21 @@
 // Continue / Skip / Back / Finish through the progress and completion API, then on to the page
 // the server names. The server-rendered form stays the fallback: if anything here throws, the
 // browser posts the form exactly as it would without JavaScript.
+//
+// When the server cannot be reached (or writes are already waiting on this device, which go
+// first, in order), the step is kept in the offline queue and the wizard moves on by the cached
+// manifest: the next step, the previous one, or on the last step a Finish that waits too.
 
 import { clearChanges } from "../lib/conflict-view.js";
 import { clearIssues, showIssues } from "../lib/inline-errors.js";
+import { offline } from "../lib/offline.js";
 import { stepFormOf } from "../lib/step-form.js";
 import { SUBMITTING_EVENT, reportFailure, sendWrite, showConflict } from "../lib/step-writer.js";
 import { setSyncState } from "../lib/sync-state.js";
 import { headingFocus, pendingIssues, typedValues } from "../lib/tab-storage.js";
 
 function actionOf(event) {
-  if (event.target.id === "wizard-back") return "back";
+  if (event.target.id === "wizard-back" || event.submitter?.name === "wizard_goto_step") return "back";
   return event.submitter?.name === "wizard_skip" ? "skip" : "save";
 }
 
@@ -89,12 +94,38 @@ class WizardForm {
     setSyncState("saving");
     const body = { step: page.step, action };
     if (action === "save") body.answers = page.values();
+    if (await offline.hasQueued()) return this.keepOnDevice(action, body.answers, { tryNow: true });
     let answer = await sendWrite(page, { url: page.url("progress"), body });
+    if (answer.outcome === "unreachable" && offline.available) return this.keepOnDevice(action, body.answers);
     if (answer.outcome === "ok" && action === "save" && page.isLast) {
       answer = await sendWrite(page, { url: page.url("complete"), method: "POST", body: {} });
+      if (answer.outcome === "unreachable" && offline.available) return this.keepOnDevice("complete");
     }
     if (answer.outcome === "ok") return this.leave(answer.body);
     await this.showRefusal(answer);
+  }
+
+  // Keep the step on this device and move on as the cached manifest says (Back only moves: the
+  // server's own "back" has nothing to keep). With ``tryNow`` (writes were already waiting) the
+  // queue is sent at once, and the offline-queue module shows where that lands.
+  async keepOnDevice(action, answers, { tryNow = false } = {}) {
+    const { page } = this;
+    const finish = page.isLast && (action === "save" || action === "complete");
+    if (action === "save" || action === "skip") {
+      await offline.keep({ step: page.step, order: page.index, action, answers, revision: page.revision, finish });
+    } else if (action === "complete") {
+      await offline.keepCompletion({ revision: page.revision });
+    }
+    typedValues.forget(page.step);
+    page.dirty = false;
+    if (tryNow && action !== "back") {
+      const outcome = await offline.replayNow();
+      if (!["unreachable", "busy"].includes(outcome.state)) return; // on its way, or a question for the user
+    }
+    if (finish) return setSyncState("queued", "finish");
+    setSyncState("queued");
+    const next = await offline.neighbour(page.step, action === "back" ? -1 : 1);
+    if (next && (await offline.canWorkOffline())) page.goTo(page.stepUrl(next));
   }
 
   leave(progress) {

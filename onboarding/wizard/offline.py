@@ -1,0 +1,111 @@
+"""The offline wizard's server side (CONTRACT §2b): the service worker script and the page shell.
+
+The service worker is served from ``/o/sw.js`` (not from /static/) so that its scope covers the
+wizard under ``/o/``. Its precache list is built here with ``static()``, so it names the hashed
+files WhiteNoise serves in production and the plain ones in DEBUG; its cache version is a digest
+of those files and of the script itself, so a deploy that changes any of them installs a new
+worker, which deletes the old caches.
+
+The shell (``/o/offline/``) is the wizard page without a step: the browser keeps a copy of it per
+user and, when the server cannot be reached, renders a step into it from the cached manifest.
+"""
+import functools
+import hashlib
+import json
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.template.loader import get_template
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_GET
+
+from .. import services
+
+SOURCE = "wizard"
+# What the wizard's pages load: its modules, its style sheet, the vendored idb.
+PRECACHED_PREFIXES = ("onboarding/", "vendor/idb/")
+SERVICE_WORKER_TEMPLATE = "onboarding/service_worker.js"
+
+
+def _static_files() -> list[tuple[str, str]]:
+    """Return (name, absolute path) of every static file the wizard's pages load, sorted by name."""
+    found = {}
+    for finder in finders.get_finders():
+        for name, storage in finder.list(["CVS", ".*", "*~"]):
+            if name.startswith(PRECACHED_PREFIXES) and name not in found:
+                found[name] = storage.path(name)
+    return sorted(found.items())
+
+
+def _offline_bundle() -> dict:
+    names, digest = [], hashlib.sha256()
+    for name, path in _static_files():
+        names.append(name)
+        with open(path, "rb") as file:
+            digest.update(name.encode() + b"\0" + file.read())
+    digest.update(get_template(SERVICE_WORKER_TEMPLATE).template.source.encode())
+    digest.update(str(settings.ONBOARDING_VERSION).encode())
+    # The hashed URL (what <script src> and <link> use in production) and the plain one (what an
+    # ES module's relative imports resolve to; collectstatic keeps both).
+    urls = sorted({static(name) for name in names} | {settings.STATIC_URL.rstrip("/") + "/" + name for name in names})
+    urls = ["/" + url.lstrip("/") if not url.startswith(("http:", "https:")) else url for url in urls]
+    return {"version": digest.hexdigest()[:16], "precache": urls}
+
+
+_cached_bundle = functools.cache(_offline_bundle)
+
+
+def offline_bundle() -> dict:
+    """Return the cache version and the precache list (read once per process unless DEBUG)."""
+    return _offline_bundle() if settings.DEBUG else _cached_bundle()
+
+
+@require_GET
+def service_worker(request):
+    """Serve the service worker script (no login needed: it holds nothing of any user)."""
+    bundle = offline_bundle()
+    urls = {
+        "shell": reverse("onboarding:offline-shell"), "progress": reverse("api-onboarding-progress"),
+        "complete": reverse("api-onboarding-complete"), "events": reverse("api-onboarding-events"),
+        "login": reverse("login"), "dashboard": reverse("onboarding:dashboard"),
+    }
+    body = get_template(SERVICE_WORKER_TEMPLATE).render({
+        "version": bundle["version"],
+        # Our own URLs, as JSON (a JavaScript file: no HTML escaping applies).
+        "precache": mark_safe(json.dumps(bundle["precache"])),  # noqa: S308
+        "urls": mark_safe(json.dumps(urls)),  # noqa: S308
+        "static_prefix": "/" + settings.STATIC_URL.lstrip("/"),
+        "replay_url": static("onboarding/lib/offline-replay.js"),
+        "store_url": static("onboarding/lib/offline-store.js"),
+    })
+    response = HttpResponse(body, content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "no-cache"  # the browser compares it on every navigation: updates arrive at once
+    return response
+
+
+@login_required
+@require_GET
+def shell(request):
+    """Render the wizard page without a step: the copy the browser shows when the server is unreachable."""
+    services.session_get_or_start(user=request.user, source=SOURCE)  # the guard sent completed users away
+    return render(request, "onboarding/wizard_offline.html", {"offline_version": offline_bundle()["version"]})
+
+
+class LogoutView(auth_views.LogoutView):
+    """Django's logout, which also tells the browser to delete what this device kept for the user.
+
+    ``Clear-Site-Data`` removes the offline queue (IndexedDB), the offline caches and the service
+    worker of this origin; the logout-cleanup module has already deleted them before the form was
+    sent, which also covers a logout pressed while the server cannot be reached.
+    """
+
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        response["Clear-Site-Data"] = '"cache", "storage"'
+        return response

@@ -1,0 +1,66 @@
+"""The offline wizard's server side: the service worker script, the page shell, logout's Clear-Site-Data."""
+import pytest
+from django.test import Client
+
+from onboarding.wizard.offline import offline_bundle
+
+pytestmark = pytest.mark.django_db
+
+SERVICE_WORKER = "/o/sw.js"
+SHELL = "/o/offline/"
+
+
+def _logged_in(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_service_worker_is_served_under_o_with_its_precache_list_and_version(client):
+    response = client.get(SERVICE_WORKER)
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    assert response["Cache-Control"] == "no-cache"
+    body = response.content.decode()
+    bundle = offline_bundle()
+    assert f'const VERSION = "{bundle["version"]}";' in body
+    assert "/static/onboarding/init.js" in bundle["precache"]
+    assert "/static/vendor/idb/idb.js" in bundle["precache"]
+    assert "/static/onboarding/modules/offline-wizard.js" in bundle["precache"]
+    assert '"shell": "/o/offline/"' in body
+
+
+def test_a_completed_user_still_gets_the_service_worker_not_a_redirect(completed_user):
+    assert _logged_in(completed_user).get(SERVICE_WORKER).status_code == 200
+
+
+def test_the_shell_needs_a_login_and_names_the_user_for_the_queue(client, new_user):
+    assert client.get(SHELL).status_code == 302
+
+    response = _logged_in(new_user).get(SHELL)
+
+    assert response.status_code == 200
+    assert f'data-user-id="{new_user.pk}"' in response.content.decode()
+    assert b"data-offline-shell" in response.content
+
+
+def test_a_completed_user_asking_for_the_shell_lands_on_the_dashboard(completed_user):
+    response = _logged_in(completed_user).get(SHELL)
+
+    assert (response.status_code, response["Location"]) == (302, "/dashboard/")
+
+
+def test_logging_out_tells_the_browser_to_delete_what_it_kept(new_user):
+    response = _logged_in(new_user).post("/accounts/logout/")
+
+    assert response.status_code == 302
+    assert response["Clear-Site-Data"] == '"cache", "storage"'
+
+
+def test_a_wizard_page_carries_what_the_offline_queue_needs(new_user):
+    body = _logged_in(new_user).get("/o/profile/", follow=True).content.decode()
+
+    assert f'data-user-id="{new_user.pk}"' in body
+    assert f'data-offline-version="{offline_bundle()["version"]}"' in body
+    assert 'data-service-worker-url="/o/sw.js"' in body
