@@ -17,7 +17,6 @@ from waffle.admin import FlagAdmin
 
 from . import services
 from .admin_changelists import ScaledChangeListMixin, fixed_choices_filter, indexed_search, step_filter
-from .event_names import event_name_choices, event_source_choices
 from .manifest import MANIFEST_FLAGS, STEPS, display_value
 from .models import (
     Invitation, OnboardingEvent, OnboardingSession, OutboxMessage, Workspace, WorkspaceMembership,
@@ -170,8 +169,8 @@ class OnboardingSessionAdmin(ScaledChangeListMixin, ReadOnlyAdmin):
 class OnboardingEventAdmin(ScaledChangeListMixin, ReadOnlyAdmin):
     list_display = ("created_at", "name", "step", "source", "duration_ms", "user_id", "session_id")
     list_filter = (
-        fixed_choices_filter("name", "name", event_name_choices),
-        fixed_choices_filter("source", "source", event_source_choices),
+        fixed_choices_filter("name", "name", OnboardingEvent.Name.choices),
+        fixed_choices_filter("source", "source", OnboardingEvent.Source.choices),
         step_filter(parameter_name="step"),
     )
     search_fields = ("session_id",)

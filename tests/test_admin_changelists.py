@@ -88,7 +88,8 @@ def test_the_fixed_filters_offer_the_manifests_steps_and_the_browsers_event_name
     html = staff.get(reverse(EVENTS)).content.decode()
     positions = [html.index(f"?step={key}") for key in ("profile", "work-profile", "tools", "invites")]
     assert positions == sorted(positions)
-    assert "?name__exact=save_retried" in html and "?source__exact=browser" in html
+    assert all(f"?name__exact={name}" in html for name in ("save_retried", "save_queued", "save_replayed", "conflict_shown"))
+    assert "?source__exact=browser" in html
     retried = staff.get(reverse(EVENTS), {"name__exact": "save_retried"}).context["cl"]
     assert retried.result_count == 2
 
