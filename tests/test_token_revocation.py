@@ -88,3 +88,53 @@ def test_logout_blacklists_the_refresh_token_and_the_access_token_runs_out_on_it
 def test_logout_with_a_bad_token_is_a_401():
     response = APIClient().post("/api/auth/logout", {"refresh": "not-a-token"}, format="json")
     assert response.status_code == 401 and response.json()["code"] == "token_not_valid"
+
+
+def _patch_with(access, body):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return client.patch(PROGRESS_URL, body, format="json")
+
+
+def test_a_revoked_token_writes_nothing_where_the_write_reads_the_user_with_the_session(halfway_session):
+    halfway_session.user.set_password(PASSWORD)
+    halfway_session.user.save()
+    tokens = obtain(halfway_session.user)
+    halfway_session.user.set_password("a-new-long-passphrase")
+    halfway_session.user.save()
+    before = halfway_session.revision
+
+    response = _patch_with(tokens["access"], {"step": "tools", "action": "skip", "revision": before})
+
+    assert response.status_code == 401 and response.json()["code"] == "token_revoked"
+    halfway_session.refresh_from_db()
+    assert halfway_session.revision == before and "tools" not in halfway_session.skipped_steps
+
+
+def test_a_revoked_token_is_told_401_also_when_its_request_was_bad():
+    user = UserFactory()
+    tokens = obtain(user)
+    user.set_password("a-new-long-passphrase")
+    user.save()
+
+    response = _patch_with(tokens["access"], {"step": "no-such-step", "revision": "x"})
+
+    assert response.status_code == 401 and response.json()["code"] == "token_revoked"
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_save_with_a_bearer_token_reads_no_user_row_of_its_own(halfway_session):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    halfway_session.user.set_password(PASSWORD)
+    halfway_session.user.save()
+    access = obtain(halfway_session.user)["access"]
+
+    with CaptureQueriesContext(connection) as queries:
+        response = _patch_with(access, {"step": "tools", "action": "skip", "revision": halfway_session.revision})
+
+    assert response.status_code == 200
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert not any(sql.lstrip().startswith("SELECT") and 'FROM "auth_user"' in sql for sql in statements), statements
+    assert sum(sql.lstrip().startswith("SELECT") for sql in statements) == 1  # the session, locked, its user joined

@@ -15,6 +15,7 @@ from rest_framework_simplejwt import views as jwt_views
 from .. import services
 from ..manifest import ANSWER_SCHEMA_VERSION, step_definition
 from ..selectors import json_digest, manifest_of
+from .authentication import JoinsTokenUser
 from .idempotency import IDEMPOTENCY_KEY, idempotent_request
 from .progress import ProgressSerializer, progress_document
 from .serializers import (
@@ -61,7 +62,7 @@ def progress_response(session) -> Response:
     return Response(progress, headers={"ETag": f'"{progress["revision"]}"'})
 
 
-class OnboardingProgressApi(APIView):
+class OnboardingProgressApi(JoinsTokenUser, APIView):
     """The signed-in user's own onboarding progress: read it, or save/skip/back/draft a step."""
 
     class InputSerializer(serializers.Serializer):
@@ -113,7 +114,7 @@ class OnboardingProgressApi(APIView):
         return progress_response(session)
 
 
-class OnboardingCompleteApi(APIView):
+class OnboardingCompleteApi(JoinsTokenUser, APIView):
     """Complete the signed-in user's onboarding once; a repeat returns the same completed progress."""
 
     class InputSerializer(serializers.Serializer):

@@ -83,12 +83,21 @@ LIVE_STATES = (OnboardingSession.State.IN_PROGRESS, OnboardingSession.State.COMP
 
 
 def session_lock_live(user) -> OnboardingSession | None:
-    """Fetch the user's live session under a row lock, or None (the caller owns the transaction)."""
-    live = OnboardingSession.objects.select_for_update().filter(user_id=user.pk, state__in=LIVE_STATES)
+    """Fetch the user's live session under a row lock, or None (the caller owns the transaction).
+
+    The user's row comes joined (not locked): a user the API knows by its token's id only
+    (``onboarding.api.authentication.TokenUser``) adopts it, so the write reads no user row of its own.
+    """
+    live = (OnboardingSession.objects.select_for_update(of=("self",)).select_related("user")
+            .filter(user_id=user.pk, state__in=LIVE_STATES))
     try:
-        return live.get()  # at most one: uniq_live_onboarding_session (no ORDER BY, unlike first())
+        session = live.get()  # at most one: uniq_live_onboarding_session (no ORDER BY, unlike first())
     except OnboardingSession.DoesNotExist:
         return None
+    adopt = getattr(user, "adopt", None)
+    if adopt is not None:
+        adopt(session.user)
+    return session
 
 
 def session_is_outdated(session: OnboardingSession) -> bool:
