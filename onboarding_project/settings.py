@@ -168,6 +168,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Django's hashers, PBKDF2 first as by default, computed on threads of lowered CPU priority so that
+# logins give way to saves (onboarding/hashers.py). Its algorithm name is Django's own: never list
+# django.contrib.auth.hashers.PBKDF2PasswordHasher beside it (the later one would take the name).
+PASSWORD_HASHERS = [
+    "onboarding.hashers.LowPriorityPBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+PASSWORD_HASHING_THREADS = env.int("PASSWORD_HASHING_THREADS", default=2)  # per process: hashes at once
+PASSWORD_HASHING_NICE = env.int("PASSWORD_HASHING_NICE", default=10)  # those threads' nice value (Linux; 0-19)
+
 # Axes first: it refuses a locked-out account or address before any password is checked.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
