@@ -136,7 +136,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 # A connection is held only while a request or task runs: size DATABASE_POOL_MAX_SIZE to a
 # process's concurrent requests (gunicorn's GUNICORN_THREADS). 0 turns the pool off (e.g. behind
 # pgbouncer, with CONN_MAX_AGE=0); the pool and CONN_MAX_AGE > 0 exclude each other.
-DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=4)
+DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=8)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_MAX_SIZE > 0:
     if DATABASES["default"]["CONN_MAX_AGE"]:  # Django would refuse it only at the first query
         raise environ.ImproperlyConfigured("CONN_MAX_AGE > 0 needs DATABASE_POOL_MAX_SIZE=0: the pool keeps connections itself")
