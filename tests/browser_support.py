@@ -201,6 +201,15 @@ def enhanced(page) -> None:
     page.locator("[data-sync-state]:not([hidden])").wait_for()
 
 
+def fill_work_profile(page) -> None:
+    """Answer the work-profile step as a user would (valid answers, every required field)."""
+    page.get_by_label("2-10").check()
+    page.get_by_label("Timezone").select_option("Europe/Berlin")
+    page.get_by_role("group", name="Functions").get_by_label("Engineering").check()
+    page.get_by_label("Roadmapping").check()
+    page.get_by_label("Intermediate").check()
+
+
 def log_in(page, server, username, password=PASSWORD, *, next_path=""):
     page.goto(f"{server.url}/accounts/login/{next_path}")
     page.get_by_label("Username").fill(username)

@@ -5,7 +5,7 @@ import pytest
 
 from onboarding.models import OnboardingSession
 
-from .browser_support import PASSWORD, browser, new_page  # noqa: F401
+from .browser_support import PASSWORD, browser, fill_work_profile, new_page  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
 
@@ -51,11 +51,7 @@ def test_a_user_signs_up_leaves_resumes_in_a_fresh_browser_and_finishes(browser,
     page.get_by_role("button", name="Continue").click()
 
     expect(page).to_have_url(f"{url}/o/work-profile/")
-    page.get_by_label("2-10").check()
-    page.get_by_label("Timezone").select_option("Europe/Berlin")
-    page.get_by_role("group", name="Functions").get_by_label("Engineering").check()
-    page.get_by_label("Roadmapping").check()
-    page.get_by_label("Intermediate").check()
+    fill_work_profile(page)
     page.get_by_role("button", name="Continue").click()
 
     expect(page).to_have_url(f"{url}/o/tools/")

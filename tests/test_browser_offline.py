@@ -11,7 +11,7 @@ from onboarding import services
 from onboarding.models import OnboardingEvent, OnboardingSession
 
 from .browser_support import (  # noqa: F401
-    CHROMIUM, CHROMIUM_ARGS, PASSWORD, browser, enhanced, log_in, new_page, wait_for, wizard_server,
+    CHROMIUM, CHROMIUM_ARGS, PASSWORD, browser, enhanced, fill_work_profile, log_in, new_page, wait_for, wizard_server,
 )
 from .factories import UserFactory, valid_answers
 
@@ -85,11 +85,7 @@ def test_a_user_offline_from_step_one_finishes_and_every_answer_reaches_the_serv
     _queue_profile(page, server)
     expect(page.locator("h1")).to_have_text("Work profile")
     expect(page.locator("#progress-label")).to_have_text("Step 2 of 6")
-    page.get_by_label("2-10").check()
-    page.get_by_label("Timezone").select_option("Europe/Berlin")
-    page.get_by_role("group", name="Functions").get_by_label("Engineering").check()
-    page.get_by_label("Roadmapping").check()
-    page.get_by_label("Intermediate").check()
+    fill_work_profile(page)
     page.get_by_role("button", name="Continue").click()
     expect(page).to_have_url(f"{server.url}/o/tools/")
     page.get_by_role("button", name="Skip").click()
@@ -182,11 +178,7 @@ def test_a_kept_step_merges_without_asking_when_another_step_changed_elsewhere(b
     expect(page).to_have_url(f"{server.url}/o/work-profile/")
     _ready_offline(page)
     server.kill()
-    page.get_by_label("2-10").check()
-    page.get_by_label("Timezone").select_option("Europe/Berlin")
-    page.get_by_role("group", name="Functions").get_by_label("Engineering").check()
-    page.get_by_label("Roadmapping").check()
-    page.get_by_label("Intermediate").check()
+    fill_work_profile(page)
     page.get_by_role("button", name="Continue").click()
     expect(page).to_have_url(f"{server.url}/o/tools/")
     _save_elsewhere("profile", {"full_name": "Ada Lovelace", "job_title": "Analyst", "role": "data"})

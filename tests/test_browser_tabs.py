@@ -4,7 +4,9 @@ import pytest
 from onboarding import services
 from onboarding.models import OnboardingEvent, OnboardingSession
 
-from .browser_support import PASSWORD, browser, enhanced, log_in, new_page, wait_for, wizard_server  # noqa: F401
+from .browser_support import (  # noqa: F401
+    PASSWORD, browser, enhanced, fill_work_profile, log_in, new_page, wait_for, wizard_server,
+)
 from .factories import UserFactory, valid_answers
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("transactional_db")]
@@ -104,11 +106,7 @@ def test_two_tabs_on_different_steps_both_save_without_a_conflict(browser, wizar
     context, first, second = _two_pages(browser, wizard_server, done=("profile",))
     _open(first, wizard_server, "/o/work-profile/")
     _open(second, wizard_server, "/o/profile/")
-    first.get_by_label("2-10").check()
-    first.get_by_label("Timezone").select_option("Europe/Berlin")
-    first.get_by_role("group", name="Functions").get_by_label("Engineering").check()
-    first.get_by_label("Roadmapping").check()
-    first.get_by_label("Intermediate").check()
+    fill_work_profile(first)
 
     second.get_by_label("Job title").fill("Countess")
     second.get_by_role("button", name="Continue").click()
