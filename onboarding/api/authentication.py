@@ -19,6 +19,8 @@ class JWTAuthentication(simplejwt_authentication.JWTAuthentication):
     is not read here (``TokenUser``): the session write's locked read joins it instead.
     """
 
+    view = None  # the view being authenticated (set by authenticate); none: read the user at once
+
     def get_user(self, validated_token):
         if getattr(self.view, "joins_token_user", False):
             return TokenUser(validated_token, self)
