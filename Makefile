@@ -8,7 +8,7 @@ REDIS_TEST_URL ?= redis://127.0.0.1:6379/0
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-dev check-services chromium migrate demo serve test-postgres test-smoke bench vendor clean stack
+.PHONY: run test lint install install-dev check-services chromium migrate demo serve test-postgres test-smoke bench vendor clean stack
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -55,7 +55,12 @@ stack: install-dev
 	$(STACK_ENV) exec $(VENV)/bin/honcho start --procfile Procfile
 
 ## make test: dev install, check PostgreSQL/Redis/Chromium, full suite on PostgreSQL, smoke on SQLite.
-test: install-dev check-services chromium test-postgres test-smoke
+test: install-dev lint check-services chromium test-postgres test-smoke
+
+## make lint: ruff's lint rules and its format check (configured in pyproject.toml); both must be clean.
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 check-services: install-dev
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(PY) .ci/check_services.py

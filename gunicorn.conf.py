@@ -4,6 +4,7 @@ PORT (8000), WEB_CONCURRENCY (worker processes, 2 per core by default), GUNICORN
 (gthread) and GUNICORN_THREADS (8 per worker), GUNICORN_TIMEOUT (30 s). Access
 lines go to stdout, errors to stderr; the application's own logs follow LOG_FORMAT (settings).
 """
+
 import multiprocessing
 import os
 

@@ -2,6 +2,7 @@
 
 --create-database: also create DATABASE_URL's database when it does not exist yet.
 """
+
 import os
 import sys
 
@@ -13,11 +14,20 @@ import redis
 db = environ.Env.db_url_config(os.environ["DATABASE_URL"])
 problems = []
 try:
-    with psycopg.connect(host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"] or None,
-                         dbname="postgres", connect_timeout=5, autocommit=True) as server:
+    with psycopg.connect(
+        host=db["HOST"],
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        dbname="postgres",
+        connect_timeout=5,
+        autocommit=True,
+    ) as server:
         # `make stack` runs against a database of its own: create it the first time.
-        if "--create-database" in sys.argv and not server.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
+        if (
+            "--create-database" in sys.argv
+            and not server.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone()
+        ):
             server.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(db["NAME"])))
             print(f"Created the database {db['NAME']}.")
 except psycopg.Error as exc:

@@ -5,6 +5,7 @@ It lives here, not in onboarding/admin.py, because it reads ``adminapi.selectors
 With a flag chosen it shows that experiment's arms side by side (``onboarding_funnel_by_arm``,
 as ``funnel?flag=``), their sample sizes and whether the completion rates differ significantly.
 """
+
 from datetime import date, datetime, time, timedelta
 
 from django import forms
@@ -31,13 +32,19 @@ MARKER_SIZE = 7
 
 class FunnelWindowForm(forms.Form):
     started_after = forms.DateField(
-        required=False, label="Started on or after", widget=forms.DateInput(attrs={"type": "date"}),
+        required=False,
+        label="Started on or after",
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     started_before = forms.DateField(
-        required=False, label="Started on or before", widget=forms.DateInput(attrs={"type": "date"}),
+        required=False,
+        label="Started on or before",
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     flag = forms.ChoiceField(
-        required=False, label="Split by flag", choices=[("", "No split"), *((name, name) for name in MANIFEST_FLAGS)],
+        required=False,
+        label="Split by flag",
+        choices=[("", "No split"), *((name, name) for name in MANIFEST_FLAGS)],
         help_text="Compare the sessions that decided the flag on with those that decided it off.",
     )
     last = forms.ChoiceField(required=False, choices=[("", "—"), ("hour", "Last hour")], widget=forms.HiddenInput)
@@ -61,7 +68,8 @@ class FunnelWindowForm(forms.Form):
         return {
             "started_after": datetime.combine(after, time.min, tzinfo=tz) if after else None,
             "started_before": datetime.combine(before + timedelta(days=1), time.min, tzinfo=tz)
-            if before and before < date.max else None,
+            if before and before < date.max
+            else None,
         }
 
 
@@ -74,16 +82,25 @@ def funnel_chart(steps, *, width: int = CHART_WIDTH) -> dict:
         y = index * ROW_HEIGHT
         done_w, skipped_w, dropped_w = (round(n * scale, 1) for n in (s.completed, s.skipped, s.dropped))
         reached_w = round(s.reached * scale, 1)
-        rows.append({
-            "step": s, "title_y": y + 14, "bar_y": y + 20, "figures_y": y + 20 + BAR_HEIGHT + 15,
-            "done_w": done_w, "skipped_x": done_w, "skipped_w": skipped_w,
-            "dropped_x": done_w + skipped_w, "dropped_w": dropped_w, "reached_w": reached_w,
-            "marker_points": _diamond(reached_w, y + 20 + BAR_HEIGHT / 2, width),
-            "friction_per_100": round(100 * s.friction / s.reached, 1) if s.reached else None,
-            "drop_pct": None if s.drop_off_rate is None else round(s.drop_off_rate * 100, 1),
-            "median_s": None if s.median_ms is None else round(s.median_ms / 1000, 1),
-            "p90_s": None if s.p90_ms is None else round(s.p90_ms / 1000, 1),
-        })
+        rows.append(
+            {
+                "step": s,
+                "title_y": y + 14,
+                "bar_y": y + 20,
+                "figures_y": y + 20 + BAR_HEIGHT + 15,
+                "done_w": done_w,
+                "skipped_x": done_w,
+                "skipped_w": skipped_w,
+                "dropped_x": done_w + skipped_w,
+                "dropped_w": dropped_w,
+                "reached_w": reached_w,
+                "marker_points": _diamond(reached_w, y + 20 + BAR_HEIGHT / 2, width),
+                "friction_per_100": round(100 * s.friction / s.reached, 1) if s.reached else None,
+                "drop_pct": None if s.drop_off_rate is None else round(s.drop_off_rate * 100, 1),
+                "median_s": None if s.median_ms is None else round(s.median_ms / 1000, 1),
+                "p90_s": None if s.p90_ms is None else round(s.p90_ms / 1000, 1),
+            }
+        )
     return {"rows": rows, "width": width, "height": len(steps) * ROW_HEIGHT, "bar_height": BAR_HEIGHT}
 
 
@@ -97,14 +114,20 @@ def significance_sentence(experiment: FunnelExperiment) -> str:
     """Say in plain words whether the arms' completion rates differ significantly at 5%."""
     on, off = experiment.arms
     if experiment.p_value is None:
-        return (f"Nothing to compare yet: {on.sessions} sessions decided {experiment.flag} on and "
-                f"{off.sessions} decided it off.")
-    rates = (f"{on.completion_rate:.1%} of the sessions with the flag on completed onboarding, "
-             f"{off.completion_rate:.1%} with it off ({experiment.completion_rate_difference * 100:+.1f} points)")
+        return (
+            f"Nothing to compare yet: {on.sessions} sessions decided {experiment.flag} on and "
+            f"{off.sessions} decided it off."
+        )
+    rates = (
+        f"{on.completion_rate:.1%} of the sessions with the flag on completed onboarding, "
+        f"{off.completion_rate:.1%} with it off ({experiment.completion_rate_difference * 100:+.1f} points)"
+    )
     if experiment.p_value < SIGNIFICANCE_LEVEL:
         return f"{rates}. The difference is statistically significant at the 5% level (p = {experiment.p_value:.3g})."
-    return (f"{rates}. The difference is not statistically significant at the 5% level (p = {experiment.p_value:.3g}): "
-            "it may well be chance.")
+    return (
+        f"{rates}. The difference is not statistically significant at the 5% level (p = {experiment.p_value:.3g}): "
+        "it may well be chance."
+    )
 
 
 def funnel_view(request):
@@ -133,12 +156,20 @@ def _funnel_context(window: dict) -> dict:
 
 def _arms_context(experiment: FunnelExperiment) -> dict:
     arms = [
-        {"arm": arm, "title": ARM_TITLES[arm.arm], "chart": funnel_chart(arm.steps, width=ARM_CHART_WIDTH),
-         "rate_pct": None if arm.completion_rate is None else round(arm.completion_rate * 100, 1)}
+        {
+            "arm": arm,
+            "title": ARM_TITLES[arm.arm],
+            "chart": funnel_chart(arm.steps, width=ARM_CHART_WIDTH),
+            "rate_pct": None if arm.completion_rate is None else round(arm.completion_rate * 100, 1),
+        }
         for arm in experiment.arms
     ]
-    return {"experiment": experiment, "arms": arms, "sessions": sum(arm.sessions for arm in experiment.arms),
-            "significance": significance_sentence(experiment)}
+    return {
+        "experiment": experiment,
+        "arms": arms,
+        "sessions": sum(arm.sessions for arm in experiment.arms),
+        "significance": significance_sentence(experiment),
+    }
 
 
 def _presets(flag: str) -> list[tuple[str, str]]:

@@ -1,4 +1,5 @@
 """The statistics of the experiment readout: a two-proportion z-test of two completion rates."""
+
 import math
 
 

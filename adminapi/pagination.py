@@ -5,12 +5,13 @@ direction. A page is one index range scan, ``WHERE (completed_at, session_id) < 
 completed_at DESC, session_id DESC LIMIT n + 1`` — no OFFSET, so page 10,000 costs what page 1
 costs. ``session_id`` breaks ties between snapshots completed in the same microsecond.
 """
+
 import base64
 import binascii
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import timezone as dt_timezone
+from datetime import UTC
 
 from django.db import connections
 from django.db.models import BooleanField
@@ -32,7 +33,9 @@ class Cursor:
     reverse: bool = False  # True: the page *before* this key (a "previous" link)
 
     def encode(self) -> str:
-        raw = json.dumps([self.completed_at.isoformat(), str(self.session_id), int(self.reverse)], separators=(",", ":"))
+        raw = json.dumps(
+            [self.completed_at.isoformat(), str(self.session_id), int(self.reverse)], separators=(",", ":")
+        )
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
@@ -51,7 +54,7 @@ class Cursor:
             moment = parse_datetime(completed_at)
             if moment is None or moment.tzinfo is None or reverse not in (0, 1):
                 raise ValueError(text)
-            moment.astimezone(dt_timezone.utc)  # OverflowError past year 9999 (or before year 1) in UTC
+            moment.astimezone(UTC)  # OverflowError past year 9999 (or before year 1) in UTC
             return cls(completed_at=moment, session_id=uuid.UUID(session_id), reverse=bool(reverse))
         except (binascii.Error, UnicodeDecodeError, ValueError, TypeError, OverflowError) as exc:
             raise InvalidCursor(str(exc)) from exc

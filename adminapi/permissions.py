@@ -1,4 +1,5 @@
 """Who may use the staff API."""
+
 from rest_framework.permissions import BasePermission
 
 

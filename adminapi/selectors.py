@@ -3,7 +3,7 @@
 The views parse query parameters into the typed arguments below; every function here returns
 querysets or plain data and knows nothing of HTTP.
 """
-import statistics
+
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -63,8 +63,9 @@ def user_completion_history(user_id: int) -> list[dict]:
     return snapshot_documents(rows)
 
 
-def totals_list(*, step: str | None = None, question: str | None = None, flag: str | None = None,
-                arm: str | None = None) -> list[dict]:
+def totals_list(
+    *, step: str | None = None, question: str | None = None, flag: str | None = None, arm: str | None = None
+) -> list[dict]:
     """Return answer counts in manifest order (step, then field), most frequent answer first.
 
     With ``flag`` and ``arm``: the counts of the sessions that decided the flag that way
@@ -83,7 +84,13 @@ def totals_list(*, step: str | None = None, question: str | None = None, flag: s
 
     def position(row):
         step_pos = step_index(row["step"]) if row["step"] in STEP_KEYS else len(STEP_KEYS)
-        return step_pos, field_order.get((row["step"], row["question"]), 99), row["question"], -row["count"], row["answer"]
+        return (
+            step_pos,
+            field_order.get((row["step"], row["question"]), 99),
+            row["question"],
+            -row["count"],
+            row["answer"],
+        )
 
     return sorted(rows, key=position)
 
@@ -117,8 +124,13 @@ class FunnelStep:
         return self.validation_failures + self.conflicts + self.retries + self.queued_saves
 
 
-def onboarding_funnel(*, started_after: datetime | None = None, started_before: datetime | None = None,
-                      flag: str | None = None, arm: str | None = None) -> list[FunnelStep]:
+def onboarding_funnel(
+    *,
+    started_after: datetime | None = None,
+    started_before: datetime | None = None,
+    flag: str | None = None,
+    arm: str | None = None,
+) -> list[FunnelStep]:
     """Return, per manifest step, how many sessions reached, completed, skipped and left it, and their friction.
 
     Counted: sessions not superseded, started in the window (with ``flag`` and ``arm``: those that
@@ -138,31 +150,57 @@ def _funnel(*, started_after, started_before, flag, arm) -> tuple[list[FunnelSte
     steps = []
     for step in STEPS:
         figures = by_step.get(step.key) or StepFigures()
-        steps.append(FunnelStep(
-            key=step.key, title=step.title, skippable=step.skippable, reached=figures.reached,
-            completed=figures.completed, skipped=figures.skipped, dropped=figures.dropped,
-            drop_off_rate=round(figures.dropped / figures.reached, 4) if figures.reached else None,
-            median_ms=figures.median_ms, p90_ms=figures.p90_ms, validation_failures=figures.validation_failures,
-            conflicts=figures.conflicts, retries=figures.retries, queued_saves=figures.queued_saves,
-        ))
+        steps.append(
+            FunnelStep(
+                key=step.key,
+                title=step.title,
+                skippable=step.skippable,
+                reached=figures.reached,
+                completed=figures.completed,
+                skipped=figures.skipped,
+                dropped=figures.dropped,
+                drop_off_rate=round(figures.dropped / figures.reached, 4) if figures.reached else None,
+                median_ms=figures.median_ms,
+                p90_ms=figures.p90_ms,
+                validation_failures=figures.validation_failures,
+                conflicts=figures.conflicts,
+                retries=figures.retries,
+                queued_saves=figures.queued_saves,
+            )
+        )
     return steps, by_step.get(SESSIONS) or StepFigures()
 
 
 FUNNEL_FIELDS = (
-    "reached", "completed", "skipped", "dropped", "drop_off_rate", "median_ms", "p90_ms", "validation_failures",
-    "conflicts", "retries", "queued_saves",
+    "reached",
+    "completed",
+    "skipped",
+    "dropped",
+    "drop_off_rate",
+    "median_ms",
+    "p90_ms",
+    "validation_failures",
+    "conflicts",
+    "retries",
+    "queued_saves",
 )
 
 
 def funnel_document(steps: list[FunnelStep]) -> list[dict]:
     """Return the funnel as JSON-ready dicts (the API's ``steps``)."""
     return [
-        {"step": s.key, "title": s.title, "skippable": s.skippable, **{name: getattr(s, name) for name in FUNNEL_FIELDS}}
+        {
+            "step": s.key,
+            "title": s.title,
+            "skippable": s.skippable,
+            **{name: getattr(s, name) for name in FUNNEL_FIELDS},
+        }
         for s in steps
     ]
 
 
 # --- The experiment readout: the funnel split by a flag's arms ---------------------------------
+
 
 @dataclass(frozen=True)
 class FunnelArm:
@@ -184,8 +222,9 @@ class FunnelExperiment:
     p_value: float | None  # two-proportion z-test of the completion rates
 
 
-def onboarding_funnel_by_arm(*, flag: str, started_after: datetime | None = None,
-                             started_before: datetime | None = None) -> FunnelExperiment:
+def onboarding_funnel_by_arm(
+    *, flag: str, started_after: datetime | None = None, started_before: datetime | None = None
+) -> FunnelExperiment:
     """Return the funnel of the sessions that decided ``flag`` on and of those that decided it off.
 
     A thin split of ``onboarding_funnel``: the same rollups, each arm's rows. Sessions that never
@@ -200,7 +239,9 @@ def onboarding_funnel_by_arm(*, flag: str, started_after: datetime | None = None
     if on.sessions and off.sessions:
         difference = on.completion_rate - off.completion_rate
     return FunnelExperiment(
-        flag=flag, arms=arms, completion_rate_difference=difference,
+        flag=flag,
+        arms=arms,
+        completion_rate_difference=difference,
         p_value=two_proportion_p_value(on.completed, on.sessions, off.completed, off.sessions),
     )
 
@@ -210,8 +251,13 @@ def funnel_arms_document(experiment: FunnelExperiment) -> dict:
     return {
         "flag": experiment.flag,
         "arms": [
-            {"arm": arm.arm, "sessions": arm.sessions, "completed": arm.completed,
-             "completion_rate": _rate(arm.completion_rate), "steps": funnel_document(arm.steps)}
+            {
+                "arm": arm.arm,
+                "sessions": arm.sessions,
+                "completed": arm.completed,
+                "completion_rate": _rate(arm.completion_rate),
+                "steps": funnel_document(arm.steps),
+            }
             for arm in experiment.arms
         ],
         "completion_rate_difference": _rate(experiment.completion_rate_difference),

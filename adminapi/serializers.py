@@ -5,6 +5,7 @@ re-serialize (running 500 rows through field objects would also cost more than t
 snapshot document's description is derived from its one definition,
 ``aggregation.documents.SNAPSHOT_DOCUMENT``: a field added there is described here too.
 """
+
 from rest_framework import serializers
 
 from aggregation.documents import FIELD_KINDS, SNAPSHOT_DOCUMENT, DocumentField
@@ -36,11 +37,15 @@ def _schema_field(field: DocumentField):
     return _SCHEMA_FIELD_OF_KIND[field.kind](**options)
 
 
-SnapshotDocumentSerializer = type("SnapshotDocumentSerializer", (serializers.Serializer,), {
-    "__module__": __name__,
-    "__doc__": "An answer snapshot as the staff API and the NDJSON export give it.",
-    **{field.name: _schema_field(field) for field in SNAPSHOT_DOCUMENT},
-})
+SnapshotDocumentSerializer = type(
+    "SnapshotDocumentSerializer",
+    (serializers.Serializer,),
+    {
+        "__module__": __name__,
+        "__doc__": "An answer snapshot as the staff API and the NDJSON export give it.",
+        **{field.name: _schema_field(field) for field in SNAPSHOT_DOCUMENT},
+    },
+)
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -66,8 +71,11 @@ class FunnelStepSerializer(serializers.Serializer):
     dropped = serializers.IntegerField(help_text="Reached but neither saved nor skipped.")
     drop_off_rate = serializers.FloatField(allow_null=True, help_text="dropped / reached; null when none reached.")
     median_ms = serializers.IntegerField(
-        allow_null=True, help_text="Median time spent on the step, in ms (from a histogram: within 4.9 %).")
-    p90_ms = serializers.IntegerField(allow_null=True, help_text="90th percentile of the time spent, in ms (within 4.9 %).")
+        allow_null=True, help_text="Median time spent on the step, in ms (from a histogram: within 4.9 %)."
+    )
+    p90_ms = serializers.IntegerField(
+        allow_null=True, help_text="90th percentile of the time spent, in ms (within 4.9 %)."
+    )
     validation_failures = serializers.IntegerField(help_text="validation_failed events on the step.")
     conflicts = serializers.IntegerField(help_text="revision_conflict and conflict_shown events on the step.")
     retries = serializers.IntegerField(help_text="save_retried events on the step.")

@@ -1,4 +1,5 @@
 """Staff-only answers API (CONTRACT §5), mounted at /api/admin/onboarding/."""
+
 from django.urls import path
 
 from . import views

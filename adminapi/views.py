@@ -3,6 +3,7 @@
 Each view parses its query string with a nested input serializer, calls a selector and returns the
 selector's documents. A bad query parameter is a 400 ``{"detail", "code", "param"}`` naming it.
 """
+
 from django.contrib.auth import get_user_model
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
@@ -20,7 +21,11 @@ from . import selectors
 from .pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Cursor, InvalidCursor, keyset_page
 from .permissions import IsStaff
 from .serializers import (
-    ErrorSerializer, FunnelArmSerializer, FunnelStepSerializer, SnapshotDocumentSerializer, TotalSerializer,
+    ErrorSerializer,
+    FunnelArmSerializer,
+    FunnelStepSerializer,
+    SnapshotDocumentSerializer,
+    TotalSerializer,
 )
 
 ROLE_VALUES = tuple(value for value, _ in get_step("profile").form_class.base_fields["role"].choices)
@@ -38,14 +43,21 @@ def first_error(serializer, codes: dict[str, str]) -> Response:
     return bad_parameter(param, str(message), codes.get(param, "invalid_filter"))
 
 
-FLAG_PARAMETER = OpenApiParameter("flag", str, enum=MANIFEST_FLAGS, description=(
-    "A feature flag the manifest references: split by the sessions that decided it on and off."))
+FLAG_PARAMETER = OpenApiParameter(
+    "flag",
+    str,
+    enum=MANIFEST_FLAGS,
+    description=("A feature flag the manifest references: split by the sessions that decided it on and off."),
+)
 
 
 def flag_field():
     """A query parameter naming a flag the manifest references (the flags sessions decide)."""
-    return serializers.ChoiceField(required=False, choices=MANIFEST_FLAGS, error_messages={
-        "invalid_choice": "“{input}” is not a flag the onboarding manifest uses."})
+    return serializers.ChoiceField(
+        required=False,
+        choices=MANIFEST_FLAGS,
+        error_messages={"invalid_choice": "“{input}” is not a flag the onboarding manifest uses."},
+    )
 
 
 def window_validated(attrs: dict, *, after: str, before: str) -> dict:
@@ -67,7 +79,9 @@ class AnswersListView(StaffAPIView):
 
     class FilterSerializer(serializers.Serializer):
         cursor = serializers.CharField(required=False)
-        page_size = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE)
+        page_size = serializers.IntegerField(
+            required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE
+        )
         role = serializers.ChoiceField(required=False, choices=ROLE_VALUES)
         workspace = serializers.RegexField(r"^(\d+|[-a-zA-Z0-9_]+)$", required=False, max_length=60)
         completed_after = serializers.DateTimeField(required=False)
@@ -87,17 +101,24 @@ class AnswersListView(StaffAPIView):
     PARAM_CODES = {"cursor": "invalid_cursor", "page_size": "invalid_page_size"}
 
     @extend_schema(
-        tags=TAG, operation_id="admin_onboarding_answers_list",
+        tags=TAG,
+        operation_id="admin_onboarding_answers_list",
         summary="List answer snapshots, newest first (cursor pagination)",
         parameters=[
             OpenApiParameter("cursor", str, description="Opaque cursor from `next` or `previous`."),
             OpenApiParameter("page_size", int, description=f"1–{MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}."),
             OpenApiParameter("role", str, enum=ROLE_VALUES, description="The profile role answered."),
             OpenApiParameter("workspace", str, description="A workspace id or slug; an unknown one matches nothing."),
-            OpenApiParameter("completed_after", OpenApiTypes.DATETIME,
-                             description="ISO 8601, inclusive (`completed_at >= value`); naive means UTC."),
-            OpenApiParameter("completed_before", OpenApiTypes.DATETIME,
-                             description="ISO 8601, exclusive (`completed_at < value`); naive means UTC."),
+            OpenApiParameter(
+                "completed_after",
+                OpenApiTypes.DATETIME,
+                description="ISO 8601, inclusive (`completed_at >= value`); naive means UTC.",
+            ),
+            OpenApiParameter(
+                "completed_before",
+                OpenApiTypes.DATETIME,
+                description="ISO 8601, exclusive (`completed_at < value`); naive means UTC.",
+            ),
         ],
         responses={200: OutputSerializer, **ERRORS},
     )
@@ -112,14 +133,18 @@ class AnswersListView(StaffAPIView):
             return bad_parameter("cursor", "is not a cursor this API issued.", "invalid_cursor")
         filters = self._filters(data)
         page = keyset_page(
-            selectors.snapshots_filtered(filters), cursor=cursor, page_size=data["page_size"],
+            selectors.snapshots_filtered(filters),
+            cursor=cursor,
+            page_size=data["page_size"],
             fields=SNAPSHOT_DOCUMENT_FIELDS,
         )
-        return Response({
-            "next": self._link(request, page.next),
-            "previous": self._link(request, page.previous),
-            "results": selectors.snapshot_documents(page.rows),
-        })
+        return Response(
+            {
+                "next": self._link(request, page.next),
+                "previous": self._link(request, page.previous),
+                "results": selectors.snapshot_documents(page.rows),
+            }
+        )
 
     @staticmethod
     def _filters(data) -> selectors.AnswerFilters:
@@ -127,8 +152,10 @@ class AnswersListView(StaffAPIView):
         if "workspace" in data:
             workspace_id = workspace_id_for(data["workspace"])
         return selectors.AnswerFilters(
-            role=data.get("role"), workspace_id=workspace_id,
-            completed_after=data.get("completed_after"), completed_before=data.get("completed_before"),
+            role=data.get("role"),
+            workspace_id=workspace_id,
+            completed_after=data.get("completed_after"),
+            completed_before=data.get("completed_before"),
             matches_nothing="workspace" in data and workspace_id is None,
         )
 
@@ -150,13 +177,16 @@ class UserAnswersView(StaffAPIView):
             ref_name = "AdminUserAnswers"
 
     @extend_schema(
-        tags=TAG, operation_id="admin_onboarding_answers_for_user",
+        tags=TAG,
+        operation_id="admin_onboarding_answers_for_user",
         summary="One user's completed onboarding sessions, oldest first",
         responses={200: OutputSerializer, 404: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer},
     )
     def get(self, request, user_id: int):
         if not get_user_model().objects.filter(pk=user_id).exists():
-            return Response({"detail": f"No user with id {user_id}.", "code": "not_found"}, status=status.HTTP_404_NOT_FOUND)
+            return Response(
+                {"detail": f"No user with id {user_id}.", "code": "not_found"}, status=status.HTTP_404_NOT_FOUND
+            )
         return Response({"user_id": user_id, "sessions": selectors.user_completion_history(user_id)})
 
 
@@ -173,7 +203,7 @@ class TotalsView(StaffAPIView):
             try:
                 return canonical_step_key(value)
             except UnknownStep:
-                raise serializers.ValidationError(f"“{value}” is not an onboarding step.")
+                raise serializers.ValidationError(f"“{value}” is not an onboarding step.") from None
 
         def validate(self, attrs):
             if "question" in attrs:
@@ -181,7 +211,9 @@ class TotalsView(StaffAPIView):
                 steps = [get_step(attrs["step"])] if "step" in attrs else STEPS
                 if not any(question in step.field_names for step in steps):
                     where = f"step “{attrs['step']}”" if "step" in attrs else "any step"
-                    raise serializers.ValidationError({"question": f"“{attrs['question']}” is not a question of {where}."})
+                    raise serializers.ValidationError(
+                        {"question": f"“{attrs['question']}” is not a question of {where}."}
+                    )
                 attrs["question"] = question
             if ("flag" in attrs) != ("arm" in attrs):
                 missing = "arm" if "flag" in attrs else "flag"
@@ -195,13 +227,16 @@ class TotalsView(StaffAPIView):
             ref_name = "AdminAnswerTotals"
 
     @extend_schema(
-        tags=TAG, operation_id="admin_onboarding_totals",
+        tags=TAG,
+        operation_id="admin_onboarding_totals",
         summary="Answer counts per step, question and answer",
         parameters=[
             OpenApiParameter("step", str, description="A step key in any case style (`workProfile`, `work-profile`)."),
             OpenApiParameter("question", str, description="A field name in any case style (`teamSize`)."),
             FLAG_PARAMETER,
-            OpenApiParameter("arm", str, enum=ARMS, description="With `flag`: the sessions that decided it `on` or `off`."),
+            OpenApiParameter(
+                "arm", str, enum=ARMS, description="With `flag`: the sessions that decided it `on` or `off`."
+            ),
         ],
         responses={200: OutputSerializer, **ERRORS},
     )
@@ -238,25 +273,39 @@ class FunnelView(StaffAPIView):
         flag = serializers.CharField()
         arms = FunnelArmSerializer(many=True, help_text="`on`, then `off`.")
         completion_rate_difference = serializers.FloatField(
-            allow_null=True, help_text="The on arm's completion rate minus the off arm's; null when an arm is empty.")
-        p_value = serializers.FloatField(allow_null=True, help_text=(
-            "Two-sided p-value of a two-proportion z-test of the completion rates; below 0.05 is significant at 5%."))
+            allow_null=True, help_text="The on arm's completion rate minus the off arm's; null when an arm is empty."
+        )
+        p_value = serializers.FloatField(
+            allow_null=True,
+            help_text=(
+                "Two-sided p-value of a two-proportion z-test of the completion rates; below 0.05 is significant at 5%."
+            ),
+        )
 
         class Meta:
             ref_name = "AdminOnboardingFunnelByArm"
 
     @extend_schema(
-        tags=TAG, operation_id="admin_onboarding_funnel",
+        tags=TAG,
+        operation_id="admin_onboarding_funnel",
         summary="Onboarding funnel: drop-off, time spent and friction per step, or an experiment's arms side by side",
         parameters=[
-            OpenApiParameter("started_after", OpenApiTypes.DATETIME, description="Sessions started at or after (ISO 8601)."),
-            OpenApiParameter("started_before", OpenApiTypes.DATETIME, description="Sessions started before (ISO 8601)."),
+            OpenApiParameter(
+                "started_after", OpenApiTypes.DATETIME, description="Sessions started at or after (ISO 8601)."
+            ),
+            OpenApiParameter(
+                "started_before", OpenApiTypes.DATETIME, description="Sessions started before (ISO 8601)."
+            ),
             FLAG_PARAMETER,
         ],
-        responses={200: PolymorphicProxySerializer(
-            component_name="AdminOnboardingFunnelResponse", serializers=[OutputSerializer, ArmsOutputSerializer],
-            resource_type_field_name=None,
-        ), **ERRORS},
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="AdminOnboardingFunnelResponse",
+                serializers=[OutputSerializer, ArmsOutputSerializer],
+                resource_type_field_name=None,
+            ),
+            **ERRORS,
+        },
     )
     def get(self, request):
         params = self.FilterSerializer(data=request.query_params)
@@ -264,17 +313,23 @@ class FunnelView(StaffAPIView):
             return first_error(params, {})
         window = dict(params.validated_data)
         flag = window.pop("flag", None)
-        bounds = {"started_after": _iso(window.get("started_after")), "started_before": _iso(window.get("started_before"))}
+        bounds = {
+            "started_after": _iso(window.get("started_after")),
+            "started_before": _iso(window.get("started_before")),
+        }
         if flag is not None:
-            return Response({**bounds, **selectors.funnel_arms_document(selectors.onboarding_funnel_by_arm(flag=flag, **window))})
+            return Response(
+                {**bounds, **selectors.funnel_arms_document(selectors.onboarding_funnel_by_arm(flag=flag, **window))}
+            )
         steps = selectors.onboarding_funnel(**window)
-        return Response({
-            **bounds,
-            "sessions": steps[0].reached if steps else 0,
-            "steps": selectors.funnel_document(steps),
-        })
+        return Response(
+            {
+                **bounds,
+                "sessions": steps[0].reached if steps else 0,
+                "steps": selectors.funnel_document(steps),
+            }
+        )
 
 
 def _iso(value):
     return value.isoformat() if value else None
-

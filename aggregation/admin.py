@@ -2,6 +2,7 @@
 
 Every row here is written by the ingestion, the backfill or the export; staff look, never edit.
 """
+
 from django.contrib import admin
 
 from onboarding.admin import SEARCH_HELP, ReadOnlyAdmin, answers_table
@@ -11,10 +12,12 @@ from onboarding.selectors import workspace_id_for
 
 from .models import AnswerArmTotal, AnswerGroupTotal, AnswerSnapshot, ExportRun
 
-
 # The manifest's roles (a plain field filter would run SELECT DISTINCT over every snapshot).
 RoleFilter = fixed_choices_filter(
-    "role", "role", lambda: get_step("profile").form_class.base_fields["role"].choices, parameter_name="role",
+    "role",
+    "role",
+    lambda: get_step("profile").form_class.base_fields["role"].choices,
+    parameter_name="role",
 )
 
 
@@ -31,7 +34,8 @@ class WorkspaceFilter(admin.SimpleListFilter):
     def choices(self, changelist):
         keep = [
             (key, value)
-            for key, values in changelist.params.items() if key not in (self.parameter_name, "p")
+            for key, values in changelist.params.items()
+            if key not in (self.parameter_name, "p")
             for value in (values if isinstance(values, list) else [values])
         ]
         yield {
@@ -50,8 +54,10 @@ class WorkspaceFilter(admin.SimpleListFilter):
 
 
 SchemaVersionFilter = fixed_choices_filter(
-    "answer_schema_version", "answer schema version",
-    [(str(v), str(v)) for v in range(1, ANSWER_SCHEMA_VERSION + 1)], parameter_name="answer_schema_version",
+    "answer_schema_version",
+    "answer schema version",
+    [(str(v), str(v)) for v in range(1, ANSWER_SCHEMA_VERSION + 1)],
+    parameter_name="answer_schema_version",
 )
 
 
@@ -65,7 +71,14 @@ class AnswerSnapshotAdmin(ScaledChangeListMixin, ReadOnlyAdmin):
     date_hierarchy = "completed_at"
     ordering = ("-completed_at", "-session_id")
     fields = (
-        "session_id", "user", "workspace", "role", "answer_schema_version", "completed_at", "ingested_at", "flags",
+        "session_id",
+        "user",
+        "workspace",
+        "role",
+        "answer_schema_version",
+        "completed_at",
+        "ingested_at",
+        "flags",
         "answers_table",
     )
     readonly_fields = fields
@@ -107,7 +120,15 @@ class ExportRunAdmin(ReadOnlyAdmin):
     list_filter = ("status", "full")
     ordering = ("-started_at",)
     fields = (
-        "status", "full", "window_start", "window_end", "location", "rows", "files", "error", "started_at",
+        "status",
+        "full",
+        "window_start",
+        "window_end",
+        "location",
+        "rows",
+        "files",
+        "error",
+        "started_at",
         "finished_at",
     )
     readonly_fields = fields

@@ -1,4 +1,5 @@
 """The backfill: replay completed onboarding sessions through the live ingestion, in batches."""
+
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -22,7 +23,10 @@ def completed_sessions(*, since: datetime | None = None):
 
 
 def answers_backfill(
-    *, batch_size: int = 1000, since: datetime | None = None, dry_run: bool = False,
+    *,
+    batch_size: int = 1000,
+    since: datetime | None = None,
+    dry_run: bool = False,
     on_batch: Callable[[int], None] = lambda size: None,
 ) -> Counter:
     """Ingest every completed session's message; return how many were created/updated/unchanged/stale.
@@ -44,12 +48,14 @@ def answers_backfill(
 def _next_batch(*, since, after, size) -> list["_CompletedSession"]:
     sessions = completed_sessions(since=since)
     if after:  # keyset pagination; the plain >= lets the (completed_at, id) index start at the key
-        sessions = sessions.filter(completed_at__gte=after[0]).filter(
-            Q(completed_at__gt=after[0]) | Q(id__gt=after[1])
-        )
+        sessions = sessions.filter(completed_at__gte=after[0]).filter(Q(completed_at__gt=after[0]) | Q(id__gt=after[1]))
     rows = sessions.order_by("completed_at", "id").values(
-        "id", "user_id", "completed_at", "answer_schema_version",
-        answers=KeyTransform("answers", "data"), flags=KeyTransform("flags", "data"),
+        "id",
+        "user_id",
+        "completed_at",
+        "answer_schema_version",
+        answers=KeyTransform("answers", "data"),
+        flags=KeyTransform("flags", "data"),
     )[:size]
     return [_CompletedSession(**{**row, "answers": row["answers"] or {}, "flags": row["flags"] or {}}) for row in rows]
 

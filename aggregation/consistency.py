@@ -2,6 +2,7 @@
 
 Both rollups are checked: the totals and the totals by experiment arm.
 """
+
 from collections import Counter
 from dataclasses import dataclass
 
@@ -82,7 +83,7 @@ def totals_repair() -> list[TotalDrift]:
                 cursor.execute(f"LOCK TABLE {connection.ops.quote_name(model._meta.db_table)} IN EXCLUSIVE MODE")
     drift = totals_drift()
     totals_apply_delta(delta={(d.step, d.question, d.answer): d.expected - d.stored for d in drift if not d.flag})
-    arm_totals_apply_delta(delta={
-        (d.flag, d.arm, d.step, d.question, d.answer): d.expected - d.stored for d in drift if d.flag
-    })
+    arm_totals_apply_delta(
+        delta={(d.flag, d.arm, d.step, d.question, d.answer): d.expected - d.stored for d in drift if d.flag}
+    )
     return drift

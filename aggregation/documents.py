@@ -6,6 +6,7 @@ are all built from the fields below, so a field is added here or nowhere. The ex
 encoder (``aggregation.export.lines.export_line``) spells the fields out for speed: it refuses to
 import until it lists a new one, and a test proves its lines byte-equal to ``snapshot_line``.
 """
+
 import json
 from dataclasses import dataclass
 
@@ -40,8 +41,11 @@ SNAPSHOT_DOCUMENT: tuple[DocumentField, ...] = (
     DocumentField("completed_at", "datetime"),
     DocumentField("answers", "answers", help_text="Answers by step key, then field."),
     DocumentField("flattened", "flattened"),
-    DocumentField("flags", "flags", help_text=(
-        "The session's feature flags, decided when it started: name → on ({} before flags existed).")),
+    DocumentField(
+        "flags",
+        "flags",
+        help_text=("The session's feature flags, decided when it started: name → on ({} before flags existed)."),
+    ),
 )
 # The snapshot columns a document is built from (``.values(*SNAPSHOT_DOCUMENT_FIELDS)`` rows work too).
 SNAPSHOT_DOCUMENT_FIELDS: tuple[str, ...] = tuple(field.name for field in SNAPSHOT_DOCUMENT)
@@ -60,6 +64,6 @@ def snapshot_document(snapshot) -> dict:
 
 def snapshot_line(document: dict) -> str:
     """Return a snapshot document as its NDJSON line: compact at the top, nested values as jsonb prints them."""
-    return "{%s}\n" % ",".join(
-        f"{encode_value(field.name)}:{encode_value(document[field.name])}" for field in SNAPSHOT_DOCUMENT
+    return "{{{}}}\n".format(
+        ",".join(f"{encode_value(field.name)}:{encode_value(document[field.name])}" for field in SNAPSHOT_DOCUMENT)
     )

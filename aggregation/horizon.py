@@ -7,6 +7,7 @@ moves a watermark over such a column (the export, the funnel fold) must never mo
 stamp that may still commit: it stops at the start of the oldest transaction still open on the
 database, less a margin for the skew between the application's clock and the database's.
 """
+
 from datetime import datetime, timedelta
 
 from django.db import connection

@@ -1,4 +1,5 @@
 """The analytics store: one snapshot per completed session and counts per answer."""
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -99,7 +100,9 @@ class ExportRun(models.Model):
     window_end = models.DateTimeField(help_text="The watermark: snapshots ingested before this were exported.")
     # The watermark is kept per destination and per redaction: an ad-hoc run elsewhere (--output) or
     # with --redact-pii delivers nothing to the scheduled destination, so it must not move its watermark.
-    destination = models.CharField(max_length=500, default="", help_text="Where the run went: a directory or storage:<alias>.")
+    destination = models.CharField(
+        max_length=500, default="", help_text="Where the run went: a directory or storage:<alias>."
+    )
     redacted = models.BooleanField(default=False)
     location = models.CharField(max_length=500, blank=True, default="")
     rows = models.BigIntegerField(default=0)
@@ -153,7 +156,9 @@ class FunnelRollup(models.Model):
         db_table = "onboarding_funnel_rollups"
         constraints = [
             # The window read: one arm's day rows over a range of days (and hour rows at the edges).
-            models.UniqueConstraint(fields=["flag", "arm", "granularity", "period_start", "step"], name="uniq_funnel_rollup"),
+            models.UniqueConstraint(
+                fields=["flag", "arm", "granularity", "period_start", "step"], name="uniq_funnel_rollup"
+            ),
         ]
 
     def __str__(self):

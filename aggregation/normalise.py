@@ -2,6 +2,7 @@
 
 Field kinds come from the step manifest: only ``choice``/``multi``/``bool`` answers are counted.
 """
+
 import functools
 import uuid
 from dataclasses import dataclass
@@ -73,9 +74,7 @@ def counted_answers(answers: dict) -> list[tuple[str, str, str]]:
 def arm_counted_answers(answers: dict, flags: dict) -> list[tuple[str, str, str, str, str]]:
     """Return the (flag, arm, step, question, answer) keys a completion adds to the totals by arm, sorted."""
     counted = counted_answers(answers)
-    return sorted(
-        (flag, "on" if on else "off", *key) for flag, on in (flags or {}).items() for key in counted
-    )
+    return sorted((flag, "on" if on else "off", *key) for flag, on in (flags or {}).items() for key in counted)
 
 
 def answer_label(value) -> str:
@@ -140,10 +139,17 @@ def completion_from_message(message: dict) -> Completion:
     except UnsupportedSchemaVersion as exc:
         raise InvalidCompletionMessage(str(exc)) from exc
     return Completion(
-        session_id=session_id, user_id=user_id, completed_at=completed_at, answer_schema_version=version,
-        answers=answers, flattened=flatten_answers(answers), counted=tuple(counted_answers(answers)),
-        flags=flags, arm_counted=tuple(arm_counted_answers(answers, flags)),
-        role=extract_role(answers), workspace=_named_workspace(answers),
+        session_id=session_id,
+        user_id=user_id,
+        completed_at=completed_at,
+        answer_schema_version=version,
+        answers=answers,
+        flattened=flatten_answers(answers),
+        counted=tuple(counted_answers(answers)),
+        flags=flags,
+        arm_counted=tuple(arm_counted_answers(answers, flags)),
+        role=extract_role(answers),
+        workspace=_named_workspace(answers),
     )
 
 
@@ -166,7 +172,10 @@ def workspace_ids(completions: list[Completion]) -> dict[uuid.UUID, int | None]:
     codes = {c.workspace[1] for c in completions if c.workspace[0] == "join"}
     found = {("create", slug): pk for slug, pk in Workspace.objects.filter(slug__in=slugs).values_list("slug", "pk")}
     found.update(
-        {("join", code): pk for code, pk in Workspace.objects.filter(join_code__in=codes).values_list("join_code", "pk")}
+        {
+            ("join", code): pk
+            for code, pk in Workspace.objects.filter(join_code__in=codes).values_list("join_code", "pk")
+        }
     )
     result = {c.session_id: found.get(c.workspace) for c in completions}
     orphans = {c.user_id for c in completions if result[c.session_id] is None}

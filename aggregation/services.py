@@ -6,6 +6,7 @@ Lock order, the same in every transaction, keeps concurrent workers free of dead
 rows first (sorted by session id), then total rows (sorted by key), then the totals by experiment
 arm (sorted by key).
 """
+
 import json
 import logging
 from collections import Counter
@@ -24,7 +25,14 @@ logger = logging.getLogger(__name__)
 CREATED, UPDATED, UNCHANGED, STALE = "created", "updated", "unchanged", "stale"
 OUTCOMES = (CREATED, UPDATED, UNCHANGED, STALE)
 _SNAPSHOT_COLUMNS = (
-    "user_id", "workspace_id", "role", "answer_schema_version", "completed_at", "answers", "flattened", "flags",
+    "user_id",
+    "workspace_id",
+    "role",
+    "answer_schema_version",
+    "completed_at",
+    "answers",
+    "flattened",
+    "flags",
     "ingested_at",
 )
 _JSON_COLUMNS = ("answers", "flattened", "flags")
@@ -92,19 +100,28 @@ def _outcome(completion: Completion, workspace_id: int | None, snapshot: AnswerS
     if completion.order_key < stored_key:
         return STALE
     unchanged = (
-        completion.order_key == stored_key and completion.answers == snapshot.answers
-        and completion.user_id == snapshot.user_id and workspace_id == snapshot.workspace_id
-        and completion.role == snapshot.role and completion.flags == snapshot.flags
+        completion.order_key == stored_key
+        and completion.answers == snapshot.answers
+        and completion.user_id == snapshot.user_id
+        and workspace_id == snapshot.workspace_id
+        and completion.role == snapshot.role
+        and completion.flags == snapshot.flags
     )
     return UNCHANGED if unchanged else UPDATED
 
 
 def _snapshot(completion: Completion, workspace_id: int | None, now) -> AnswerSnapshot:
     return AnswerSnapshot(
-        session_id=completion.session_id, user_id=completion.user_id, workspace_id=workspace_id,
-        role=completion.role, answer_schema_version=completion.answer_schema_version,
-        completed_at=completion.completed_at, answers=completion.answers, flattened=completion.flattened,
-        flags=completion.flags, ingested_at=now,
+        session_id=completion.session_id,
+        user_id=completion.user_id,
+        workspace_id=workspace_id,
+        role=completion.role,
+        answer_schema_version=completion.answer_schema_version,
+        completed_at=completion.completed_at,
+        answers=completion.answers,
+        flattened=completion.flattened,
+        flags=completion.flags,
+        ingested_at=now,
     )
 
 
@@ -122,10 +139,12 @@ def _snapshots_insert(snapshots: list[AnswerSnapshot]) -> None:
     with connection.wrap_database_errors, connection.cursor() as cursor:
         with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for snapshot in snapshots:
-                copy.write_row([
-                    json.dumps(value) if name in _JSON_COLUMNS else value
-                    for name, value in ((name, getattr(snapshot, name)) for name in names)
-                ])
+                copy.write_row(
+                    [
+                        json.dumps(value) if name in _JSON_COLUMNS else value
+                        for name, value in ((name, getattr(snapshot, name)) for name in names)
+                    ]
+                )
 
 
 @dataclass(frozen=True)
@@ -160,7 +179,7 @@ def _counts_apply_delta(table: _CountTable, delta: Mapping[tuple, int]) -> None:
     changes = sorted((key, n) for key, n in delta.items() if n)
     if all(n > 0 for _key, n in changes):
         for start in range(0, len(changes), _UPSERT_CHUNK):
-            _counts_increment(table, changes[start:start + _UPSERT_CHUNK])
+            _counts_increment(table, changes[start : start + _UPSERT_CHUNK])
         return
     for key, n in changes:
         if n > 0:
@@ -174,7 +193,7 @@ def _counts_increment(table: _CountTable, changes: list[tuple[tuple, int]]) -> N
         return
     name = connection.ops.quote_name(table.model._meta.db_table)
     columns = ", ".join(table.key)
-    rows = ", ".join(["(%s)" % ", ".join(["%s"] * (len(table.key) + 1))] * len(changes))
+    rows = ", ".join(["({})".format(", ".join(["%s"] * (len(table.key) + 1)))] * len(changes))
     params = [value for key, n in changes for value in (*key, n)]
     with connection.cursor() as cursor:
         cursor.execute(
@@ -185,7 +204,7 @@ def _counts_increment(table: _CountTable, changes: list[tuple[tuple, int]]) -> N
 
 
 def _counts_decrement(table: _CountTable, key: tuple, n: int) -> None:
-    total = table.model.objects.filter(**dict(zip(table.key, key)))
+    total = table.model.objects.filter(**dict(zip(table.key, key, strict=False)))
     if not total.filter(count__gte=n).update(count=F("count") - n):
         # Only a drifted table gets here (check_onboarding_totals --repair mends it): clamp at zero.
         total.update(count=0)

@@ -1,4 +1,5 @@
 """Celery tasks of the aggregation pipeline: a few lines each, calling one service."""
+
 import logging
 
 from celery import shared_task
@@ -17,10 +18,15 @@ logger = logging.getLogger(__name__)
 @shared_task(
     name="aggregation.ingest_completion_message",
     autoretry_for=(OperationalError, InterfaceError),  # database down or restarting, deadlock victim
-    retry_backoff=2, retry_backoff_max=settings.ONBOARDING_INGEST_RETRY_BACKOFF_MAX, retry_jitter=True, max_retries=8,
-    acks_late=True, reject_on_worker_lost=True,
+    retry_backoff=2,
+    retry_backoff_max=settings.ONBOARDING_INGEST_RETRY_BACKOFF_MAX,
+    retry_jitter=True,
+    max_retries=8,
+    acks_late=True,
+    reject_on_worker_lost=True,
     # The broker's visibility timeout is derived from these two (settings, "Celery").
-    time_limit=settings.ONBOARDING_INGEST_TIME_LIMIT, soft_time_limit=settings.ONBOARDING_INGEST_TIME_LIMIT - 20,
+    time_limit=settings.ONBOARDING_INGEST_TIME_LIMIT,
+    soft_time_limit=settings.ONBOARDING_INGEST_TIME_LIMIT - 20,
 )
 def ingest_completion_message(message_id: int | None = None, message: dict | None = None) -> str | None:
     """Ingest one completion message and acknowledge its outbox row."""

@@ -1,4 +1,5 @@
 """The nightly export as a Celery beat task: a few lines around the export service."""
+
 import logging
 
 from celery import shared_task
@@ -16,7 +17,8 @@ logger = logging.getLogger(__name__)
     acks_late=False,
     # Millions of rows take a while: three hours, then the worker kills it. A hard kill leaves a
     # staging directory and a "running" row, both cleaned up by the next run.
-    soft_time_limit=3 * 3600, time_limit=3 * 3600 + 300,
+    soft_time_limit=3 * 3600,
+    time_limit=3 * 3600 + 300,
 )
 def export_onboarding_answers_nightly(*, full: bool = False, compress: bool = False) -> dict | None:
     """Export the snapshots ingested since the last successful run; skip if an export is running."""

@@ -10,6 +10,7 @@ instead of ``full_name``, and a head count in ``workProfile.teamSize`` instead o
     {"profile": {"name": "Ada", "role": "engineering"},
      "workProfile": {"teamSize": 7, "functions": ["data"], ...}, ...}
 """
+
 import copy
 from collections.abc import Callable
 

@@ -17,6 +17,7 @@ Targets: deep/first ≤ 2 and every p50 under 50 ms. It prints figures and never
 It uses its own database (``--database-url``, default ``postgres://postgres@127.0.0.1:5432/onb_bench_admin``),
 created and migrated if needed; data of the requested size is reused from an earlier run.
 """
+
 import argparse
 import os
 import statistics
@@ -128,7 +129,8 @@ def generate(rows: int, regenerate: bool) -> None:
         cursor.execute(
             "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined) "
             "SELECT '!', false, 'bench-' || g, '', '', 'bench-' || g || '@example.com', false, true, now() "
-            "FROM generate_series(1, %s) AS g", [users],
+            "FROM generate_series(1, %s) AS g",
+            [users],
         )
         cursor.execute("SELECT min(id) FROM auth_user WHERE username LIKE 'bench-%%'")
         first_user = cursor.fetchone()[0]
@@ -147,10 +149,17 @@ def generate(rows: int, regenerate: bool) -> None:
         indexes = cursor.fetchall()
         for name, _ in indexes:
             cursor.execute(f'DROP INDEX "{name}"')
-        cursor.execute(SNAPSHOTS_SQL, {
-            "rows": rows, "users": users, "first_user": first_user, "workspaces": WORKSPACES,
-            "first_workspace": first_workspace, "roles": list(ROLES),
-        })
+        cursor.execute(
+            SNAPSHOTS_SQL,
+            {
+                "rows": rows,
+                "users": users,
+                "first_user": first_user,
+                "workspaces": WORKSPACES,
+                "first_workspace": first_workspace,
+                "roles": list(ROLES),
+            },
+        )
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # run the deferred FK checks before CREATE INDEX
         cursor.execute("SET maintenance_work_mem = '256MB'")
         for _, definition in indexes:
@@ -201,7 +210,9 @@ def explain_summary(filters, cursor) -> str:
     from adminapi.selectors import snapshots_filtered
     from aggregation.documents import SNAPSHOT_DOCUMENT_FIELDS
 
-    queryset = keyset_queryset(snapshots_filtered(filters), cursor=cursor, page_size=50, fields=SNAPSHOT_DOCUMENT_FIELDS)
+    queryset = keyset_queryset(
+        snapshots_filtered(filters), cursor=cursor, page_size=50, fields=SNAPSHOT_DOCUMENT_FIELDS
+    )
     queryset.explain(analyze=True)  # once to warm the buffers: report the steady state
     plan = queryset.explain(analyze=True, buffers=True)
     lines = [line.strip() for line in plan.splitlines()]
@@ -232,8 +243,10 @@ def main():
     middle = oldest + (newest - oldest) / 2
     workspace = Workspace.objects.filter(slug__startswith="bench-ws-").order_by("id").first()  # the big one
     load_before = os.getloadavg()
-    print(f"\n{total:,} snapshots, {connection.vendor} {connection.pg_version}; "
-          f"{args.repeat} timed requests per page, first and deep interleaved, after 3 warm-ups; load average {load_before[0]:.2f}")
+    print(
+        f"\n{total:,} snapshots, {connection.vendor} {connection.pg_version}; "
+        f"{args.repeat} timed requests per page, first and deep interleaved, after 3 warm-ups; load average {load_before[0]:.2f}"
+    )
 
     cases = [
         ("no filter", {}),
@@ -242,8 +255,10 @@ def main():
         ("workspace=<slug>", {"workspace": workspace.slug}),
         ("completed_after", {"completed_after": middle.isoformat()}),
         ("completed_before", {"completed_before": middle.isoformat()}),
-        ("completed_after+before", {"completed_after": (middle - (newest - oldest) / 4).isoformat(),
-                                    "completed_before": middle.isoformat()}),
+        (
+            "completed_after+before",
+            {"completed_after": (middle - (newest - oldest) / 4).isoformat(), "completed_before": middle.isoformat()},
+        ),
         ("role+completed_after", {"role": "design", "completed_after": middle.isoformat()}),
     ]
     from urllib.parse import urlencode
@@ -272,15 +287,21 @@ def main():
     first_p50, deep_p50 = results["no filter"]
     slowest = max(v for pair in results.values() for v in pair if v is not None)
     load_after = os.getloadavg()
-    print(f"\nfirst page p50 {first_p50:.1f} ms; page {args.depth:,} items deep p50 {deep_p50:.1f} ms; "
-          f"deep/first = {deep_p50 / first_p50:.2f} (target ≤ 2.00)")
+    print(
+        f"\nfirst page p50 {first_p50:.1f} ms; page {args.depth:,} items deep p50 {deep_p50:.1f} ms; "
+        f"deep/first = {deep_p50 / first_p50:.2f} (target ≤ 2.00)"
+    )
     print(f"slowest p50 of any case: {slowest:.1f} ms (target < 50 ms)")
-    print(f"load average before/after: {load_before[0]:.2f} / {load_after[0]:.2f} on {os.cpu_count()} cores "
-          "(shared with other work: figures include that contention)")
+    print(
+        f"load average before/after: {load_before[0]:.2f} / {load_after[0]:.2f} on {os.cpu_count()} cores "
+        "(shared with other work: figures include that contention)"
+    )
 
     keyset_ms, offset_ms = offset_baseline(args.depth, args.repeat)
-    print(f"query alone, {args.depth:,} deep: keyset {keyset_ms:.2f} ms vs OFFSET {args.depth:,} {offset_ms:.2f} ms "
-          f"(OFFSET/keyset = {offset_ms / keyset_ms:.1f}x; the baseline this pagination avoids)")
+    print(
+        f"query alone, {args.depth:,} deep: keyset {keyset_ms:.2f} ms vs OFFSET {args.depth:,} {offset_ms:.2f} ms "
+        f"(OFFSET/keyset = {offset_ms / keyset_ms:.1f}x; the baseline this pagination avoids)"
+    )
     print(f"\nEXPLAIN (ANALYZE, BUFFERS) of the page query, warm, first page and {args.depth:,} items deep:")
     span = newest - oldest
     explained = [
@@ -291,7 +312,7 @@ def main():
     ]
     for name, filters in explained:
         print(f"  {name:<24} first: {explain_summary(filters, None)}")
-        keys = snapshots_filtered(filters).values("completed_at", "session_id")[args.depth - 1: args.depth]
+        keys = snapshots_filtered(filters).values("completed_at", "session_id")[args.depth - 1 : args.depth]
         if keys:  # (OFFSET here only to find where a client following links would be)
             deep = Cursor(completed_at=keys[0]["completed_at"], session_id=keys[0]["session_id"])
             print(f"  {'':<24} deep:  {explain_summary(filters, deep)}")
@@ -311,7 +332,7 @@ def offset_baseline(depth: int, repeat: int) -> tuple[float, float]:
         return list(keyset_queryset(queryset, cursor=cursor, page_size=50, fields=SNAPSHOT_DOCUMENT_FIELDS))
 
     def offset():
-        return list(queryset.values(*SNAPSHOT_DOCUMENT_FIELDS)[depth: depth + 51])
+        return list(queryset.values(*SNAPSHOT_DOCUMENT_FIELDS)[depth : depth + 51])
 
     assert [r["session_id"] for r in keyset()] == [r["session_id"] for r in offset()]
     times = {keyset: [], offset: []}

@@ -22,6 +22,7 @@ scenarios interleaved over a few rounds so drifting background load hits them al
 Loopback only. The client threads share the machine with the server, so absolute figures
 depend on the host; the ratio is the figure to read.
 """
+
 import argparse
 import http.client
 import json
@@ -42,16 +43,23 @@ PASSWORD = "bench-password-not-secret"
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"),
-                        help="PostgreSQL server URL (no database name)")
+    parser.add_argument(
+        "--pg-url",
+        default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"),
+        help="PostgreSQL server URL (no database name)",
+    )
     parser.add_argument("--database", default="onb_bench_api")
     parser.add_argument("--port", type=int, default=0, help="0: a free port chosen at start")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--threads", type=int, default=4, help="client threads (one user and session each)")
     parser.add_argument("--seconds", type=float, default=5.0, help="measured time per scenario and round")
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured time per scenario and round")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="scenarios run interleaved this many times, so drifting background load hits all alike")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="scenarios run interleaved this many times, so drifting background load hits all alike",
+    )
     parser.add_argument("--max-requests", type=int, default=200_000, help="cap per scenario")
     parser.add_argument("--keep-db", action="store_true", help="leave the benchmark database in place")
     return parser.parse_args()
@@ -64,19 +72,21 @@ def database_url(args) -> str:
 
 def server_env(args) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL",)}
-    env.update({
-        # The project's settings plus the baseline's URL (benchmarks/baseline_site/).
-        "DJANGO_SETTINGS_MODULE": "benchmarks.baseline_site.settings",
-        "DATABASE_URL": database_url(args),
-        "DEBUG": "false",  # DEBUG keeps every query in memory: not what production runs
-        "SECURE_SSL_REDIRECT": "false",  # plain HTTP on 127.0.0.1, as `make stack` serves
-        "SECRET_KEY": "benchmark-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "API_WRITE_THROTTLE_RATE": "",  # the throttle is off: the benchmark measures the endpoint
-        "API_TOKEN_THROTTLE_RATE": "",
-        "API_ACCESS_TOKEN_LIFETIME_SECONDS": "3600",
-        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
-    })
+    env.update(
+        {
+            # The project's settings plus the baseline's URL (benchmarks/baseline_site/).
+            "DJANGO_SETTINGS_MODULE": "benchmarks.baseline_site.settings",
+            "DATABASE_URL": database_url(args),
+            "DEBUG": "false",  # DEBUG keeps every query in memory: not what production runs
+            "SECURE_SSL_REDIRECT": "false",  # plain HTTP on 127.0.0.1, as `make stack` serves
+            "SECRET_KEY": "benchmark-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "API_WRITE_THROTTLE_RATE": "",  # the throttle is off: the benchmark measures the endpoint
+            "API_TOKEN_THROTTLE_RATE": "",
+            "API_ACCESS_TOKEN_LIFETIME_SECONDS": "3600",
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+        }
+    )
     return env
 
 
@@ -114,8 +124,14 @@ print(json.dumps(out))
 
 def migrate_and_seed(args, env) -> list[dict]:
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-    seeded = subprocess.run([PYTHON, "-c", SEED.format(password=PASSWORD, count=args.threads)],
-                            cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    seeded = subprocess.run(
+        [PYTHON, "-c", SEED.format(password=PASSWORD, count=args.threads)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(seeded.stdout.strip().splitlines()[-1])
 
 
@@ -129,9 +145,22 @@ def start_server(args, env) -> subprocess.Popen:
     args.port = args.port or free_port()
     # gunicorn also reads ./gunicorn.conf.py (gthread since issue 16): the sync worker is named here so
     # this benchmark keeps measuring what it always has, one request per process at a time.
-    command = [str(Path(PYTHON).parent / "gunicorn"), "onboarding_project.wsgi", "-w", str(args.workers),
-               "--worker-class", "sync", "--threads", "1", "-b", f"127.0.0.1:{args.port}",
-               "--log-level", "warning", "--keep-alive", "30"]
+    command = [
+        str(Path(PYTHON).parent / "gunicorn"),
+        "onboarding_project.wsgi",
+        "-w",
+        str(args.workers),
+        "--worker-class",
+        "sync",
+        "--threads",
+        "1",
+        "-b",
+        f"127.0.0.1:{args.port}",
+        "--log-level",
+        "warning",
+        "--keep-alive",
+        "30",
+    ]
     server = subprocess.Popen(command, cwd=ROOT, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -207,11 +236,19 @@ class Client(threading.Thread):
             return status == 200
         self.turn += 1
         if self.turn % 2:
-            body = {"revision": self.revision, "step": "profile", "action": "save",
-                    "answers": {"fullName": f"Ada {self.turn}", "role": "engineering"}}
+            body = {
+                "revision": self.revision,
+                "step": "profile",
+                "action": "save",
+                "answers": {"fullName": f"Ada {self.turn}", "role": "engineering"},
+            }
         else:
-            body = {"revision": self.revision, "step": "workProfile", "action": "draft",
-                    "answers": {"teamName": f"Engines {self.turn}"}}
+            body = {
+                "revision": self.revision,
+                "step": "workProfile",
+                "action": "draft",
+                "answers": {"teamName": f"Engines {self.turn}"},
+            }
         status, payload = request(conn, "PATCH", "/api/users/me/onboarding-progress", body, token=self.user["token"])
         if status in (200, 409):
             document = json.loads(payload)
@@ -238,7 +275,10 @@ def summarise(scenario, latencies, errors, measured_seconds) -> dict:
     latencies = sorted(latencies)
     count = len(latencies)
     return {
-        "scenario": scenario, "requests": count, "errors": errors, "rps": count / measured_seconds,
+        "scenario": scenario,
+        "requests": count,
+        "errors": errors,
+        "rps": count / measured_seconds,
         "p50": statistics.median(latencies) * 1000 if latencies else float("nan"),
         "p99": latencies[min(count - 1, int(count * 0.99))] * 1000 if latencies else float("nan"),
     }
@@ -275,12 +315,16 @@ def main():
             drop_database(args)
 
     print()
-    print(f"gunicorn -w {args.workers} (sync) on 127.0.0.1, PostgreSQL, {args.threads} client threads, "
-          f"{args.rounds} interleaved rounds of {args.seconds:g} s measured per scenario (after {args.warmup:g} s warm-up each), "
-          f"CPUs: {os.cpu_count()}, load average before: {LOAD_BEFORE}")
+    print(
+        f"gunicorn -w {args.workers} (sync) on 127.0.0.1, PostgreSQL, {args.threads} client threads, "
+        f"{args.rounds} interleaved rounds of {args.seconds:g} s measured per scenario (after {args.warmup:g} s warm-up each), "
+        f"CPUs: {os.cpu_count()}, load average before: {LOAD_BEFORE}"
+    )
     print(f"{'scenario':30} {'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for r in results:
-        print(f"{LABELS[r['scenario']]:30} {r['requests']:>9} {r['rps']:>9.1f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['errors']:>7}")
+        print(
+            f"{LABELS[r['scenario']]:30} {r['requests']:>9} {r['rps']:>9.1f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['errors']:>7}"
+        )
     by = {r["scenario"]: r for r in results}
     print()
     print(f"GET/baseline throughput ratio:   {by['get']['rps'] / by['baseline']['rps']:.2f}")

@@ -1,4 +1,5 @@
 """What the benchmarks that run Django in-process share: their own database, Django set up on it, a staff client."""
+
 import os
 from urllib.parse import urlsplit
 
@@ -47,7 +48,9 @@ def staff_client(username: str):
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    staff, _ = get_user_model().objects.get_or_create(username=username, defaults={"is_staff": True, "is_superuser": True})
+    staff, _ = get_user_model().objects.get_or_create(
+        username=username, defaults={"is_staff": True, "is_superuser": True}
+    )
     client = Client()
     client.force_login(staff)
     return client

@@ -11,6 +11,7 @@ missing) with realistic snapshots, then measures, on the same rows in the same o
 Targets: export >= 40% of the COPY rate; peak memory grows < 25 MB from the smallest to the
 largest size. A benchmark, not a test: it prints figures and ratios, and never fails on a time.
 """
+
 import argparse
 import json
 import os
@@ -97,11 +98,14 @@ def fill_snapshots(database_url: str, rows: int) -> None:
         conn.execute(
             "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, is_staff,"
             " is_active, date_joined) SELECT '!', false, 'bench' || g, '', '', 'bench' || g || '@example.org',"
-            " false, true, now() FROM generate_series(1, %s) g ON CONFLICT (username) DO NOTHING", [USERS],
+            " false, true, now() FROM generate_series(1, %s) g ON CONFLICT (username) DO NOTHING",
+            [USERS],
         )
         user_ids = [r[0] for r in conn.execute("SELECT id FROM auth_user WHERE username LIKE 'bench%%' ORDER BY id")]
         conn.execute("DROP TABLE IF EXISTS bench_variants")
-        conn.execute("CREATE UNLOGGED TABLE bench_variants (k int primary key, role text, answers jsonb, flattened jsonb)")
+        conn.execute(
+            "CREATE UNLOGGED TABLE bench_variants (k int primary key, role text, answers jsonb, flattened jsonb)"
+        )
         with conn.cursor().copy("COPY bench_variants (k, role, answers, flattened) FROM STDIN") as copy:
             for k, variant in enumerate(variant_documents()):
                 copy.write_row((k, *variant))
@@ -159,8 +163,18 @@ def child_export(output: str, *, compress: bool) -> None:
     result = answers_export(full=True, output_dir=output, compress=compress)
     seconds = time.perf_counter() - started
     size = sum(path.stat().st_size for path in Path(output).rglob("*") if path.is_file())
-    print(json.dumps({"rows": result.rows, "files": result.file_count, "seconds": seconds, "bytes": size,
-                      "rss_before_kb": before, "peak_rss_kb": vm_hwm_kb()}))
+    print(
+        json.dumps(
+            {
+                "rows": result.rows,
+                "files": result.file_count,
+                "seconds": seconds,
+                "bytes": size,
+                "rss_before_kb": before,
+                "peak_rss_kb": vm_hwm_kb(),
+            }
+        )
+    )
 
 
 def vm_hwm_kb() -> int:
@@ -170,15 +184,21 @@ def vm_hwm_kb() -> int:
 
 def report_size(rows, copy, export, extra) -> None:
     copy_rate, export_rate = copy["rows"] / copy["seconds"], export["rows"] / export["seconds"]
-    print(f"COPY row_to_json     {copy['rows']:>9,} rows {copy['seconds']:7.2f} s {copy_rate:>10,.0f} rows/s"
-          f"  {copy['bytes'] / 2**20:7.1f} MiB")
-    print(f"export (NDJSON)      {export['rows']:>9,} rows {export['seconds']:7.2f} s {export_rate:>10,.0f} rows/s"
-          f"  {export['bytes'] / 2**20:7.1f} MiB in {export['files']} files;"
-          f" peak RSS {export['peak_rss_kb'] / 1024:.1f} MiB (after setup {export['rss_before_kb'] / 1024:.1f})")
+    print(
+        f"COPY row_to_json     {copy['rows']:>9,} rows {copy['seconds']:7.2f} s {copy_rate:>10,.0f} rows/s"
+        f"  {copy['bytes'] / 2**20:7.1f} MiB"
+    )
+    print(
+        f"export (NDJSON)      {export['rows']:>9,} rows {export['seconds']:7.2f} s {export_rate:>10,.0f} rows/s"
+        f"  {export['bytes'] / 2**20:7.1f} MiB in {export['files']} files;"
+        f" peak RSS {export['peak_rss_kb'] / 1024:.1f} MiB (after setup {export['rss_before_kb'] / 1024:.1f})"
+    )
     if extra:
         rate = extra["rows"] / extra["seconds"]
-        print(f"export --gzip        {extra['rows']:>9,} rows {extra['seconds']:7.2f} s {rate:>10,.0f} rows/s"
-              f"  {extra['bytes'] / 2**20:7.1f} MiB; peak RSS {extra['peak_rss_kb'] / 1024:.1f} MiB")
+        print(
+            f"export --gzip        {extra['rows']:>9,} rows {extra['seconds']:7.2f} s {rate:>10,.0f} rows/s"
+            f"  {extra['bytes'] / 2**20:7.1f} MiB; peak RSS {extra['peak_rss_kb'] / 1024:.1f} MiB"
+        )
     print(f"ratio export/COPY    {export_rate / copy_rate:.0%}  (target >= 40%)", flush=True)
 
 

@@ -19,6 +19,7 @@ The data (``benchmarks/staff_scale_data.py``) is generated once per size and reu
 rollups, built the first time by the backfill path (``backfill_onboarding_funnel``), whose rate is
 printed. It never fails on a time.
 """
+
 import argparse
 import os
 import sys
@@ -78,7 +79,10 @@ def ensure_rollups(rebuild: bool) -> None:
     started = time.perf_counter()
     outcome = funnel_rebuild()
     seconds = time.perf_counter() - started
-    print(f"rollups built in {seconds:.0f} s: {outcome.events / seconds:,.0f} events/s, {outcome.chunks} chunks", flush=True)
+    print(
+        f"rollups built in {seconds:.0f} s: {outcome.events / seconds:,.0f} events/s, {outcome.chunks} chunks",
+        flush=True,
+    )
 
 
 def main():

@@ -10,6 +10,7 @@ Each case is a staff URL and the direct-scan queries the same page ran before is
   ``SELECT DISTINCT date_trunc('year', …)``, and the page itself in the old order
   (``updated_at`` / ``created_at``, unindexed) or with the old substring search.
 """
+
 import os
 import statistics
 import time
@@ -82,8 +83,11 @@ def old_funnel_by_arm(after=None, before=None):
     def scan():
         with connection.cursor() as cursor:
             for window, params in scans:
-                cursor.execute(f"SELECT count(*), count(*) FILTER (WHERE state = 'completed') FROM onboarding_sessions "
-                               f"WHERE state <> 'superseded' {window}", params)
+                cursor.execute(
+                    f"SELECT count(*), count(*) FILTER (WHERE state = 'completed') FROM onboarding_sessions "
+                    f"WHERE state <> 'superseded' {window}",
+                    params,
+                )
                 cursor.fetchall()
                 cursor.execute(OLD_FUNNEL_SHAPES.format(window=window), params)
                 cursor.fetchall()
@@ -116,8 +120,11 @@ def build_cases() -> list[tuple[str, str, object]]:
     now = timezone.now()
     today = timezone.localdate()
     month_ago = now - timedelta(days=30)
-    sample = OnboardingSession.objects.filter(state="completed").order_by("started_at").values("id", "user__username",
-                                                                                              "user__email")[5000]
+    sample = (
+        OnboardingSession.objects.filter(state="completed")
+        .order_by("started_at")
+        .values("id", "user__username", "user__email")[5000]
+    )
     prefix = sample["user__username"][:-1]  # a handful of users: scale-1234 -> scale-123…
     last_month = (now - timedelta(days=40)).date()
     sessions, events = OnboardingSession.objects.all(), OnboardingEvent.objects.all()
@@ -130,67 +137,142 @@ def build_cases() -> list[tuple[str, str, object]]:
     month = {"year": last_month.year, "month": last_month.month}
     thirty_days = {"started_after": (today - timedelta(days=29)).isoformat(), "started_before": today.isoformat()}
     tz = timezone.get_current_timezone()
-    page_window = (datetime.combine(today - timedelta(days=29), day_time.min, tzinfo=tz),
-                   datetime.combine(today + timedelta(days=1), day_time.min, tzinfo=tz))
+    page_window = (
+        datetime.combine(today - timedelta(days=29), day_time.min, tzinfo=tz),
+        datetime.combine(today + timedelta(days=1), day_time.min, tzinfo=tz),
+    )
     return [
         ("funnel API, all time", "/api/admin/onboarding/funnel", old_funnel()),
-        ("funnel API, 30 days", f"/api/admin/onboarding/funnel?{urlencode({'started_after': month_ago.isoformat()})}",
-         old_funnel(month_ago)),
+        (
+            "funnel API, 30 days",
+            f"/api/admin/onboarding/funnel?{urlencode({'started_after': month_ago.isoformat()})}",
+            old_funnel(month_ago),
+        ),
         ("funnel page, all time", "/admin/onboarding/funnel/", "funnel API, all time"),
         ("funnel page, 30 days", f"/admin/onboarding/funnel/?{urlencode(thirty_days)}", old_funnel(*page_window)),
         ("funnel page, last hour", "/admin/onboarding/funnel/?last=hour", old_funnel(now - timedelta(hours=1))),
-        ("funnel API by flag, 30 days", f"/api/admin/onboarding/funnel?{urlencode({'flag': FLAG, 'started_after': month_ago.isoformat()})}",
-         old_funnel_by_arm(month_ago)),
+        (
+            "funnel API by flag, 30 days",
+            f"/api/admin/onboarding/funnel?{urlencode({'flag': FLAG, 'started_after': month_ago.isoformat()})}",
+            old_funnel_by_arm(month_ago),
+        ),
         ("funnel page by flag, all time", f"/admin/onboarding/funnel/?flag={FLAG}", old_funnel_by_arm(None)),
         ("totals API", "/api/admin/onboarding/totals", None),
         ("sessions", "/admin/onboarding/onboardingsession/", old_list(sessions, **old_sessions)),
-        ("sessions ?state=completed", "/admin/onboarding/onboardingsession/?state__exact=completed",
-         old_list(sessions.filter(state="completed"), **old_sessions)),
-        ("sessions ?current_step=tools", "/admin/onboarding/onboardingsession/?current_step__exact=tools",
-         old_list(sessions.filter(current_step="tools"), **old_sessions)),
-        ("sessions ?version=1", "/admin/onboarding/onboardingsession/?version__exact=1",
-         old_list(sessions.filter(version=1), **old_sessions)),
-        ("sessions, one month", f"/admin/onboarding/onboardingsession/?started_at__year={month['year']}"
-                                f"&started_at__month={month['month']}",
-         old_list(sessions.filter(updated_at__year=month["year"], updated_at__month=month["month"]), **old_sessions)),
-        ("sessions, search username", f"/admin/onboarding/onboardingsession/?q={prefix}",
-         old_list(sessions.filter(user_search), **old_sessions)),
-        ("sessions, search e-mail", f"/admin/onboarding/onboardingsession/?{urlencode({'q': sample['user__email']})}",
-         old_list(sessions.filter(Q(user__username__icontains=sample["user__email"])
-                                  | Q(user__email__icontains=sample["user__email"])), **old_sessions)),
+        (
+            "sessions ?state=completed",
+            "/admin/onboarding/onboardingsession/?state__exact=completed",
+            old_list(sessions.filter(state="completed"), **old_sessions),
+        ),
+        (
+            "sessions ?current_step=tools",
+            "/admin/onboarding/onboardingsession/?current_step__exact=tools",
+            old_list(sessions.filter(current_step="tools"), **old_sessions),
+        ),
+        (
+            "sessions ?version=1",
+            "/admin/onboarding/onboardingsession/?version__exact=1",
+            old_list(sessions.filter(version=1), **old_sessions),
+        ),
+        (
+            "sessions, one month",
+            f"/admin/onboarding/onboardingsession/?started_at__year={month['year']}&started_at__month={month['month']}",
+            old_list(sessions.filter(updated_at__year=month["year"], updated_at__month=month["month"]), **old_sessions),
+        ),
+        (
+            "sessions, search username",
+            f"/admin/onboarding/onboardingsession/?q={prefix}",
+            old_list(sessions.filter(user_search), **old_sessions),
+        ),
+        (
+            "sessions, search e-mail",
+            f"/admin/onboarding/onboardingsession/?{urlencode({'q': sample['user__email']})}",
+            old_list(
+                sessions.filter(
+                    Q(user__username__icontains=sample["user__email"]) | Q(user__email__icontains=sample["user__email"])
+                ),
+                **old_sessions,
+            ),
+        ),
         ("events", "/admin/onboarding/onboardingevent/", old_list(events, **old_events)),
-        ("events ?name=validation_failed", "/admin/onboarding/onboardingevent/?name__exact=validation_failed",
-         old_list(events.filter(name="validation_failed"), **old_events)),
-        ("events ?source=browser", "/admin/onboarding/onboardingevent/?source__exact=browser",
-         old_list(events.filter(source="browser"), **old_events)),
-        ("events ?step=tools", "/admin/onboarding/onboardingevent/?step=tools",
-         old_list(events.filter(step="tools"), **old_events)),
-        ("events, one month", f"/admin/onboarding/onboardingevent/?created_at__year={month['year']}"
-                              f"&created_at__month={month['month']}",
-         old_list(events.filter(created_at__year=month["year"], created_at__month=month["month"]), **old_events)),
-        ("events, search session id", f"/admin/onboarding/onboardingevent/?q={sample['id']}",
-         old_list(events.filter(Q(session_id=sample["id"]) | Q(user__username__icontains=str(sample["id"]))
-                                | Q(user__email__icontains=str(sample["id"]))), **old_events)),
-        ("events, search username", f"/admin/onboarding/onboardingevent/?q={prefix}",
-         old_list(events.filter(user_search), **old_events)),
+        (
+            "events ?name=validation_failed",
+            "/admin/onboarding/onboardingevent/?name__exact=validation_failed",
+            old_list(events.filter(name="validation_failed"), **old_events),
+        ),
+        (
+            "events ?source=browser",
+            "/admin/onboarding/onboardingevent/?source__exact=browser",
+            old_list(events.filter(source="browser"), **old_events),
+        ),
+        (
+            "events ?step=tools",
+            "/admin/onboarding/onboardingevent/?step=tools",
+            old_list(events.filter(step="tools"), **old_events),
+        ),
+        (
+            "events, one month",
+            f"/admin/onboarding/onboardingevent/?created_at__year={month['year']}&created_at__month={month['month']}",
+            old_list(events.filter(created_at__year=month["year"], created_at__month=month["month"]), **old_events),
+        ),
+        (
+            "events, search session id",
+            f"/admin/onboarding/onboardingevent/?q={sample['id']}",
+            old_list(
+                events.filter(
+                    Q(session_id=sample["id"])
+                    | Q(user__username__icontains=str(sample["id"]))
+                    | Q(user__email__icontains=str(sample["id"]))
+                ),
+                **old_events,
+            ),
+        ),
+        (
+            "events, search username",
+            f"/admin/onboarding/onboardingevent/?q={prefix}",
+            old_list(events.filter(user_search), **old_events),
+        ),
         ("outbox", "/admin/onboarding/outboxmessage/", old_list(outbox, **old_outbox)),
-        ("outbox ?state=pending", "/admin/onboarding/outboxmessage/?state__exact=pending",
-         old_list(outbox.filter(state="pending"), **old_outbox)),
-        ("outbox ?state=delivered", "/admin/onboarding/outboxmessage/?state__exact=delivered",
-         old_list(outbox.filter(state="delivered"), **old_outbox)),
-        ("outbox ?topic=…completed", "/admin/onboarding/outboxmessage/?topic__exact=onboarding.session_completed",
-         old_list(outbox.filter(topic="onboarding.session_completed"), **old_outbox)),
-        ("outbox, search session id", f"/admin/onboarding/outboxmessage/?q={sample['id']}",
-         old_list(outbox.filter(session_id=sample["id"]), **old_outbox)),
+        (
+            "outbox ?state=pending",
+            "/admin/onboarding/outboxmessage/?state__exact=pending",
+            old_list(outbox.filter(state="pending"), **old_outbox),
+        ),
+        (
+            "outbox ?state=delivered",
+            "/admin/onboarding/outboxmessage/?state__exact=delivered",
+            old_list(outbox.filter(state="delivered"), **old_outbox),
+        ),
+        (
+            "outbox ?topic=…completed",
+            "/admin/onboarding/outboxmessage/?topic__exact=onboarding.session_completed",
+            old_list(outbox.filter(topic="onboarding.session_completed"), **old_outbox),
+        ),
+        (
+            "outbox, search session id",
+            f"/admin/onboarding/outboxmessage/?q={sample['id']}",
+            old_list(outbox.filter(session_id=sample["id"]), **old_outbox),
+        ),
         # Issue 5 already showed the unfiltered snapshot list's row estimate: no COUNT(*) in its scan.
         ("snapshots", "/admin/aggregation/answersnapshot/", old_list(snapshots, count=False, **old_snapshots)),
-        ("snapshots ?role=design", "/admin/aggregation/answersnapshot/?role=design",
-         old_list(snapshots.filter(role="design"), **old_snapshots)),
-        ("snapshots, one month", f"/admin/aggregation/answersnapshot/?completed_at__year={month['year']}"
-                                 f"&completed_at__month={month['month']}",
-         old_list(snapshots.filter(completed_at__year=month["year"], completed_at__month=month["month"]), **old_snapshots)),
-        ("snapshots, search username", f"/admin/aggregation/answersnapshot/?q={prefix}",
-         old_list(snapshots.filter(user_search), **old_snapshots)),
+        (
+            "snapshots ?role=design",
+            "/admin/aggregation/answersnapshot/?role=design",
+            old_list(snapshots.filter(role="design"), **old_snapshots),
+        ),
+        (
+            "snapshots, one month",
+            f"/admin/aggregation/answersnapshot/?completed_at__year={month['year']}"
+            f"&completed_at__month={month['month']}",
+            old_list(
+                snapshots.filter(completed_at__year=month["year"], completed_at__month=month["month"]), **old_snapshots
+            ),
+        ),
+        (
+            "snapshots, search username",
+            f"/admin/aggregation/answersnapshot/?q={prefix}",
+            old_list(snapshots.filter(user_search), **old_snapshots),
+        ),
     ]
 
 
@@ -223,9 +305,11 @@ def run(*, repeat: int, scan_repeat: int) -> None:
     sessions = OnboardingSession.objects.count()
     events = OnboardingEvent.objects.count()
     load = os.getloadavg()[0]
-    print(f"\n{sessions:,} sessions, {events:,} events ({events / sessions:.1f} per session), "
-          f"{FunnelRollup.objects.count():,} rollup rows; PostgreSQL {connection.pg_version}; "
-          f"{repeat} timed requests per page after 2 warm-ups, {scan_repeat} runs per direct scan; load average {load:.2f}\n")
+    print(
+        f"\n{sessions:,} sessions, {events:,} events ({events / sessions:.1f} per session), "
+        f"{FunnelRollup.objects.count():,} rollup rows; PostgreSQL {connection.pg_version}; "
+        f"{repeat} timed requests per page after 2 warm-ups, {scan_repeat} runs per direct scan; load average {load:.2f}\n"
+    )
     print(f"{'page':<34}{'p50':>9}{'p95':>9}{'direct scan p50':>17}{'scan/p50':>10}  under {TARGET_MS} ms")
     scans, slowest = {}, []
     for label, url, scan in build_cases():
@@ -238,14 +322,15 @@ def run(*, repeat: int, scan_repeat: int) -> None:
         else:
             scan_ms = None
         ratio = scan_ms / p50 if scan_ms else None
-        scan_text = (f"{scan_ms:>14,.0f} ms{ratio:>9,.{1 if ratio < 10 else 0}f}x" if scan_ms
-                     else f"{'—':>17}{'':>10}")
+        scan_text = f"{scan_ms:>14,.0f} ms{ratio:>9,.{1 if ratio < 10 else 0}f}x" if scan_ms else f"{'—':>17}{'':>10}"
         print(f"{label:<34}{p50:>7.1f}ms{p95:>7.1f}ms{scan_text}  {'yes' if p50 < TARGET_MS else 'NO'}", flush=True)
         slowest.append((p50, label))
     worst = max(slowest)
-    print(f"\nslowest p50: {worst[0]:.1f} ms ({worst[1]}); pages at or over {TARGET_MS} ms: "
-          f"{sum(1 for p50, _ in slowest if p50 >= TARGET_MS)} of {len(slowest)}; "
-          f"load average before/after {load:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(
+        f"\nslowest p50: {worst[0]:.1f} ms ({worst[1]}); pages at or over {TARGET_MS} ms: "
+        f"{sum(1 for p50, _ in slowest if p50 >= TARGET_MS)} of {len(slowest)}; "
+        f"load average before/after {load:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+    )
     check_figures(client)
 
 
@@ -254,9 +339,15 @@ def check_figures(client) -> None:
     from aggregation.funnel import BUCKET_ERROR, funnel_direct
 
     now = timezone.now()
-    print("\nfunnel figures against a direct computation from sessions and events (counts equal; "
-          f"median and p90 within the histogram's {BUCKET_ERROR:.1%}):")
-    for label, after in (("all time", None), ("30 days", now - timedelta(days=30)), ("last hour", now - timedelta(hours=1))):
+    print(
+        "\nfunnel figures against a direct computation from sessions and events (counts equal; "
+        f"median and p90 within the histogram's {BUCKET_ERROR:.1%}):"
+    )
+    for label, after in (
+        ("all time", None),
+        ("30 days", now - timedelta(days=30)),
+        ("last hour", now - timedelta(hours=1)),
+    ):
         query = {"started_after": after.isoformat()} if after else {}
         body = client.get("/api/admin/onboarding/funnel", query).json()
         direct = {key[3]: figures for key, figures in funnel_direct(started_after=after).items() if key[1] == ""}
@@ -267,22 +358,47 @@ def check_figures(client) -> None:
         counts_equal, worst = True, 0.0
         for step in body["steps"]:
             figures = direct.get(step["step"])
-            for name in ("reached", "completed", "skipped", "validation_failures", "conflicts", "retries", "queued_saves"):
+            for name in (
+                "reached",
+                "completed",
+                "skipped",
+                "validation_failures",
+                "conflicts",
+                "retries",
+                "queued_saves",
+            ):
                 counts_equal &= step[name] == (getattr(figures, name) if figures else 0)
-            for value, truth in zip((step["median_ms"], step["p90_ms"]), exact.get(step["step"], (None, None))):
+            for value, truth in zip(
+                (step["median_ms"], step["p90_ms"]), exact.get(step["step"], (None, None)), strict=False
+            ):
                 if truth:
                     worst = max(worst, abs(value - truth) / truth)
-        print(f"  {label:<10} {body['sessions']:>9,} sessions: counts equal: {'yes' if counts_equal else 'NO'}; "
-              f"largest time error {worst:.2%} ({'within' if worst <= BUCKET_ERROR + 1e-9 else 'OUTSIDE'} the bound)")
+        print(
+            f"  {label:<10} {body['sessions']:>9,} sessions: counts equal: {'yes' if counts_equal else 'NO'}; "
+            f"largest time error {worst:.2%} ({'within' if worst <= BUCKET_ERROR + 1e-9 else 'OUTSIDE'} the bound)"
+        )
     month_ago = now - timedelta(days=30)
     readout = client.get("/api/admin/onboarding/funnel", {"flag": FLAG, "started_after": month_ago.isoformat()}).json()
     for arm in readout["arms"]:
-        direct = {key[3]: figures for key, figures in
-                  funnel_direct(started_after=month_ago, flag=FLAG, arm=arm["arm"]).items() if key[1] == FLAG}
+        direct = {
+            key[3]: figures
+            for key, figures in funnel_direct(started_after=month_ago, flag=FLAG, arm=arm["arm"]).items()
+            if key[1] == FLAG
+        }
         sessions = direct.get("")
         equal = (arm["sessions"], arm["completed"]) == ((sessions.reached, sessions.completed) if sessions else (0, 0))
         for step in arm["steps"]:
             figures = direct.get(step["step"])
-            for name in ("reached", "completed", "skipped", "validation_failures", "conflicts", "retries", "queued_saves"):
+            for name in (
+                "reached",
+                "completed",
+                "skipped",
+                "validation_failures",
+                "conflicts",
+                "retries",
+                "queued_saves",
+            ):
                 equal &= step[name] == (getattr(figures, name) if figures else 0)
-        print(f"  30 days, {FLAG}={arm['arm']:<3} {arm['sessions']:>9,} sessions: counts equal: {'yes' if equal else 'NO'}")
+        print(
+            f"  30 days, {FLAG}={arm['arm']:<3} {arm['sessions']:>9,} sessions: counts equal: {'yes' if equal else 'NO'}"
+        )

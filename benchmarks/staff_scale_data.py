@@ -22,6 +22,7 @@ What one generated session looks like (the shares are of all sessions):
 - completed sessions have a snapshot (ten roles, 2,000 workspaces, the session's flags) and a delivered outbox message
   (the newest hundred pending, a few failed).
 """
+
 import time
 
 SPAN_DAYS = 90
@@ -229,8 +230,16 @@ def generate(cursor, sessions: int) -> float:
     cursor.execute("SELECT min(id) FROM auth_user WHERE username LIKE 'scale-%%'")
     first_user = cursor.fetchone()[0]
     answers = json.dumps(json.loads(ANSWERS_TEMPLATE))
-    params = {"sessions": sessions, "first_user": first_user, "end": end, "span": SPAN_DAYS, "answers": answers,
-              "flag": FLAG, "workspaces": WORKSPACES, "roles": list(ROLES)}
+    params = {
+        "sessions": sessions,
+        "first_user": first_user,
+        "end": end,
+        "span": SPAN_DAYS,
+        "answers": answers,
+        "flag": FLAG,
+        "workspaces": WORKSPACES,
+        "roles": list(ROLES),
+    }
     _step(cursor, "plan", PLAN_SQL, params)
     _step(cursor, "sessions", SESSIONS_SQL, params)
     _step(cursor, "step events", STEP_EVENTS_SQL, params)
@@ -248,8 +257,10 @@ def generate(cursor, sessions: int) -> float:
     for definition in indexes:
         cursor.execute(definition)
     print(f"  indexes rebuilt in {time.perf_counter() - building:.1f} s", flush=True)
-    cursor.execute("INSERT INTO bench_scale_meta VALUES ('sessions', %s), ('version', %s), ('generated_at', %s)",
-                   [str(sessions), META_VERSION, end.isoformat()])
+    cursor.execute(
+        "INSERT INTO bench_scale_meta VALUES ('sessions', %s), ('version', %s), ('generated_at', %s)",
+        [str(sessions), META_VERSION, end.isoformat()],
+    )
     return time.perf_counter() - started
 
 

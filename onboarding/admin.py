@@ -5,6 +5,7 @@ Admin actions are thin edges: they call the services (``session_restart``, ``out
 or queue a task that does, never write rows themselves. The funnel page lives in
 ``adminapi.admin`` (it reads ``adminapi``).
 """
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -19,7 +20,12 @@ from . import services
 from .admin_changelists import ScaledChangeListMixin, fixed_choices_filter, indexed_search, step_filter
 from .manifest import MANIFEST_FLAGS, STEPS, display_value
 from .models import (
-    Invitation, OnboardingEvent, OnboardingSession, OutboxMessage, Workspace, WorkspaceMembership,
+    Invitation,
+    OnboardingEvent,
+    OnboardingSession,
+    OutboxMessage,
+    Workspace,
+    WorkspaceMembership,
 )
 from .selectors import sessions_in_flight
 from .tasks import flag_redecide_in_flight_task
@@ -33,17 +39,24 @@ def answers_table(answers: dict, *, skipped_steps=()):
         fields = answers.get(step.key)
         if fields is None:
             status = "skipped" if step.key in skipped_steps else "not answered"
-            rows.append(format_html(
-                '<tr><th scope="rowgroup" colspan="2" class="onb-step">{}</th></tr>'
-                '<tr><td colspan="2" class="onb-missing">{}</td></tr>', step.title, status,
-            ))
+            rows.append(
+                format_html(
+                    '<tr><th scope="rowgroup" colspan="2" class="onb-step">{}</th></tr>'
+                    '<tr><td colspan="2" class="onb-missing">{}</td></tr>',
+                    step.title,
+                    status,
+                )
+            )
             continue
         labels = {name: str(field.label) for name, field in step.form_class.base_fields.items()}
         body = format_html_join(
-            "", '<tr><td class="onb-label">{}</td><td>{}</td></tr>',
+            "",
+            '<tr><td class="onb-label">{}</td><td>{}</td></tr>',
             ((labels.get(name, name), display_value(step.key, name, value)) for name, value in fields.items()),
         )
-        rows.append(format_html('<tr><th scope="rowgroup" colspan="2" class="onb-step">{}</th></tr>{}', step.title, body))
+        rows.append(
+            format_html('<tr><th scope="rowgroup" colspan="2" class="onb-step">{}</th></tr>{}', step.title, body)
+        )
     return format_html(
         '<table class="onb-answers"><tbody>{}</tbody></table>', format_html_join("", "{}", ((row,) for row in rows))
     )
@@ -132,8 +145,20 @@ class OnboardingSessionAdmin(ScaledChangeListMixin, ReadOnlyAdmin):
     change_list_template = "admin/onboarding/onboardingsession/change_list.html"  # adds the Funnel link
     actions = ["reset_onboarding"]
     fields = (
-        "id", "user", "state", "current_step", "version", "answer_schema_version", "revision",
-        "started_at", "updated_at", "completed_at", "last_event_at", "flags", "progress", "answers_table",
+        "id",
+        "user",
+        "state",
+        "current_step",
+        "version",
+        "answer_schema_version",
+        "revision",
+        "started_at",
+        "updated_at",
+        "completed_at",
+        "last_event_at",
+        "flags",
+        "progress",
+        "answers_table",
     )
     readonly_fields = fields
 
@@ -160,9 +185,12 @@ class OnboardingSessionAdmin(ScaledChangeListMixin, ReadOnlyAdmin):
         users = {session.user for session in queryset.select_related("user")}
         for user in users:
             services.session_restart(user=user, source=OnboardingEvent.Source.ADMIN)
-        self.message_user(request, ngettext(
-            "Onboarding was reset for %d user.", "Onboarding was reset for %d users.", len(users)) % len(users),
-            messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("Onboarding was reset for %d user.", "Onboarding was reset for %d users.", len(users))
+            % len(users),
+            messages.SUCCESS,
+        )
 
 
 @admin.register(OnboardingEvent)
@@ -189,15 +217,25 @@ class OutboxMessageAdmin(ScaledChangeListMixin, ReadOnlyAdmin):
     list_display = ("id", "topic", "session_id", "state", "attempts", "created_at", "dispatched_at", "delivered_at")
     list_filter = (
         "state",  # model choices: no query
-        fixed_choices_filter("topic", "topic", [(OutboxMessage.TOPIC_SESSION_COMPLETED, OutboxMessage.TOPIC_SESSION_COMPLETED)]),
+        fixed_choices_filter(
+            "topic", "topic", [(OutboxMessage.TOPIC_SESSION_COMPLETED, OutboxMessage.TOPIC_SESSION_COMPLETED)]
+        ),
     )
     search_fields = ("session_id",)
     search_help_text = SEARCH_HELP
     ordering = ("-id",)  # newest first by the primary key (created_at has no index)
     actions = ["redispatch"]
     readonly_fields = (
-        "id", "topic", "session_id", "state", "attempts", "last_error", "payload", "created_at",
-        "dispatched_at", "delivered_at",
+        "id",
+        "topic",
+        "session_id",
+        "state",
+        "attempts",
+        "last_error",
+        "payload",
+        "created_at",
+        "dispatched_at",
+        "delivered_at",
     )
     fields = readonly_fields
 
@@ -210,8 +248,10 @@ class OutboxMessageAdmin(ScaledChangeListMixin, ReadOnlyAdmin):
         sent = services.outbox_dispatch(message_ids=ids)
         level = messages.SUCCESS if sent == len(ids) else messages.WARNING
         self.message_user(
-            request, f"Dispatched {sent} of {len(ids)} selected messages (only pending messages are sent; "
-                     "a broker failure leaves them pending for the sweep).", level,
+            request,
+            f"Dispatched {sent} of {len(ids)} selected messages (only pending messages are sent; "
+            "a broker failure leaves them pending for the sweep).",
+            level,
         )
 
 
@@ -263,8 +303,9 @@ class OnboardingFlagAdmin(FlagAdmin):
 
     actions = [*FlagAdmin.actions, "redecide_in_flight"]
 
-    @admin.action(description="Re-decide the selected onboarding flags for the sessions in progress",
-                  permissions=["change"])
+    @admin.action(
+        description="Re-decide the selected onboarding flags for the sessions in progress", permissions=["change"]
+    )
     def redecide_in_flight(self, request, queryset):
         names = sorted(queryset.values_list("name", flat=True))
         ignored = [name for name in names if name not in MANIFEST_FLAGS]
@@ -272,10 +313,14 @@ class OnboardingFlagAdmin(FlagAdmin):
         for name in queued:
             flag_redecide_in_flight_task.delay(flag=name)
         if queued:
-            self.message_user(request, (
-                f"Re-deciding {', '.join(queued)} for {sessions_in_flight().count()} sessions in progress. A session "
-                "whose decision changes keeps the answers that still apply, shows a notice and records a reset event."
-            ), messages.SUCCESS)
+            self.message_user(
+                request,
+                (
+                    f"Re-deciding {', '.join(queued)} for {sessions_in_flight().count()} sessions in progress. A session "
+                    "whose decision changes keeps the answers that still apply, shows a notice and records a reset event."
+                ),
+                messages.SUCCESS,
+            )
         if ignored:
             self.message_user(request, f"Not used by onboarding, left alone: {', '.join(ignored)}.", messages.WARNING)
 

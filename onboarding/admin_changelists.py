@@ -10,6 +10,7 @@
   lists the years, months and days between the first and the last row instead of
   ``SELECT DISTINCT`` over every row's date.
 """
+
 import json
 import uuid
 

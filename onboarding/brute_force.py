@@ -5,6 +5,7 @@ django-axes counts failed logins per username and per client address on every su
 locked-out account or address before the password is checked. This module tells it who the client
 is and how to say no.
 """
+
 import ipaddress
 import math
 from functools import wraps
@@ -87,7 +88,8 @@ def signup_throttled(view):
         if throttle.allow_request(request, None):
             return view(request, *args, **kwargs)
         retry_after = math.ceil(throttle.wait() or 0)
-        return too_many_attempts_page(request, SIGNUP_THROTTLED_MESSAGE, retry_after,
-                                      headers={"Retry-After": str(retry_after)})
+        return too_many_attempts_page(
+            request, SIGNUP_THROTTLED_MESSAGE, retry_after, headers={"Retry-After": str(retry_after)}
+        )
 
     return throttled_view

@@ -11,6 +11,7 @@ replay, and raising the percentage only ever adds users. Request-bound settings 
 cookies, *testing*, *rollout*, *languages*, the ``?flag=1`` override) do not apply: there is no
 request at the decision, and its answer must not depend on one.
 """
+
 import hashlib
 from collections.abc import Iterable
 
@@ -19,7 +20,7 @@ from waffle.utils import get_setting
 
 from .manifest import MANIFEST_FLAGS, STEPS
 
-_BUCKETS = 2 ** 64
+_BUCKETS = 2**64
 
 
 def flag_bucket(name: str, user_id: int) -> float:
@@ -53,8 +54,13 @@ def manifest_flags_create_missing(*, using: str = "default") -> list[str]:
     """
     created = []
     for name in MANIFEST_FLAGS:
-        _flag, new = get_waffle_flag_model().objects.using(using).get_or_create(
-            name=name, defaults={"everyone": None, "superusers": False, "note": _flag_note(name)},
+        _flag, new = (
+            get_waffle_flag_model()
+            .objects.using(using)
+            .get_or_create(
+                name=name,
+                defaults={"everyone": None, "superusers": False, "note": _flag_note(name)},
+            )
         )
         if new:
             created.append(name)

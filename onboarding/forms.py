@@ -3,6 +3,7 @@
 Each form declares ``kinds`` (field name -> choice/multi/bool/text/pii), which the manifest
 checks against the form's fields and the aggregation reads to decide what is counted.
 """
+
 import re
 import zoneinfo
 
@@ -14,40 +15,78 @@ from django.utils.text import slugify
 from .models import Workspace
 
 ROLE_CHOICES = [
-    ("engineering", "Engineering"), ("design", "Design"), ("product", "Product"), ("data", "Data"),
-    ("marketing", "Marketing"), ("sales", "Sales"), ("support", "Support"),
-    ("operations", "Operations"), ("founder", "Founder"), ("other", "Other"),
+    ("engineering", "Engineering"),
+    ("design", "Design"),
+    ("product", "Product"),
+    ("data", "Data"),
+    ("marketing", "Marketing"),
+    ("sales", "Sales"),
+    ("support", "Support"),
+    ("operations", "Operations"),
+    ("founder", "Founder"),
+    ("other", "Other"),
 ]
 TEAM_SIZE_CHOICES = [(v, v) for v in ("1", "2-10", "11-50", "51-200", "201-1000", "1000+")]
 FUNCTION_CHOICES = [
-    ("engineering", "Engineering"), ("design", "Design"), ("product", "Product"), ("data", "Data"),
-    ("marketing", "Marketing"), ("sales", "Sales"), ("support", "Support"),
-    ("operations", "Operations"), ("finance", "Finance"), ("hr", "HR"), ("other", "Other"),
+    ("engineering", "Engineering"),
+    ("design", "Design"),
+    ("product", "Product"),
+    ("data", "Data"),
+    ("marketing", "Marketing"),
+    ("sales", "Sales"),
+    ("support", "Support"),
+    ("operations", "Operations"),
+    ("finance", "Finance"),
+    ("hr", "HR"),
+    ("other", "Other"),
 ]
 INTENT_CHOICES = [
-    ("project_tracking", "Project tracking"), ("sprint_planning", "Sprint planning"),
-    ("bug_tracking", "Bug tracking"), ("roadmapping", "Roadmapping"),
-    ("documentation", "Documentation"), ("automation", "Automation"), ("reporting", "Reporting"),
+    ("project_tracking", "Project tracking"),
+    ("sprint_planning", "Sprint planning"),
+    ("bug_tracking", "Bug tracking"),
+    ("roadmapping", "Roadmapping"),
+    ("documentation", "Documentation"),
+    ("automation", "Automation"),
+    ("reporting", "Reporting"),
 ]
 EXPERIENCE_CHOICES = [
-    ("none", "None"), ("beginner", "Beginner"), ("intermediate", "Intermediate"), ("advanced", "Advanced"),
+    ("none", "None"),
+    ("beginner", "Beginner"),
+    ("intermediate", "Intermediate"),
+    ("advanced", "Advanced"),
 ]
 AI_USAGE_CHOICES = [("none", "I don't use AI"), ("exploring", "Exploring it"), ("weekly", "Weekly"), ("daily", "Daily")]
 TOOL_CHOICES = [
-    ("github", "GitHub"), ("gitlab", "GitLab"), ("bitbucket", "Bitbucket"), ("jira", "Jira"),
-    ("linear", "Linear"), ("asana", "Asana"), ("trello", "Trello"), ("notion", "Notion"),
-    ("confluence", "Confluence"), ("slack", "Slack"), ("teams", "Microsoft Teams"), ("figma", "Figma"),
-    ("google_workspace", "Google Workspace"), ("microsoft_365", "Microsoft 365"),
+    ("github", "GitHub"),
+    ("gitlab", "GitLab"),
+    ("bitbucket", "Bitbucket"),
+    ("jira", "Jira"),
+    ("linear", "Linear"),
+    ("asana", "Asana"),
+    ("trello", "Trello"),
+    ("notion", "Notion"),
+    ("confluence", "Confluence"),
+    ("slack", "Slack"),
+    ("teams", "Microsoft Teams"),
+    ("figma", "Figma"),
+    ("google_workspace", "Google Workspace"),
+    ("microsoft_365", "Microsoft 365"),
 ]
 INVITE_ROLE_CHOICES = [("member", "Member"), ("admin", "Admin")]
 THEME_CHOICES = [("system", "System"), ("light", "Light"), ("dark", "Dark")]
 DIGEST_CHOICES = [("never", "Never"), ("daily", "Daily"), ("weekly", "Weekly")]
 NOTIFICATION_CHOICES = [
-    ("mentions", "Mentions"), ("assignments", "Assignments"), ("comments", "Comments"),
+    ("mentions", "Mentions"),
+    ("assignments", "Assignments"),
+    ("comments", "Comments"),
     ("status_changes", "Status changes"),
 ]
 LANGUAGE_CHOICES = [
-    ("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español"), ("ja", "日本語"),
+    ("en", "English"),
+    ("de", "Deutsch"),
+    ("fr", "Français"),
+    ("es", "Español"),
+    ("ja", "日本語"),
     ("pt-br", "Português (Brasil)"),
 ]
 MODE_CHOICES = [("create", "Create a new workspace"), ("join", "Join an existing workspace")]
@@ -165,8 +204,13 @@ class WorkProfileForm(StepForm):
     """Work profile; ``ai_usage`` is experimental (the manifest puts it behind a flag)."""
 
     kinds = {
-        "team_name": "text", "team_size": "choice", "timezone": "choice",
-        "functions": "multi", "intents": "multi", "experience": "choice", "ai_usage": "choice",
+        "team_name": "text",
+        "team_size": "choice",
+        "timezone": "choice",
+        "functions": "multi",
+        "intents": "multi",
+        "experience": "choice",
+        "ai_usage": "choice",
     }
 
     team_name = forms.CharField(label="Team name", max_length=80, required=False)
@@ -213,8 +257,11 @@ class InvitesForm(StepForm):
 
 class PreferencesForm(StepForm):
     kinds = {
-        "theme": "choice", "email_digest": "choice", "notifications": "multi",
-        "language": "choice", "product_updates": "bool",
+        "theme": "choice",
+        "email_digest": "choice",
+        "notifications": "multi",
+        "language": "choice",
+        "product_updates": "bool",
     }
 
     theme = ChoiceWithDefaultField(label="Theme", choices=THEME_CHOICES, default="system", widget=forms.RadioSelect)
@@ -248,7 +295,9 @@ class WorkspaceForm(StepForm):
         if "workspace_name" in self.errors:
             return
         if len(name) < 3:
-            self.add_error("workspace_name", ValidationError("Enter a workspace name of 3 to 60 characters.", code="required"))
+            self.add_error(
+                "workspace_name", ValidationError("Enter a workspace name of 3 to 60 characters.", code="required")
+            )
         elif not slugify(name):
             self.add_error("workspace_name", ValidationError("Use at least one letter or digit.", code="invalid"))
         elif Workspace.objects.filter(slug=slugify(name)).exists():

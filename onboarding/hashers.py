@@ -12,6 +12,7 @@ waits for its hash as before.
 Linux lowers the priority of one thread (setpriority on its thread id); elsewhere the threads run
 at normal priority, which is the plain hasher's behaviour.
 """
+
 import logging
 import os
 import threading
@@ -39,8 +40,11 @@ def _hashing_pool() -> ThreadPoolExecutor:
     global _pool, _pool_pid
     with _pool_lock:
         if _pool is None or _pool_pid != os.getpid():
-            _pool = ThreadPoolExecutor(max_workers=settings.PASSWORD_HASHING_THREADS,
-                                       thread_name_prefix="password-hashing", initializer=_lower_priority)
+            _pool = ThreadPoolExecutor(
+                max_workers=settings.PASSWORD_HASHING_THREADS,
+                thread_name_prefix="password-hashing",
+                initializer=_lower_priority,
+            )
             _pool_pid = os.getpid()
         return _pool
 

@@ -9,6 +9,7 @@ turns the manifest and those flags into the steps and fields that session sees. 
 session touches (wizard, API validation, completion, the manifest endpoint) goes through it;
 the answer schema is the whole manifest, so flipping a flag never changes its version.
 """
+
 import functools
 import re
 from collections.abc import Mapping
@@ -52,25 +53,39 @@ class Step:
         """Return this step with the fields ``names`` removed from its form (and its kinds)."""
         if not names & set(self.field_names):
             return self
-        return replace(self, form_class=_form_without(self.form_class, names),
-                       field_flags={name: flag for name, flag in self.field_flags.items() if name not in names})
+        return replace(
+            self,
+            form_class=_form_without(self.form_class, names),
+            field_flags={name: flag for name, flag in self.field_flags.items() if name not in names},
+        )
 
 
 def _form_without(form_class: type, names: frozenset[str]) -> type:
     """Subclass a step form without ``names`` (a form field set to None is removed by Django)."""
-    return type(form_class.__name__, (form_class,), {
-        "__module__": form_class.__module__, "__doc__": form_class.__doc__,
-        "kinds": {name: kind for name, kind in form_class.kinds.items() if name not in names},
-        **{name: None for name in names},
-    })
+    return type(
+        form_class.__name__,
+        (form_class,),
+        {
+            "__module__": form_class.__module__,
+            "__doc__": form_class.__doc__,
+            "kinds": {name: kind for name, kind in form_class.kinds.items() if name not in names},
+            **{name: None for name in names},
+        },
+    )
 
 
 AI_QUESTION_FLAG = "onboarding-ai-question"
 
 STEPS: tuple[Step, ...] = (
     Step("profile", "Profile basics", step_forms.ProfileForm, required=True, skippable=False),
-    Step("work-profile", "Work profile", step_forms.WorkProfileForm, required=True, skippable=False,
-         field_flags={"ai_usage": AI_QUESTION_FLAG}),
+    Step(
+        "work-profile",
+        "Work profile",
+        step_forms.WorkProfileForm,
+        required=True,
+        skippable=False,
+        field_flags={"ai_usage": AI_QUESTION_FLAG},
+    ),
     Step("tools", "Tools", step_forms.ToolsForm, required=False, skippable=True),
     Step("invites", "Invite teammates", step_forms.InvitesForm, required=False, skippable=True),
     Step("preferences", "Preferences", step_forms.PreferencesForm, required=True, skippable=False),
@@ -87,9 +102,9 @@ for _step in STEPS:  # a form and its declared kinds must never drift apart
 assert STEPS[0].flag is None and STEPS[-1].flag is None
 
 # Every flag the manifest references: a session decides all of them when it starts.
-MANIFEST_FLAGS: tuple[str, ...] = tuple(sorted(
-    {step.flag for step in STEPS if step.flag} | {flag for step in STEPS for flag in step.field_flags.values()}
-))
+MANIFEST_FLAGS: tuple[str, ...] = tuple(
+    sorted({step.flag for step in STEPS if step.flag} | {flag for step in STEPS for flag in step.field_flags.values()})
+)
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
@@ -156,7 +171,8 @@ def session_manifest(flags: Mapping[str, bool] | None) -> SessionManifest:
 def _manifest_with(on: frozenset[str]) -> SessionManifest:
     steps = tuple(
         step.without_fields(frozenset(name for name, flag in step.field_flags.items() if flag not in on))
-        for step in STEPS if step.flag is None or step.flag in on
+        for step in STEPS
+        if step.flag is None or step.flag in on
     )
     return SessionManifest(flags={name: name in on for name in MANIFEST_FLAGS}, steps=steps)
 

@@ -1,4 +1,5 @@
 """The onboarding guard: signed-in users finish onboarding before they use the rest of the site."""
+
 from django.conf import settings
 from django.shortcuts import redirect
 
@@ -31,7 +32,7 @@ class OnboardingGuardMiddleware:
         session = session_live_for_user(request.user)
         completed = session is not None and session.is_completed
         if path.startswith(WIZARD_PREFIX):
-            step = path[len(WIZARD_PREFIX):].strip("/")
+            step = path[len(WIZARD_PREFIX) :].strip("/")
             if completed or (session is not None and step in STEP_KEYS and not step_is_reachable(session, step)):
                 return redirect(onboarding_url(session))
             return None

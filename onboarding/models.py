@@ -1,4 +1,5 @@
 """Onboarding sessions, the workspaces they create or join, telemetry and the outbox."""
+
 import secrets
 import uuid
 
@@ -179,7 +180,9 @@ class OnboardingEvent(models.Model):
     session = models.ForeignKey(
         OnboardingSession, on_delete=models.DO_NOTHING, db_constraint=False, related_name="events"
     )
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
     name = models.CharField(max_length=30, choices=Name.choices)
     step = models.CharField(max_length=40, blank=True, default="")
     source = models.CharField(max_length=10, choices=Source.choices)

@@ -4,6 +4,7 @@ The page-flow rules live here once: which step a user resumes at, whether a step
 yet, which steps a session has reached, and where a user belongs (the dashboard once completed).
 The guard middleware, the wizard, its storage, the services and the staff funnel call them.
 """
+
 import hashlib
 import json
 from collections.abc import Collection
@@ -58,7 +59,10 @@ def sessions_in_arm(sessions, *, flag: str, arm: str):
 
 # --- Page flow -----------------------------------------------------------------------------------
 
-def outstanding_step(*, done: Collection[str], skipped: Collection[str], steps: Collection[str] = STEP_KEYS) -> str | None:
+
+def outstanding_step(
+    *, done: Collection[str], skipped: Collection[str], steps: Collection[str] = STEP_KEYS
+) -> str | None:
     """Return the first of ``steps`` (a session's step keys) neither done nor skipped, or None when all are marked."""
     return next((key for key in steps if key not in done and key not in skipped), None)
 
@@ -67,8 +71,9 @@ def first_outstanding_step(session: OnboardingSession) -> str | None:
     """Return the session's first step neither done nor skipped (None when all are, or once completed)."""
     if session.is_completed:
         return None
-    return outstanding_step(done=session.completed_steps, skipped=session.skipped_steps,
-                            steps=manifest_of(session).step_keys)
+    return outstanding_step(
+        done=session.completed_steps, skipped=session.skipped_steps, steps=manifest_of(session).step_keys
+    )
 
 
 def resume_step(session: OnboardingSession) -> str:
@@ -76,15 +81,17 @@ def resume_step(session: OnboardingSession) -> str:
     return first_outstanding_step(session) or STEP_KEYS[-1]
 
 
-def steps_reached(*, done: Collection[str], skipped: Collection[str], completed: bool,
-                  steps: Collection[str] = STEP_KEYS) -> list[str]:
+def steps_reached(
+    *, done: Collection[str], skipped: Collection[str], completed: bool, steps: Collection[str] = STEP_KEYS
+) -> list[str]:
     """Return the steps a session has reached: marked ones and every step up to the first outstanding one.
 
     ``steps``: the session's step keys (a step its flags leave out is never reached).
     """
     outstanding = None if completed else outstanding_step(done=done, skipped=skipped, steps=steps)
     return [
-        key for key in steps
+        key
+        for key in steps
         if key in done or key in skipped or outstanding is None or step_index(key) <= step_index(outstanding)
     ]
 

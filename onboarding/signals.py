@@ -1,4 +1,5 @@
 """Signal receivers: a new login is a return ("resumed"); after migrate, the manifest's flags exist in waffle."""
+
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 

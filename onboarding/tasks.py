@@ -1,5 +1,6 @@
 """Celery tasks of the onboarding app: the outbox's re-dispatch sweep, staff's re-decision of a flag, the purge
 of expired idempotency keys."""
+
 from datetime import timedelta
 
 from celery import shared_task

@@ -6,6 +6,7 @@ address, so neither the HTTPS redirect nor the ALLOWED_HOSTS check may stand in 
 nothing else (sessions, authentication, the onboarding guard) is worth running for them.
 Both are cheap enough to poll every few seconds and are never cached.
 """
+
 import logging
 
 import redis
@@ -33,8 +34,11 @@ def readyz(request) -> JsonResponse:
     checks = {"database": _check(_database)}
     if settings.REDIS_URL:
         checks["broker"] = _check(_broker)
-    checks["outbox"] = _check(_outbox) if checks["database"]["status"] == "ok" else {
-        "status": "fail", "error": "the database is unavailable"}
+    checks["outbox"] = (
+        _check(_outbox)
+        if checks["database"]["status"] == "ok"
+        else {"status": "fail", "error": "the database is unavailable"}
+    )
     ready = all(check["status"] == "ok" for check in checks.values())
     body = {"status": "ok" if ready else "unavailable", "checks": checks}
     return _never_cached(JsonResponse(body, status=200 if ready else 503))

@@ -4,6 +4,7 @@ The embedded default needs no environment at all: SQLite, Celery tasks in-proces
 e-mail. Production sets SECRET_KEY, DEBUG=false, ALLOWED_HOSTS, DATABASE_URL and REDIS_URL.
 Sections: core, database, auth, onboarding, API, Celery, export, logging.
 """
+
 from datetime import timedelta
 from pathlib import Path
 
@@ -114,8 +115,11 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # With DEBUG off: hashed names (cached for ever by browsers) and pre-compressed copies, made
     # by collectstatic. With DEBUG on the files are served as they are in the source tree.
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG
-                    else "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
 }
 # WhiteNoise reads DEBUG when the first request arrives; tests turn DEBUG off only then, so pin
 # the development behaviour (files found in the source tree, re-scanned) to the DEBUG read here.
@@ -139,7 +143,9 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=8)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_MAX_SIZE > 0:
     if DATABASES["default"]["CONN_MAX_AGE"]:  # Django would refuse it only at the first query
-        raise environ.ImproperlyConfigured("CONN_MAX_AGE > 0 needs DATABASE_POOL_MAX_SIZE=0: the pool keeps connections itself")
+        raise environ.ImproperlyConfigured(
+            "CONN_MAX_AGE > 0 needs DATABASE_POOL_MAX_SIZE=0: the pool keeps connections itself"
+        )
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
         "max_size": DATABASE_POOL_MAX_SIZE,
@@ -158,7 +164,9 @@ CACHES = {
         "KEY_PREFIX": "onboarding",
         # A hung Redis must not hang a login: give up after a second (the request then fails).
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
-    } if REDIS_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    }
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
 }
 
 # --- Auth -------------------------------------------------------------------------------
@@ -306,13 +314,13 @@ CELERY_TASK_PUBLISH_RETRY = False
 ONBOARDING_OUTBOX_PUBLISH_TIMEOUT = env.float("ONBOARDING_OUTBOX_PUBLISH_TIMEOUT", default=1.0)
 
 # The ingestion task's limits, read by aggregation/tasks.py and by the visibility timeout below.
-ONBOARDING_INGEST_TIME_LIMIT = 120          # seconds; the soft limit is 20 s earlier
-ONBOARDING_INGEST_RETRY_BACKOFF_MAX = 600   # seconds between retries at most
+ONBOARDING_INGEST_TIME_LIMIT = 120  # seconds; the soft limit is 20 s earlier
+ONBOARDING_INGEST_RETRY_BACKOFF_MAX = 600  # seconds between retries at most
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A message unacknowledged this long (a killed worker) goes back to the queue. It must exceed
     # the longest task and the longest retry countdown, or a slow task would run twice at once.
     "visibility_timeout": max(3600, 2 * (ONBOARDING_INGEST_TIME_LIMIT + ONBOARDING_INGEST_RETRY_BACKOFF_MAX)),
-    "max_retries": 1,                 # connection attempts when publishing, then fail
+    "max_retries": 1,  # connection attempts when publishing, then fail
     "interval_start": 0,
     "interval_step": 0.2,
     "interval_max": 0.5,
@@ -363,8 +371,11 @@ CELERY_BEAT_SCHEDULE = {
     "onboarding-answers-nightly-export": {
         "task": "aggregation.export_onboarding_answers_nightly",
         "schedule": crontab(
-            minute=_export_cron[0], hour=_export_cron[1], day_of_month=_export_cron[2],
-            month_of_year=_export_cron[3], day_of_week=_export_cron[4],
+            minute=_export_cron[0],
+            hour=_export_cron[1],
+            day_of_month=_export_cron[2],
+            month_of_year=_export_cron[3],
+            day_of_week=_export_cron[4],
         ),
     },
 }

@@ -1,4 +1,5 @@
 """Helpers for the aggregation tests: completion messages with varied answers, waiting."""
+
 import contextlib
 import random
 import time
@@ -26,8 +27,9 @@ def varied_answers(rng: random.Random) -> dict:
     return answers
 
 
-def completion_message_for(user, *, session_id=None, completed_at=None, answers=None, version=ANSWER_SCHEMA_VERSION,
-                           rng=None) -> dict:
+def completion_message_for(
+    user, *, session_id=None, completed_at=None, answers=None, version=ANSWER_SCHEMA_VERSION, rng=None
+) -> dict:
     """Return a contract-shaped completion message for ``user``."""
     return {
         "user_id": user.pk,

@@ -2,6 +2,7 @@
 
 The project's settings, with the test run's fast password hasher so users created by the tests can log in.
 """
+
 from onboarding_project.settings import *  # noqa: F401,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -7,6 +7,7 @@ again **on the same port**: the origin stays the same, so the page's cookies, se
 IndexedDB stay too. ``fail_next`` makes a route answer 503 at the network layer (Playwright),
 never by stubbing ``fetch`` in page code.
 """
+
 import os
 import signal
 import socket
@@ -27,8 +28,13 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 PASSWORD = "a-long-passphrase-42"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -56,8 +62,12 @@ def new_page(browser, *, javascript=True):
     context = browser.new_context(java_script_enabled=javascript)
     context.set_default_timeout(15_000)
     # Shown with a failing test's output: what the page's scripts said.
-    context.on("console", lambda message: print(f"browser console {message.type}: {message.text}")
-               if message.type in ("error", "warning") else None)
+    context.on(
+        "console",
+        lambda message: (
+            print(f"browser console {message.type}: {message.text}") if message.type in ("error", "warning") else None
+        ),
+    )
     context.on("weberror", lambda error: print(f"browser page error: {error.error}"))
     return context, context.new_page()
 
@@ -73,7 +83,11 @@ def _database_url() -> str:
     assert database["ENGINE"] == "django.db.backends.postgresql", (
         "the browser tests' server process shares the test database: run them on PostgreSQL (DATABASE_URL)"
     )
-    user, host, port = database.get("USER") or "postgres", database.get("HOST") or "127.0.0.1", database.get("PORT") or 5432
+    user, host, port = (
+        database.get("USER") or "postgres",
+        database.get("HOST") or "127.0.0.1",
+        database.get("PORT") or 5432,
+    )
     password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
     return f"postgres://{user}{password}@{host}:{port}/{database['NAME']}"
 
@@ -87,8 +101,11 @@ class WizardServer:
         self.process = None
         self.log = tempfile.NamedTemporaryFile(prefix="wizard-server-", suffix=".log", delete=False)
         self.env = {
-            **os.environ, "DATABASE_URL": _database_url(), "DJANGO_SETTINGS_MODULE": "tests.browser_server_settings",
-            "DEBUG": "true", "PYTHONUNBUFFERED": "1",
+            **os.environ,
+            "DATABASE_URL": _database_url(),
+            "DJANGO_SETTINGS_MODULE": "tests.browser_server_settings",
+            "DEBUG": "true",
+            "PYTHONUNBUFFERED": "1",
         }
         self.env.pop("REDIS_URL", None)  # Celery in-process: a completion is ingested by the server itself
 
@@ -96,7 +113,10 @@ class WizardServer:
         assert self.process is None, "already running"
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks", f"127.0.0.1:{self.port}"],
-            cwd=PROJECT_DIR, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=PROJECT_DIR,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
@@ -136,8 +156,17 @@ def wizard_server(django_db_setup):
         os.unlink(server.log.name)
 
 
-def fail_next(page, url_glob: str, *, times: int, method: str = "PATCH", action: str | None = None,
-              status: int = 503, after_server=False, headers: dict | None = None):
+def fail_next(
+    page,
+    url_glob: str,
+    *,
+    times: int,
+    method: str = "PATCH",
+    action: str | None = None,
+    status: int = 503,
+    after_server=False,
+    headers: dict | None = None,
+):
     """Answer the next ``times`` ``method`` requests to ``url_glob`` with ``status``; return the count.
 
     ``action`` limits it to JSON bodies with that ``action`` (autosave's drafts pass through).
@@ -158,7 +187,9 @@ def fail_next(page, url_glob: str, *, times: int, method: str = "PATCH", action:
         failed["count"] += 1
         if after_server:
             route.fetch()
-        route.fulfill(status=status, content_type="text/html", body="<h1>Service unavailable</h1>", headers=headers or {})
+        route.fulfill(
+            status=status, content_type="text/html", body="<h1>Service unavailable</h1>", headers=headers or {}
+        )
 
     page.route(url_glob, handle)
     return failed

@@ -1,4 +1,5 @@
 """The usual actors: a new user, a half-way user, a completed user, staff and an outsider."""
+
 import pytest
 from django.core.cache import cache
 from django.test import Client
@@ -21,6 +22,7 @@ def _fresh_throttle_counts():
 @pytest.fixture
 def as_user():
     """Return a factory of API clients that send a bearer token of the given user."""
+
     def _client(user) -> APIClient:
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
@@ -59,7 +61,10 @@ def complete_through_services(user, *, workspace_name="Analytical Engines", sour
             user=session.user, step=step, answers=valid_answers(step), revision=session.revision, source=source
         )
     session = services.session_save_step(
-        user=session.user, step="workspace", revision=session.revision, source=source,
+        user=session.user,
+        step="workspace",
+        revision=session.revision,
+        source=source,
         answers=valid_answers("workspace", workspace_name=workspace_name),
     )
     return services.session_complete(user=session.user, revision=session.revision, source=source)

@@ -1,4 +1,5 @@
 """Helpers of the export tests: an export storage in a temporary directory, and reading runs back."""
+
 import gzip
 import json
 from pathlib import Path

@@ -1,4 +1,5 @@
 """factory_boy factories and valid answers for every step."""
+
 import copy
 import uuid
 
@@ -13,13 +14,20 @@ from onboarding.models import OnboardingSession
 VALID_ANSWERS = {
     "profile": {"full_name": "Ada Lovelace", "job_title": "Analyst", "role": "engineering"},
     "work-profile": {
-        "team_name": "Engines", "team_size": "2-10", "timezone": "Europe/London",
-        "functions": ["engineering", "data"], "intents": ["project_tracking", "reporting"], "experience": "advanced",
+        "team_name": "Engines",
+        "team_size": "2-10",
+        "timezone": "Europe/London",
+        "functions": ["engineering", "data"],
+        "intents": ["project_tracking", "reporting"],
+        "experience": "advanced",
     },
     "tools": {"tools": ["github", "slack"], "other_tools": ["Babbage"]},
     "invites": {"emails": ["charles@example.com"], "invite_role": "member"},
     "preferences": {
-        "theme": "dark", "email_digest": "weekly", "notifications": ["mentions"], "language": "en",
+        "theme": "dark",
+        "email_digest": "weekly",
+        "notifications": ["mentions"],
+        "language": "en",
         "product_updates": True,
     },
     "workspace": {"mode": "create", "workspace_name": "Analytical Engines", "join_code": ""},
@@ -55,8 +63,14 @@ def session_data(done_steps=(), skipped_steps=(), answers=None, flags=None) -> d
     stored = {step: valid_answers(step) for step in done_steps}
     if answers:
         stored.update(copy.deepcopy(answers))
-    return {"answers": stored, "completed_steps": list(done_steps), "skipped_steps": list(skipped_steps),
-            "drafts": {}, "history": [], "flags": {name: name in (flags or ()) for name in MANIFEST_FLAGS}}
+    return {
+        "answers": stored,
+        "completed_steps": list(done_steps),
+        "skipped_steps": list(skipped_steps),
+        "drafts": {},
+        "history": [],
+        "flags": {name: name in (flags or ()) for name in MANIFEST_FLAGS},
+    }
 
 
 class OnboardingSessionFactory(factory.django.DjangoModelFactory):

@@ -4,6 +4,7 @@
 event, sharing nothing with ``aggregation.funnel`` but the page-flow rule of which steps a
 session reached (``onboarding.selectors.steps_reached`` over its manifest): the rollups must equal it.
 """
+
 import statistics
 from collections import Counter, defaultdict
 
@@ -15,8 +16,11 @@ from onboarding.selectors import manifest_of, steps_reached
 from .factories import OnboardingSessionFactory
 
 FRICTION = {
-    "validation_failed": "validation_failures", "revision_conflict": "conflicts", "conflict_shown": "conflicts",
-    "save_retried": "retries", "save_queued": "queued_saves",
+    "validation_failed": "validation_failures",
+    "revision_conflict": "conflicts",
+    "conflict_shown": "conflicts",
+    "save_retried": "retries",
+    "save_queued": "queued_saves",
 }
 
 
@@ -32,8 +36,9 @@ def session_at(started_at, *, done=(), skipped=(), state="in_progress", flags=No
 
 def event_at(session, name: str, step: str, at, *, duration_ms=None, source="api") -> OnboardingEvent:
     """Record an event of ``session`` created at ``at`` (created_at is stamped on insert, then moved)."""
-    event = OnboardingEvent.objects.create(session=session, user_id=session.user_id, name=name, step=step,
-                                           source=source, duration_ms=duration_ms)
+    event = OnboardingEvent.objects.create(
+        session=session, user_id=session.user_id, name=name, step=step, source=source, duration_ms=duration_ms
+    )
     OnboardingEvent.objects.filter(pk=event.pk).update(created_at=at)
     return event
 
@@ -70,10 +75,23 @@ def expected_funnel(*, started_after=None, started_before=None, flag="", arm="")
             if event.name in ("step_saved", "step_skipped") and event.duration_ms is not None:
                 durations[event.step].append(event.duration_ms)
     return {
-        key: {**{name: counts[key][name] for name in (
-            "reached", "completed", "skipped", "dropped", "validation_failures", "conflicts", "retries", "queued_saves")},
+        key: {
+            **{
+                name: counts[key][name]
+                for name in (
+                    "reached",
+                    "completed",
+                    "skipped",
+                    "dropped",
+                    "validation_failures",
+                    "conflicts",
+                    "retries",
+                    "queued_saves",
+                )
+            },
             "median": statistics.median(durations[key]) if durations[key] else None,
-            "p90": percentile(durations[key], 0.9) if durations[key] else None}
+            "p90": percentile(durations[key], 0.9) if durations[key] else None,
+        }
         for key in STEP_KEYS
     }
 
@@ -82,8 +100,19 @@ def assert_funnel_equals_expected(steps, expected: dict) -> None:
     """Assert the selector's steps equal the plain computation: counts exactly, times within the bucket error."""
     for step in steps:
         want = expected[step.key]
-        got = {name: getattr(step, name) for name in (
-            "reached", "completed", "skipped", "dropped", "validation_failures", "conflicts", "retries", "queued_saves")}
+        got = {
+            name: getattr(step, name)
+            for name in (
+                "reached",
+                "completed",
+                "skipped",
+                "dropped",
+                "validation_failures",
+                "conflicts",
+                "retries",
+                "queued_saves",
+            )
+        }
         assert got == {name: want[name] for name in got}, step.key
         for value, exact in ((step.median_ms, want["median"]), (step.p90_ms, want["p90"])):
             if exact is None:

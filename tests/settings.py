@@ -3,6 +3,7 @@
 pytest-django still runs every test with DEBUG off; this only picks the development defaults that
 are read at import (no SECRET_KEY needed, no HTTPS redirect, unhashed static file names).
 """
+
 import os
 
 os.environ.setdefault("DEBUG", "true")

@@ -1,4 +1,5 @@
 """The admin lists of big tables: no full COUNT(*), no SELECT DISTINCT, drill-downs and searches on indexes."""
+
 import uuid
 from datetime import UTC, datetime
 
@@ -35,13 +36,25 @@ def rows(db):
 
 
 CASES = [
-    (SESSIONS, {}), (SESSIONS, {"state__exact": "completed"}), (SESSIONS, {"current_step__exact": "work-profile"}),
-    (SESSIONS, {"version__exact": "1"}), (SESSIONS, {"started_at__year": "2025"}),
-    (SESSIONS, {"started_at__year": "2025", "started_at__month": "2"}), (SESSIONS, {"q": "ad"}),
-    (EVENTS, {}), (EVENTS, {"name__exact": "validation_failed"}), (EVENTS, {"source__exact": "browser"}),
-    (EVENTS, {"step": "tools"}), (EVENTS, {"created_at__year": "2025"}), (EVENTS, {"q": "ada@example.org"}),
-    (OUTBOX, {}), (OUTBOX, {"state__exact": "pending"}), (OUTBOX, {"topic__exact": "onboarding.session_completed"}),
-    (SNAPSHOTS, {}), (SNAPSHOTS, {"role": "design"}), (SNAPSHOTS, {"q": "ada"}),
+    (SESSIONS, {}),
+    (SESSIONS, {"state__exact": "completed"}),
+    (SESSIONS, {"current_step__exact": "work-profile"}),
+    (SESSIONS, {"version__exact": "1"}),
+    (SESSIONS, {"started_at__year": "2025"}),
+    (SESSIONS, {"started_at__year": "2025", "started_at__month": "2"}),
+    (SESSIONS, {"q": "ad"}),
+    (EVENTS, {}),
+    (EVENTS, {"name__exact": "validation_failed"}),
+    (EVENTS, {"source__exact": "browser"}),
+    (EVENTS, {"step": "tools"}),
+    (EVENTS, {"created_at__year": "2025"}),
+    (EVENTS, {"q": "ada@example.org"}),
+    (OUTBOX, {}),
+    (OUTBOX, {"state__exact": "pending"}),
+    (OUTBOX, {"topic__exact": "onboarding.session_completed"}),
+    (SNAPSHOTS, {}),
+    (SNAPSHOTS, {"role": "design"}),
+    (SNAPSHOTS, {"q": "ada"}),
 ]
 
 
@@ -74,7 +87,11 @@ def test_the_date_drill_down_lists_the_months_between_the_first_and_last_row(sta
     response = staff.get(reverse(SESSIONS), {"started_at__year": "2025"})
     html = response.content.decode()
     assert [m for m in ("February 2025", "March 2025", "April 2025", "May 2025") if m in html] == [
-        "February 2025", "March 2025", "April 2025", "May 2025"]  # April has no rows: listed anyway
+        "February 2025",
+        "March 2025",
+        "April 2025",
+        "May 2025",
+    ]  # April has no rows: listed anyway
     assert "January 2025" not in html and "June 2025" not in html
     assert response.context["cl"].result_count == 2
 
@@ -88,7 +105,9 @@ def test_the_fixed_filters_offer_the_manifests_steps_and_the_browsers_event_name
     html = staff.get(reverse(EVENTS)).content.decode()
     positions = [html.index(f"?step={key}") for key in ("profile", "work-profile", "tools", "invites")]
     assert positions == sorted(positions)
-    assert all(f"?name__exact={name}" in html for name in ("save_retried", "save_queued", "save_replayed", "conflict_shown"))
+    assert all(
+        f"?name__exact={name}" in html for name in ("save_retried", "save_queued", "save_replayed", "conflict_shown")
+    )
     assert "?source__exact=browser" in html
     retried = staff.get(reverse(EVENTS), {"name__exact": "save_retried"}).context["cl"]
     assert retried.result_count == 2

@@ -1,4 +1,5 @@
 """The Django admin for staff: every page renders, answers are readable and escaped, actions use the services."""
+
 from datetime import timedelta
 
 import pytest
@@ -7,7 +8,6 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
-
 from waffle.models import Sample, Switch
 
 from aggregation.models import AnswerArmTotal, AnswerGroupTotal, AnswerSnapshot, ExportRun
@@ -30,8 +30,9 @@ def everything(db):
     OnboardingSessionFactory(user=UserFactory(username="halfway"), done_steps=("profile", "work-profile"))
     AnswerSnapshotFactory(user=completed.user, session_id=completed.pk, completed_at=completed.completed_at)
     AnswerGroupTotal.objects.create(step="profile", question="role", answer="engineering", count=1)
-    AnswerArmTotal.objects.create(flag="onboarding-ai-question", arm="on", step="profile", question="role",
-                                  answer="engineering", count=1)
+    AnswerArmTotal.objects.create(
+        flag="onboarding-ai-question", arm="on", step="profile", question="role", answer="engineering", count=1
+    )
     Switch.objects.create(name="a-switch")  # waffle's own models (its flags: the manifest's, made by migrate)
     Sample.objects.create(name="a-sample", percent=10)
     ExportRun.objects.create(window_end=timezone.now(), rows=1, files=["a.ndjson"])
@@ -47,10 +48,17 @@ def _registered():
 def test_every_model_of_the_project_is_registered():
     labels = {model._meta.label for model in admin.site._registry}
     assert {
-        "onboarding.OnboardingSession", "onboarding.OnboardingEvent", "onboarding.OutboxMessage",
-        "onboarding.Workspace", "onboarding.WorkspaceMembership", "onboarding.Invitation",
-        "aggregation.AnswerSnapshot", "aggregation.AnswerGroupTotal", "aggregation.AnswerArmTotal",
-        "aggregation.ExportRun", "waffle.Flag",
+        "onboarding.OnboardingSession",
+        "onboarding.OnboardingEvent",
+        "onboarding.OutboxMessage",
+        "onboarding.Workspace",
+        "onboarding.WorkspaceMembership",
+        "onboarding.Invitation",
+        "aggregation.AnswerSnapshot",
+        "aggregation.AnswerGroupTotal",
+        "aggregation.AnswerArmTotal",
+        "aggregation.ExportRun",
+        "waffle.Flag",
     } <= labels
 
 
@@ -65,10 +73,17 @@ def test_every_changelist_and_change_form_renders_for_staff(staff, everything):
         assert change.status_code == 200, opts.label
 
 
-@pytest.mark.parametrize("query", [
-    {"state__exact": "in_progress"}, {"current_step__exact": "tools"}, {"version__exact": "1"}, {"q": "ADA@example.org"},
-    {"q": "ad"}, {"started_at__year": str(timezone.now().year)},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"state__exact": "in_progress"},
+        {"current_step__exact": "tools"},
+        {"version__exact": "1"},
+        {"q": "ADA@example.org"},
+        {"q": "ad"},
+        {"started_at__year": str(timezone.now().year)},
+    ],
+)
 def test_the_sessions_changelist_filters_and_searches(staff, everything, query):
     response = staff.get(reverse("admin:onboarding_onboardingsession_changelist"), query)
     assert response.status_code == 200
@@ -80,14 +95,20 @@ def test_the_sessions_search_finds_by_username(staff, everything):
     assert [s.user.username for s in response.context["cl"].result_list] == ["halfway"]
 
 
-@pytest.mark.parametrize("url_name, query", [
-    ("admin:aggregation_answersnapshot_changelist", {"role": "engineering"}),
-    ("admin:aggregation_answersnapshot_changelist", {"completed_at__year": str(timezone.now().year)}),
-    ("admin:aggregation_answergrouptotal_changelist", {"step": "profile", "question": "role"}),
-    ("admin:onboarding_outboxmessage_changelist", {"state__exact": "pending"}),
-    ("admin:onboarding_outboxmessage_changelist", {"state__exact": "failed"}),
-    ("admin:onboarding_onboardingevent_changelist", {"name__exact": "step_saved", "source__exact": "api", "step": "tools"}),
-])
+@pytest.mark.parametrize(
+    "url_name, query",
+    [
+        ("admin:aggregation_answersnapshot_changelist", {"role": "engineering"}),
+        ("admin:aggregation_answersnapshot_changelist", {"completed_at__year": str(timezone.now().year)}),
+        ("admin:aggregation_answergrouptotal_changelist", {"step": "profile", "question": "role"}),
+        ("admin:onboarding_outboxmessage_changelist", {"state__exact": "pending"}),
+        ("admin:onboarding_outboxmessage_changelist", {"state__exact": "failed"}),
+        (
+            "admin:onboarding_onboardingevent_changelist",
+            {"name__exact": "step_saved", "source__exact": "api", "step": "tools"},
+        ),
+    ],
+)
 def test_the_analytics_and_outbox_filters_render(staff, everything, url_name, query):
     assert staff.get(reverse(url_name), query).status_code == 200
 
@@ -127,13 +148,19 @@ def test_the_answers_table_shows_choice_labels_like_the_wizard(staff, everything
 
 
 def test_user_text_in_the_answers_table_is_escaped(staff):
-    answers = {"profile": valid_answers("profile", full_name=SCRIPT, job_title="<b>boss</b>"),
-               "tools": valid_answers("tools", other_tools=[SCRIPT])}
-    session = OnboardingSessionFactory(done_steps=("profile",), data={
-        "answers": answers, "completed_steps": ["profile"], "skipped_steps": [], "drafts": {}, "history": []})
+    answers = {
+        "profile": valid_answers("profile", full_name=SCRIPT, job_title="<b>boss</b>"),
+        "tools": valid_answers("tools", other_tools=[SCRIPT]),
+    }
+    session = OnboardingSessionFactory(
+        done_steps=("profile",),
+        data={"answers": answers, "completed_steps": ["profile"], "skipped_steps": [], "drafts": {}, "history": []},
+    )
     snapshot = AnswerSnapshotFactory(answers=answers)
-    for url in (reverse("admin:onboarding_onboardingsession_change", args=[session.pk]),
-                reverse("admin:aggregation_answersnapshot_change", args=[snapshot.pk])):
+    for url in (
+        reverse("admin:onboarding_onboardingsession_change", args=[session.pk]),
+        reverse("admin:aggregation_answersnapshot_change", args=[snapshot.pk]),
+    ):
         html = staff.get(url).content.decode()
         assert SCRIPT not in html and "<b>boss</b>" not in html
         assert html.count("&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;") == 2  # a full name, a list of text
@@ -149,9 +176,13 @@ def test_sessions_are_read_only_in_the_admin(staff, everything):
 
 
 def test_the_reset_action_restarts_onboarding_through_the_service(staff, everything):
-    response = staff.post(reverse("admin:onboarding_onboardingsession_changelist"), {
-        "action": "reset_onboarding", "_selected_action": [str(everything.pk)],
-    })
+    response = staff.post(
+        reverse("admin:onboarding_onboardingsession_changelist"),
+        {
+            "action": "reset_onboarding",
+            "_selected_action": [str(everything.pk)],
+        },
+    )
     assert response.status_code == 302
     everything.refresh_from_db()
     assert everything.state == "superseded"
@@ -164,9 +195,13 @@ def test_the_redispatch_action_sends_pending_messages_again(staff, everything):
     message = OutboxMessage.objects.get(session=everything)
     assert message.state == "pending"
     attempts = message.attempts
-    response = staff.post(reverse("admin:onboarding_outboxmessage_changelist"), {
-        "action": "redispatch", "_selected_action": [str(message.pk)],
-    })
+    response = staff.post(
+        reverse("admin:onboarding_outboxmessage_changelist"),
+        {
+            "action": "redispatch",
+            "_selected_action": [str(message.pk)],
+        },
+    )
     assert response.status_code == 302
     message.refresh_from_db()
     assert message.attempts == attempts + 1
@@ -177,8 +212,8 @@ def test_the_funnel_page_draws_the_drop_off_as_svg(staff, everything):
     response = staff.get(reverse("admin:onboarding_funnel"))
     assert response.status_code == 200
     html = response.content.decode()
-    chart = html[html.index('<svg role="img"'):]
-    chart = chart[:chart.index("</svg>")]
+    chart = html[html.index('<svg role="img"') :]
+    chart = chart[: chart.index("</svg>")]
     assert "<script" not in chart  # server-rendered: no JavaScript draws it
     assert chart.count('class="bar-done"') == 6
     assert "Invite teammates" in html and "% drop-off" in html
@@ -206,7 +241,9 @@ def test_the_funnel_page_has_a_last_hour_view(staff, everything):
 
 def test_the_funnel_page_shows_friction_per_step_as_columns_and_markers(staff, everything):
     session = OnboardingSession.objects.get(user__username="halfway")
-    OnboardingEvent.objects.create(session=session, user=session.user, name="validation_failed", step="tools", source="wizard")
+    OnboardingEvent.objects.create(
+        session=session, user=session.user, name="validation_failed", step="tools", source="wizard"
+    )
     response = staff.get(reverse("admin:onboarding_funnel"))
     html = response.content.decode()
     assert "Validation failures" in html and "Queued saves" in html
@@ -235,10 +272,15 @@ def test_the_funnel_page_is_for_staff_only(client, outsider):
     assert "/admin/login/" in response["Location"]
 
 
-@pytest.mark.parametrize("url_name", [
-    "admin:aggregation_answersnapshot_changelist", "admin:onboarding_onboardingevent_changelist",
-    "admin:onboarding_outboxmessage_changelist", "admin:aggregation_answergrouptotal_changelist",
-])
+@pytest.mark.parametrize(
+    "url_name",
+    [
+        "admin:aggregation_answersnapshot_changelist",
+        "admin:onboarding_onboardingevent_changelist",
+        "admin:onboarding_outboxmessage_changelist",
+        "admin:aggregation_answergrouptotal_changelist",
+    ],
+)
 @pytest.mark.parametrize("term", ["ada", "42", "0d5f1a3e-1234-4abc-8def-0123456789ab"])
 def test_the_admin_searches_accept_any_text(staff, everything, url_name, term):
     assert staff.get(reverse(url_name), {"q": term}).status_code == 200
@@ -262,4 +304,6 @@ def test_a_snapshot_is_found_by_its_users_username_prefix_or_exact_email(staff, 
 
 @pytest.mark.parametrize("term", ["da", "ada@example", "example.org"])
 def test_the_search_matches_no_substring_of_a_username_or_address(staff, everything, term):
-    assert staff.get(reverse("admin:aggregation_answersnapshot_changelist"), {"q": term}).context["cl"].result_count == 0
+    assert (
+        staff.get(reverse("admin:aggregation_answersnapshot_changelist"), {"q": term}).context["cl"].result_count == 0
+    )

@@ -1,4 +1,5 @@
 """Who may use the staff API: anonymous 401, non-staff 403, staff 200, by session and by bearer token."""
+
 import pytest
 from django.test import Client
 from drf_spectacular.generators import SchemaGenerator
@@ -84,8 +85,12 @@ def test_it_rejects_a_superuser_without_is_staff(client, snapshot, django_user_m
 def test_it_describes_every_staff_endpoint_in_the_openapi_schema():
     schema = SchemaGenerator().get_schema(request=None, public=True)
     paths = schema["paths"]
-    for path in ("/api/admin/onboarding/answers", "/api/admin/onboarding/answers/{user_id}",
-                 "/api/admin/onboarding/totals", "/api/admin/onboarding/funnel"):
+    for path in (
+        "/api/admin/onboarding/answers",
+        "/api/admin/onboarding/answers/{user_id}",
+        "/api/admin/onboarding/totals",
+        "/api/admin/onboarding/funnel",
+    ):
         assert "get" in paths[path], path
     listed = {p["name"] for p in paths["/api/admin/onboarding/answers"]["get"]["parameters"]}
     assert {"cursor", "page_size", "role", "workspace", "completed_after", "completed_before"} <= listed
@@ -95,8 +100,13 @@ def test_it_describes_every_staff_endpoint_in_the_openapi_schema():
     funnel = {p["name"] for p in paths["/api/admin/onboarding/funnel"]["get"]["parameters"]}
     assert {"started_after", "started_before"} <= funnel
     components = schema["components"]["schemas"]
-    assert {"AdminAnswersPage", "AdminUserAnswers", "AdminAnswerTotals", "AdminOnboardingFunnel",
-            "SnapshotDocument"} <= set(components)
+    assert {
+        "AdminAnswersPage",
+        "AdminUserAnswers",
+        "AdminAnswerTotals",
+        "AdminOnboardingFunnel",
+        "SnapshotDocument",
+    } <= set(components)
 
 
 def test_the_schema_serializer_describes_exactly_the_snapshot_document(snapshot):

@@ -1,5 +1,6 @@
 """GET /api/admin/onboarding/answers and /answers/<user_id>: results, filters, cursor pagination."""
-from datetime import datetime, timedelta, timezone as dt_timezone
+
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -12,7 +13,7 @@ from .factories import AnswerSnapshotFactory, UserFactory, valid_answers
 pytestmark = pytest.mark.django_db
 
 URL = "/api/admin/onboarding/answers"
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=dt_timezone.utc)
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def _snapshot(minutes=0, role="engineering", **kwargs):
@@ -33,8 +34,17 @@ def test_it_lists_snapshots_newest_first_in_the_contract_shape(staff):
     assert body["next"] is None and body["previous"] is None
     assert _ids(response) == [str(newer.session_id), str(older.session_id)]
     first = body["results"][0]
-    assert set(first) == {"session_id", "user_id", "workspace_id", "role", "answer_schema_version", "completed_at",
-                          "answers", "flattened", "flags"}
+    assert set(first) == {
+        "session_id",
+        "user_id",
+        "workspace_id",
+        "role",
+        "answer_schema_version",
+        "completed_at",
+        "answers",
+        "flattened",
+        "flags",
+    }
     assert first["user_id"] == newer.user_id
     assert first["role"] == "engineering"
     assert datetime.fromisoformat(first["completed_at"]) == newer.completed_at
@@ -71,7 +81,9 @@ def test_it_returns_no_results_for_an_unknown_workspace_slug_or_id(staff):
 
 def test_it_filters_by_completion_window_inclusive_after_exclusive_before(staff):
     before, at_start, inside, at_end = _snapshot(-1), _snapshot(0), _snapshot(30), _snapshot(60)
-    response = staff.get(URL, {"completed_after": T0.isoformat(), "completed_before": (T0 + timedelta(minutes=60)).isoformat()})
+    response = staff.get(
+        URL, {"completed_after": T0.isoformat(), "completed_before": (T0 + timedelta(minutes=60)).isoformat()}
+    )
     assert _ids(response) == [str(inside.session_id), str(at_start.session_id)]
     assert str(before.session_id) not in _ids(staff.get(URL, {"completed_after": "2026-03-01T12:00:00Z"}))
     assert _ids(staff.get(URL, {"completed_before": "2026-03-01T12:00:00+00:00"})) == [str(before.session_id)]
@@ -88,20 +100,23 @@ def test_it_combines_filters(staff):
     assert _ids(response) == [str(match.session_id)]
 
 
-@pytest.mark.parametrize("param, value, code", [
-    ("role", "astronaut", "invalid_filter"),
-    ("workspace", "not a slug!", "invalid_filter"),
-    ("completed_after", "yesterday", "invalid_filter"),
-    ("completed_after", "2026-13-01T00:00:00Z", "invalid_filter"),
-    ("completed_before", "2026-02-30", "invalid_filter"),
-    ("page_size", "0", "invalid_page_size"),
-    ("page_size", "501", "invalid_page_size"),
-    ("page_size", "-5", "invalid_page_size"),
-    ("page_size", "ten", "invalid_page_size"),
-    ("page_size", "2.5", "invalid_page_size"),
-    ("cursor", "bm90LWEtY3Vyc29y", "invalid_cursor"),
-    ("cursor", "%%%", "invalid_cursor"),
-])
+@pytest.mark.parametrize(
+    "param, value, code",
+    [
+        ("role", "astronaut", "invalid_filter"),
+        ("workspace", "not a slug!", "invalid_filter"),
+        ("completed_after", "yesterday", "invalid_filter"),
+        ("completed_after", "2026-13-01T00:00:00Z", "invalid_filter"),
+        ("completed_before", "2026-02-30", "invalid_filter"),
+        ("page_size", "0", "invalid_page_size"),
+        ("page_size", "501", "invalid_page_size"),
+        ("page_size", "-5", "invalid_page_size"),
+        ("page_size", "ten", "invalid_page_size"),
+        ("page_size", "2.5", "invalid_page_size"),
+        ("cursor", "bm90LWEtY3Vyc29y", "invalid_cursor"),
+        ("cursor", "%%%", "invalid_cursor"),
+    ],
+)
 def test_it_rejects_a_bad_parameter_with_400_naming_it(staff, param, value, code):
     response = staff.get(URL, {param: value})
     assert response.status_code == 400

@@ -1,17 +1,17 @@
 """The answers list's queries are index range scans on PostgreSQL: no Seq Scan, no Sort, no OFFSET."""
+
 import random
 import uuid
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
 
 from adminapi.pagination import Cursor, keyset_queryset
 from adminapi.selectors import AnswerFilters, snapshots_filtered
-from aggregation.models import AnswerSnapshot
 from aggregation.documents import SNAPSHOT_DOCUMENT_FIELDS
+from aggregation.models import AnswerSnapshot
 from onboarding.models import Workspace
-
 
 pytestmark = [
     pytest.mark.django_db,
@@ -20,7 +20,7 @@ pytestmark = [
 
 ROWS = 6000
 ROLES = ("engineering", "design", "product", "data", "marketing", "sales", "support", "operations", "founder", "other")
-T0 = datetime(2026, 1, 1, tzinfo=dt_timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -33,14 +33,22 @@ def many_snapshots(db, django_user_model):
     users = django_user_model.objects.bulk_create(
         django_user_model(username=f"plan{n}", password="!") for n in range(2000)
     )
-    workspaces = Workspace.objects.bulk_create(Workspace(name=f"W{n}", slug=f"w-{n}", join_code=f"code-{n}") for n in range(8))
+    workspaces = Workspace.objects.bulk_create(
+        Workspace(name=f"W{n}", slug=f"w-{n}", join_code=f"code-{n}") for n in range(8)
+    )
     order = list(range(ROWS))
     random.Random(5).shuffle(order)
     AnswerSnapshot.objects.bulk_create(
         AnswerSnapshot(
-            session_id=uuid.uuid4(), user=users[n % 2000], workspace=workspaces[n % 8], role=ROLES[n % 10],
-            answer_schema_version=1, completed_at=T0 + timedelta(minutes=n // 3), ingested_at=T0,
-            answers={"profile": {"role": ROLES[n % 10]}}, flattened=[{"step": "profile", "question": "role", "value": ROLES[n % 10]}],
+            session_id=uuid.uuid4(),
+            user=users[n % 2000],
+            workspace=workspaces[n % 8],
+            role=ROLES[n % 10],
+            answer_schema_version=1,
+            completed_at=T0 + timedelta(minutes=n // 3),
+            ingested_at=T0,
+            answers={"profile": {"role": ROLES[n % 10]}},
+            flattened=[{"step": "profile", "question": "role", "value": ROLES[n % 10]}],
         )
         for n in order
     )
@@ -60,10 +68,16 @@ CASES = {
     "workspace": (lambda ws: AnswerFilters(workspace_id=ws[3].pk), "snap_ws_completed"),
     "completed_after": (lambda ws: AnswerFilters(completed_after=T0 + timedelta(minutes=100)), "snap_completed_desc"),
     "completed_before": (lambda ws: AnswerFilters(completed_before=T0 + timedelta(minutes=900)), "snap_completed_desc"),
-    "window": (lambda ws: AnswerFilters(completed_after=T0 + timedelta(minutes=100),
-                                        completed_before=T0 + timedelta(minutes=900)), "snap_completed_desc"),
-    "role and window": (lambda ws: AnswerFilters(role="data", completed_after=T0 + timedelta(minutes=100)),
-                        "snap_role_completed"),
+    "window": (
+        lambda ws: AnswerFilters(
+            completed_after=T0 + timedelta(minutes=100), completed_before=T0 + timedelta(minutes=900)
+        ),
+        "snap_completed_desc",
+    ),
+    "role and window": (
+        lambda ws: AnswerFilters(role="data", completed_after=T0 + timedelta(minutes=100)),
+        "snap_role_completed",
+    ),
 }
 
 
@@ -87,7 +101,9 @@ def test_a_deep_page_is_an_index_range_scan_from_the_cursor(many_snapshots, case
     make_filters, index = CASES[case]
     queryset = _page_query(make_filters(many_snapshots), MIDDLE)
     _assert_index_range_scan(queryset, index)
-    assert "completed_at" in queryset.explain().split("Index Cond:")[1].split("\n")[0]  # the cursor is in the index condition
+    assert (
+        "completed_at" in queryset.explain().split("Index Cond:")[1].split("\n")[0]
+    )  # the cursor is in the index condition
 
 
 @pytest.mark.parametrize("case", ["no filter", "role", "workspace"])

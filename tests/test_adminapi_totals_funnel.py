@@ -1,4 +1,5 @@
 """GET /api/admin/onboarding/totals and /funnel, and the funnel selector behind the admin page."""
+
 from datetime import timedelta
 
 import pytest
@@ -21,13 +22,13 @@ FUNNEL = "/api/admin/onboarding/funnel"
 @pytest.fixture
 def totals(db):
     rows = [
-        ("profile", "role", "engineering", 7), ("profile", "role", "design", 3),
-        ("work-profile", "team_size", "2-10", 4), ("work-profile", "functions", "data", 2),
+        ("profile", "role", "engineering", 7),
+        ("profile", "role", "design", 3),
+        ("work-profile", "team_size", "2-10", 4),
+        ("work-profile", "functions", "data", 2),
         ("preferences", "product_updates", "true", 5),
     ]
-    AnswerGroupTotal.objects.bulk_create(
-        AnswerGroupTotal(step=s, question=q, answer=a, count=c) for s, q, a, c in rows
-    )
+    AnswerGroupTotal.objects.bulk_create(AnswerGroupTotal(step=s, question=q, answer=a, count=c) for s, q, a, c in rows)
 
 
 def test_it_lists_all_totals_in_manifest_order_most_frequent_first(staff, totals):
@@ -36,8 +37,10 @@ def test_it_lists_all_totals_in_manifest_order_most_frequent_first(staff, totals
     results = response.json()["results"]
     assert results[0] == {"step": "profile", "question": "role", "answer": "engineering", "count": 7}
     assert [(r["step"], r["question"], r["answer"]) for r in results] == [
-        ("profile", "role", "engineering"), ("profile", "role", "design"),
-        ("work-profile", "team_size", "2-10"), ("work-profile", "functions", "data"),
+        ("profile", "role", "engineering"),
+        ("profile", "role", "design"),
+        ("work-profile", "team_size", "2-10"),
+        ("work-profile", "functions", "data"),
         ("preferences", "product_updates", "true"),
     ]
 
@@ -60,11 +63,14 @@ def test_it_filters_totals_by_question_alone(staff, totals):
     assert [r["answer"] for r in results] == ["engineering", "design"]
 
 
-@pytest.mark.parametrize("params, param", [
-    ({"step": "billing"}, "step"),
-    ({"step": "work-profile", "question": "role"}, "question"),
-    ({"question": "favourite_colour"}, "question"),
-])
+@pytest.mark.parametrize(
+    "params, param",
+    [
+        ({"step": "billing"}, "step"),
+        ({"step": "work-profile", "question": "role"}, "question"),
+        ({"question": "favourite_colour"}, "question"),
+    ],
+)
 def test_it_rejects_an_unknown_step_or_question_with_400(staff, totals, params, param):
     response = staff.get(TOTALS, params)
     assert response.status_code == 400
@@ -74,7 +80,12 @@ def test_it_rejects_an_unknown_step_or_question_with_400(staff, totals, params, 
 
 def _event(session, name, step, duration_ms):
     return OnboardingEvent.objects.create(
-        session=session, user_id=session.user_id, name=name, step=step, source="api", duration_ms=duration_ms,
+        session=session,
+        user_id=session.user_id,
+        name=name,
+        step=step,
+        source="api",
+        duration_ms=duration_ms,
     )
 
 
@@ -153,9 +164,20 @@ def test_the_funnel_api_returns_every_step(staff, funnel_sessions):
     assert body["started_after"] is None
     tools = body["steps"][2]
     assert within_bucket_error(tools.pop("median_ms"), 600) and within_bucket_error(tools.pop("p90_ms"), 760)
-    assert tools == {"step": "tools", "title": "Tools", "skippable": True, "reached": 3, "completed": 1,
-                     "skipped": 1, "dropped": 1, "drop_off_rate": pytest.approx(0.3333, abs=1e-4),
-                     "validation_failures": 1, "conflicts": 0, "retries": 1, "queued_saves": 0}
+    assert tools == {
+        "step": "tools",
+        "title": "Tools",
+        "skippable": True,
+        "reached": 3,
+        "completed": 1,
+        "skipped": 1,
+        "dropped": 1,
+        "drop_off_rate": pytest.approx(0.3333, abs=1e-4),
+        "validation_failures": 1,
+        "conflicts": 0,
+        "retries": 1,
+        "queued_saves": 0,
+    }
 
 
 def test_the_funnel_api_filters_by_the_start_window(staff, funnel_sessions, funnel_source):
@@ -172,11 +194,14 @@ def test_the_funnel_api_filters_by_the_start_window(staff, funnel_sessions, funn
     assert old["sessions"] == 1
 
 
-@pytest.mark.parametrize("params, param", [
-    ({"started_after": "last week"}, "started_after"),
-    ({"started_before": "2026-02-30"}, "started_before"),
-    ({"started_after": "2026-03-02", "started_before": "2026-03-01"}, "started_before"),
-])
+@pytest.mark.parametrize(
+    "params, param",
+    [
+        ({"started_after": "last week"}, "started_after"),
+        ({"started_before": "2026-02-30"}, "started_before"),
+        ({"started_after": "2026-03-02", "started_before": "2026-03-01"}, "started_before"),
+    ],
+)
 def test_the_funnel_api_rejects_a_bad_window_with_400(staff, params, param):
     response = staff.get(FUNNEL, params)
     assert response.status_code == 400

@@ -1,4 +1,5 @@
 """The backfill and the totals consistency check, through their management commands."""
+
 import random
 from collections import Counter
 from datetime import timedelta
@@ -32,10 +33,14 @@ def completed_sessions(db):
     """Seven completed sessions (one of answer schema 0, one since superseded) and one in progress."""
     rng, start = random.Random(31), timezone.now() - timedelta(days=10)
     sessions = [
-        CompletedSessionFactory(completed_at=start + timedelta(days=day), data=session_data(answers=varied_answers(rng)))
+        CompletedSessionFactory(
+            completed_at=start + timedelta(days=day), data=session_data(answers=varied_answers(rng))
+        )
         for day in range(6)
     ]
-    sessions.append(CompletedSessionFactory(answer_schema_version=0, completed_at=start, data={"answers": v0_answers()}))
+    sessions.append(
+        CompletedSessionFactory(answer_schema_version=0, completed_at=start, data={"answers": v0_answers()})
+    )
     OnboardingSession.objects.filter(pk=sessions[0].pk).update(state=OnboardingSession.State.SUPERSEDED)
     OnboardingSessionFactory(done_steps=("profile",))
     return sessions
@@ -51,8 +56,10 @@ def test_the_backfill_creates_every_snapshot_then_finds_them_unchanged(completed
     assert "7 sessions: 0 created, 0 updated, 7 unchanged, 0 stale" in second
     assert ingested == dict(AnswerSnapshot.objects.values_list("session_id", "ingested_at"))
     assert set(ingested) == {session.pk for session in completed_sessions}
-    assert totals() == totals_expected() and sum(totals()[("profile", "role", r)] for r in
-                                                  ("engineering", "design", "product", "data", "founder")) == 7
+    assert (
+        totals() == totals_expected()
+        and sum(totals()[("profile", "role", r)] for r in ("engineering", "design", "product", "data", "founder")) == 7
+    )
 
 
 def test_the_backfill_updates_a_snapshot_whose_session_changed(completed_sessions):

@@ -1,9 +1,9 @@
 """The embedded default (no REDIS_URL): the same task runs in-process right after the commit."""
+
 import pytest
 from django.db import OperationalError
 
 from aggregation import tasks
-
 from aggregation.models import AnswerGroupTotal, AnswerSnapshot
 from onboarding.models import OutboxMessage
 from onboarding_project.celery import app

@@ -1,4 +1,5 @@
 """The ingestion service: snapshots and totals, ordering, idempotence, concurrency, upgrades."""
+
 import random
 import threading
 from collections import Counter
@@ -176,12 +177,21 @@ def v0_answers() -> dict:
     return {
         "profile": {"name": "Ada Lovelace", "jobTitle": "Analyst", "role": "data"},
         "workProfile": {
-            "teamName": "Engines", "teamSize": 7, "timezone": "Europe/London", "functions": ["data"],
-            "intents": ["reporting"], "experience": "advanced",
+            "teamName": "Engines",
+            "teamSize": 7,
+            "timezone": "Europe/London",
+            "functions": ["data"],
+            "intents": ["reporting"],
+            "experience": "advanced",
         },
         "tools": {"tools": ["github"], "otherTools": []},
-        "preferences": {"theme": "dark", "emailDigest": "daily", "notifications": [], "language": "en",
-                        "productUpdates": False},
+        "preferences": {
+            "theme": "dark",
+            "emailDigest": "daily",
+            "notifications": [],
+            "language": "en",
+            "productUpdates": False,
+        },
         "workspace": {"mode": "create", "workspaceName": "Analytical Engines"},
     }
 

@@ -1,4 +1,5 @@
 """End to end: completion → outbox → Redis → a real Celery worker → snapshot and totals."""
+
 import os
 import random
 from collections import Counter

@@ -1,11 +1,11 @@
 """Authentication, CSRF, throttling and the OpenAPI schema/docs of the API (CONTRACT §3)."""
+
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.middleware.csrf import get_token
-from django.test import RequestFactory
-from django.test import override_settings
+from django.test import RequestFactory, override_settings
 from rest_framework.test import APIClient
 
 from onboarding.api.tokens import AccessToken
@@ -25,9 +25,15 @@ def _bearer(token) -> APIClient:
     return client
 
 
-@pytest.mark.parametrize("method,url", [
-    ("get", PROGRESS_URL), ("patch", PROGRESS_URL), ("post", COMPLETE_URL), ("get", "/api/onboarding/manifest"),
-])
+@pytest.mark.parametrize(
+    "method,url",
+    [
+        ("get", PROGRESS_URL),
+        ("patch", PROGRESS_URL),
+        ("post", COMPLETE_URL),
+        ("get", "/api/onboarding/manifest"),
+    ],
+)
 def test_anonymous_requests_are_401_with_a_code(method, url):
     response = getattr(APIClient(), method)(url, {}, format="json")
     assert response.status_code == 401
@@ -51,7 +57,11 @@ def test_an_expired_bearer_token_is_401_token_not_valid(new_user):
 
 
 def test_a_refresh_token_is_not_accepted_as_an_access_token(new_user, client):
-    refresh = APIClient().post("/api/auth/token", {"username": "newbie", "password": PASSWORD}, format="json").json()["refresh"]
+    refresh = (
+        APIClient()
+        .post("/api/auth/token", {"username": "newbie", "password": PASSWORD}, format="json")
+        .json()["refresh"]
+    )
     response = _bearer(refresh).get(PROGRESS_URL)
     assert response.status_code == 401
     assert response.json()["code"] == "token_not_valid"
@@ -75,9 +85,14 @@ def test_the_access_token_lifetime_comes_from_the_setting(new_user, settings):
     assert api_settings.ACCESS_TOKEN_LIFETIME == settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"] <= timedelta(minutes=15)
 
 
-@pytest.mark.parametrize("method,url,body", [
-    ("patch", PROGRESS_URL, {"step": "tools", "action": "skip"}), ("post", COMPLETE_URL, {}), ("get", PROGRESS_URL, {}),
-])
+@pytest.mark.parametrize(
+    "method,url,body",
+    [
+        ("patch", PROGRESS_URL, {"step": "tools", "action": "skip"}),
+        ("post", COMPLETE_URL, {}),
+        ("get", PROGRESS_URL, {}),
+    ],
+)
 def test_a_token_of_a_deactivated_user_reads_and_writes_nothing(halfway_session, method, url, body):
     """Reads and writes alike authenticate the token's user: a deactivated account can do neither."""
     token = AccessToken.for_user(halfway_session.user)
@@ -138,8 +153,9 @@ def test_session_auth_reads_without_csrf_but_writes_need_it(halfway_user):
     progress = client.get(PROGRESS_URL)
     assert progress.status_code == 200
 
-    response = client.patch(PROGRESS_URL, {"revision": progress.json()["revision"], "step": "tools", "action": "skip"},
-                            format="json")
+    response = client.patch(
+        PROGRESS_URL, {"revision": progress.json()["revision"], "step": "tools", "action": "skip"}, format="json"
+    )
     assert response.status_code == 403
     assert response.json()["code"] == "csrf_failed"
     assert halfway_user.onboarding_sessions.get().revision == progress.json()["revision"]
@@ -152,8 +168,12 @@ def test_session_auth_with_the_csrf_token_writes(halfway_user):
     csrf_token = get_token(page_request)  # what a same-origin page would embed
     client.cookies[settings.CSRF_COOKIE_NAME] = page_request.META["CSRF_COOKIE"]
     revision = client.get(PROGRESS_URL).json()["revision"]
-    response = client.patch(PROGRESS_URL, {"revision": revision, "step": "tools", "action": "skip"}, format="json",
-                            HTTP_X_CSRFTOKEN=csrf_token)
+    response = client.patch(
+        PROGRESS_URL,
+        {"revision": revision, "step": "tools", "action": "skip"},
+        format="json",
+        HTTP_X_CSRFTOKEN=csrf_token,
+    )
     assert response.status_code == 200
     assert response.json()["skipped_steps"] == ["tools"]
 
@@ -163,12 +183,16 @@ def test_writes_beyond_the_rate_are_429_with_retry_after(new_user):
     client = _bearer(AccessToken.for_user(new_user))
     revision = client.get(PROGRESS_URL).json()["revision"]
     for _ in range(3):
-        response = client.patch(PROGRESS_URL, {"revision": revision, "step": "profile", "action": "draft",
-                                               "answers": {"fullName": "A"}}, format="json")
+        response = client.patch(
+            PROGRESS_URL,
+            {"revision": revision, "step": "profile", "action": "draft", "answers": {"fullName": "A"}},
+            format="json",
+        )
         assert response.status_code == 200
         revision = response.json()["revision"]
-    response = client.patch(PROGRESS_URL, {"revision": revision, "step": "profile", "action": "draft", "answers": {}},
-                            format="json")
+    response = client.patch(
+        PROGRESS_URL, {"revision": revision, "step": "profile", "action": "draft", "answers": {}}, format="json"
+    )
     assert response.status_code == 429
     body = response.json()
     assert body["code"] == "throttled"
@@ -183,8 +207,9 @@ def test_the_write_throttle_counts_per_user(new_user, outsider):
     for user in (new_user, outsider):
         client = _bearer(AccessToken.for_user(user))
         revision = client.get(PROGRESS_URL).json()["revision"]
-        response = client.patch(PROGRESS_URL, {"revision": revision, "step": "profile", "action": "draft", "answers": {}},
-                                format="json")
+        response = client.patch(
+            PROGRESS_URL, {"revision": revision, "step": "profile", "action": "draft", "answers": {}}, format="json"
+        )
         assert response.status_code == 200
 
 
@@ -219,7 +244,9 @@ def test_nothing_takes_a_user_id():
 @override_settings(CORS_ALLOWED_ORIGINS=["https://app.example.com"])
 def test_a_cross_origin_spa_may_call_with_a_bearer_token_and_read_the_etag(new_user):
     preflight = APIClient().options(
-        PROGRESS_URL, HTTP_ORIGIN="https://app.example.com", HTTP_ACCESS_CONTROL_REQUEST_METHOD="PATCH",
+        PROGRESS_URL,
+        HTTP_ORIGIN="https://app.example.com",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="PATCH",
         HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, content-type, if-match",
     )
     assert preflight.status_code == 200

@@ -1,4 +1,5 @@
 """POST /api/onboarding/events: browser telemetry, authenticated, rate-limited, fixed fields only."""
+
 import pytest
 from django.test import Client
 
@@ -21,12 +22,19 @@ def test_it_records_a_retried_save_with_source_browser(started, as_user):
 
     assert response.status_code == 204
     event = OnboardingEvent.objects.get(name="save_retried")
-    assert (event.source, event.step, event.detail, event.user_id) == ("browser", "work-profile", {"retries": 2}, started.pk)
+    assert (event.source, event.step, event.detail, event.user_id) == (
+        "browser",
+        "work-profile",
+        {"retries": 2},
+        started.pk,
+    )
 
 
 def test_it_records_a_queued_save_and_how_long_its_replay_waited(started, as_user):
     assert as_user(started).post(URL, {"name": "save_queued", "step": "profile"}, format="json").status_code == 204
-    response = as_user(started).post(URL, {"name": "save_replayed", "step": "profile", "waited_ms": 42_000}, format="json")
+    response = as_user(started).post(
+        URL, {"name": "save_replayed", "step": "profile", "waited_ms": 42_000}, format="json"
+    )
 
     assert response.status_code == 204
     queued, replayed = OnboardingEvent.objects.filter(source="browser").order_by("id")
@@ -45,16 +53,19 @@ def test_it_records_a_conflict_shown_without_moving_step_timings(started, as_use
     assert OnboardingEvent.objects.get(name="conflict_shown").duration_ms is None
 
 
-@pytest.mark.parametrize("body", [
-    {"name": "step_saved", "step": "profile"},
-    {"name": "save_retried", "step": "nowhere"},
-    {"name": "save_retried", "step": "profile", "retries": 0},
-    {"name": "conflict_shown", "step": "profile", "retries": 1},
-    {"name": "conflict_shown", "step": "profile", "note": "free text"},
-    {"name": "save_queued", "step": "profile", "waited_ms": 5},
-    {"name": "save_replayed", "step": "profile", "waited_ms": -1},
-    {"name": "save_replayed", "step": "profile", "waited_ms": 10**12},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "step_saved", "step": "profile"},
+        {"name": "save_retried", "step": "nowhere"},
+        {"name": "save_retried", "step": "profile", "retries": 0},
+        {"name": "conflict_shown", "step": "profile", "retries": 1},
+        {"name": "conflict_shown", "step": "profile", "note": "free text"},
+        {"name": "save_queued", "step": "profile", "waited_ms": 5},
+        {"name": "save_replayed", "step": "profile", "waited_ms": -1},
+        {"name": "save_replayed", "step": "profile", "waited_ms": 10**12},
+    ],
+)
 def test_it_refuses_anything_but_the_fixed_fields(started, as_user, body):
     response = as_user(started).post(URL, body, format="json")
 
@@ -64,7 +75,10 @@ def test_it_refuses_anything_but_the_fixed_fields(started, as_user, body):
 
 
 def test_it_needs_credentials_and_csrf(started):
-    assert Client().post(URL, {"name": "conflict_shown", "step": "profile"}, content_type="application/json").status_code == 401
+    assert (
+        Client().post(URL, {"name": "conflict_shown", "step": "profile"}, content_type="application/json").status_code
+        == 401
+    )
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(started)
     response = browser.post(URL, {"name": "conflict_shown", "step": "profile"}, content_type="application/json")
@@ -74,7 +88,9 @@ def test_it_needs_credentials_and_csrf(started):
 def test_it_is_rate_limited_per_user(started, as_user, settings):
     settings.API_BROWSER_EVENT_THROTTLE_RATE = "2/min"
     client = as_user(started)
-    codes = [client.post(URL, {"name": "conflict_shown", "step": "profile"}, format="json").status_code for _ in range(3)]
+    codes = [
+        client.post(URL, {"name": "conflict_shown", "step": "profile"}, format="json").status_code for _ in range(3)
+    ]
 
     assert codes == [204, 204, 429]
     assert OnboardingEvent.objects.filter(name="conflict_shown").count() == 2

@@ -1,4 +1,5 @@
 """Contract tests of POST /api/onboarding/complete and GET /api/onboarding/manifest (CONTRACT §3)."""
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -59,7 +60,9 @@ def test_an_unfinished_session_is_a_400_naming_the_blocking_step(as_user, halfwa
     assert body["code"] == "validation_failed"
     assert body["blocking_step"] == "preferences"  # tools and invites are optional
     assert [(i["step"], i["code"]) for i in body["issues"]] == [
-        ("preferences", "step_incomplete"), ("workspace", "step_incomplete")]
+        ("preferences", "step_incomplete"),
+        ("workspace", "step_incomplete"),
+    ]
     assert not OutboxMessage.objects.filter(session=halfway_session).exists()
 
 
@@ -73,8 +76,9 @@ def test_a_taken_workspace_name_blocks_at_the_workspace_step(as_user, ready_sess
 
 def test_a_stale_revision_is_a_409_revision_conflict(as_user, ready_session):
     stale = ready_session.revision
-    services.session_save_draft(user=ready_session.user, step="tools", answers={"tools": ["jira"]}, revision=stale,
-                                source="wizard")
+    services.session_save_draft(
+        user=ready_session.user, step="tools", answers={"tools": ["jira"]}, revision=stale, source="wizard"
+    )
     response = as_user(ready_session.user).post(URL, {"revision": stale}, format="json")
     assert response.status_code == 409
     body = response.json()
@@ -95,12 +99,16 @@ def test_a_full_flow_through_the_api_alone(as_user, new_user):
     revision = client.get(PROGRESS_URL).json()["revision"]
     for step in ("profile", "workProfile", "tools", "invites", "preferences"):
         key = "work-profile" if step == "workProfile" else step
-        response = client.patch(PROGRESS_URL, {"revision": revision, "step": step, "answers": valid_answers(key)},
-                                format="json")
+        response = client.patch(
+            PROGRESS_URL, {"revision": revision, "step": step, "answers": valid_answers(key)}, format="json"
+        )
         assert response.status_code == 200, response.json()
         revision = response.json()["revision"]
-    response = client.patch(PROGRESS_URL, {"revision": revision, "step": "workspace",
-                                           "answers": valid_answers("workspace", workspace_name="Difference")}, format="json")
+    response = client.patch(
+        PROGRESS_URL,
+        {"revision": revision, "step": "workspace", "answers": valid_answers("workspace", workspace_name="Difference")},
+        format="json",
+    )
     response = client.post(URL, {"revision": response.json()["revision"]}, format="json")
     assert response.status_code == 200
     assert response.json()["completed_steps"] == list(ALL_BUT_COMPLETION)

@@ -4,6 +4,7 @@ schemathesis generates valid and invalid requests from the schema served at /api
 sends them, as the signed-in half-way user, through the WSGI app; hypothesis is bounded and
 derandomized so the run is stable and short.
 """
+
 import json
 from collections import Counter
 
@@ -13,11 +14,14 @@ from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given
-from hypothesis import strategies as st
 from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from rest_framework.test import APIClient
 from schemathesis.checks import (
-    content_type_conformance, not_a_server_error, response_headers_conformance, response_schema_conformance,
+    content_type_conformance,
+    not_a_server_error,
+    response_headers_conformance,
+    response_schema_conformance,
     status_code_conformance,
 )
 from schemathesis.generation import DataGenerationMethod
@@ -28,16 +32,34 @@ from onboarding.models import OnboardingSession
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 FUZZED_PATHS = (
-    "/api/users/me/onboarding-progress", "/api/onboarding/complete", "/api/onboarding/manifest",
-    "/api/auth/token", "/api/auth/token/refresh",
+    "/api/users/me/onboarding-progress",
+    "/api/onboarding/complete",
+    "/api/onboarding/manifest",
+    "/api/auth/token",
+    "/api/auth/token/refresh",
 )
-CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          response_headers_conformance)
+CHECKS = (
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+)
 EXAMPLES_PER_OPERATION = 40
 # Random text is almost never a step or the current revision: steer half of the bodies to real
 # steps (in every case style) and the live revision, so the run reaches the services' rules too.
-STEP_NAMES = (None, "profile", "work-profile", "workProfile", "work_profile", "tools", "invites", "preferences",
-              "workspace", "Tools")
+STEP_NAMES = (
+    None,
+    "profile",
+    "work-profile",
+    "workProfile",
+    "work_profile",
+    "tools",
+    "invites",
+    "preferences",
+    "workspace",
+    "Tools",
+)
 
 
 def _steer(case, *, step, revision) -> None:
@@ -87,10 +109,14 @@ def fuzzable(settings):
 
 
 def test_the_api_never_fails_and_always_answers_as_its_schema_says(
-    halfway_user, served_schema, wsgi_app_in_test_transaction, fuzzable,
+    halfway_user,
+    served_schema,
+    wsgi_app_in_test_transaction,
+    fuzzable,
 ):
     schema = schemathesis.from_dict(
-        served_schema, app=wsgi_app_in_test_transaction,
+        served_schema,
+        app=wsgi_app_in_test_transaction,
         data_generation_methods=[DataGenerationMethod.positive, DataGenerationMethod.negative],
     )
     auth = {"Authorization": f"Bearer {AccessToken.for_user(halfway_user)}"}
@@ -99,8 +125,14 @@ def test_the_api_never_fails_and_always_answers_as_its_schema_says(
     seen = Counter()
 
     for operation in operations:
-        @hypothesis_settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None,
-                             suppress_health_check=list(HealthCheck))
+
+        @hypothesis_settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy(), step=st.sampled_from(STEP_NAMES), fresh=st.booleans())
         def check(case, step, fresh):
             live = OnboardingSession.objects.get(user=halfway_user)

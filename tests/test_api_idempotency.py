@@ -1,4 +1,5 @@
 """Idempotency-Key on PATCH progress and POST complete (CONTRACT §3)."""
+
 import threading
 import time
 from datetime import timedelta
@@ -56,8 +57,16 @@ def test_a_repeat_after_later_writes_still_gets_the_first_answer(new_user, as_us
     client = as_user(new_user)
     session = services.session_get_or_start(user=new_user, source="api")
     first = _patch(client, _save_profile(session.revision), key="k1")
-    _patch(client, {"revision": first.json()["revision"], "step": "work-profile", "action": "save",
-                    "answers": valid_answers("work-profile")}, key="k2")
+    _patch(
+        client,
+        {
+            "revision": first.json()["revision"],
+            "step": "work-profile",
+            "action": "save",
+            "answers": valid_answers("work-profile"),
+        },
+        key="k2",
+    )
 
     again = _patch(client, _save_profile(session.revision), key="k1")
 
@@ -98,8 +107,9 @@ def test_complete_with_the_same_key_twice_completes_once(as_user):
     user = UserFactory(username="finisher")
     session = services.session_get_or_start(user=user, source="api")
     for step in ("profile", "work-profile", "tools", "invites", "preferences", "workspace"):
-        session = services.session_save_step(user=user, step=step, answers=valid_answers(step),
-                                             revision=session.revision, source="api")
+        session = services.session_save_step(
+            user=user, step=step, answers=valid_answers(step), revision=session.revision, source="api"
+        )
     client = as_user(user)
 
     first = client.post(COMPLETE, {"revision": session.revision}, format="json", HTTP_IDEMPOTENCY_KEY="finish-1")
@@ -130,13 +140,19 @@ def test_a_refused_request_is_kept_so_its_repeat_gets_the_same_answer_and_record
 def test_a_stale_request_repeated_with_its_key_gets_its_first_conflict_again(new_user, as_user):
     client = as_user(new_user)
     session = services.session_get_or_start(user=new_user, source="api")
-    services.session_save_draft(user=new_user, step="profile", answers={"fullName": "A"}, revision=session.revision,
-                                source="api")
+    services.session_save_draft(
+        user=new_user, step="profile", answers={"fullName": "A"}, revision=session.revision, source="api"
+    )
     stale = _save_profile(session.revision)
 
     first = _patch(client, stale, key="k1")
-    services.session_save_draft(user=new_user, step="profile", answers={"fullName": "B"},
-                                revision=first.json()["current"]["revision"], source="api")
+    services.session_save_draft(
+        user=new_user,
+        step="profile",
+        answers={"fullName": "B"},
+        revision=first.json()["current"]["revision"],
+        source="api",
+    )
     again = _patch(client, stale, key="k1")
 
     assert first.status_code == again.status_code == 409
@@ -148,7 +164,8 @@ def test_an_expired_key_is_forgotten_and_purged(new_user, as_user, settings):
     client = as_user(new_user)
     session = services.session_get_or_start(user=new_user, source="api")
     expire = lambda: IdempotencyKey.objects.update(  # noqa: E731
-        created_at=timezone.now() - timedelta(seconds=settings.ONBOARDING_IDEMPOTENCY_TTL_SECONDS + 1))
+        created_at=timezone.now() - timedelta(seconds=settings.ONBOARDING_IDEMPOTENCY_TTL_SECONDS + 1)
+    )
     _patch(client, _save_profile(session.revision), key="k1")
     expire()
 
@@ -184,7 +201,10 @@ def test_a_completed_users_repeat_of_complete_is_kept_like_the_first(as_user):
     first = client.post(COMPLETE, {"revision": "anything"}, format="json", HTTP_IDEMPOTENCY_KEY="again")
 
     assert first.status_code == 200
-    assert client.post(COMPLETE, {"revision": "anything"}, format="json", HTTP_IDEMPOTENCY_KEY="again").json() == first.json()
+    assert (
+        client.post(COMPLETE, {"revision": "anything"}, format="json", HTTP_IDEMPOTENCY_KEY="again").json()
+        == first.json()
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -221,8 +241,9 @@ def _wait_until_waiting_on_locks(count: int, timeout: float = 10.0) -> None:
     with connection.cursor() as cursor:
         while time.monotonic() < deadline:
             cursor.execute("SELECT pg_stat_clear_snapshot()")  # else a transaction sees one snapshot only
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                           "AND wait_event_type = 'Lock'")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
             if cursor.fetchone()[0] >= count:
                 return
             time.sleep(0.02)

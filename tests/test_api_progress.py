@@ -1,4 +1,5 @@
 """Contract tests of GET/PATCH /api/users/me/onboarding-progress (CONTRACT §3), on PostgreSQL."""
+
 import json
 
 import pytest
@@ -12,8 +13,21 @@ pytestmark = pytest.mark.django_db
 
 URL = "/api/users/me/onboarding-progress"
 PROGRESS_KEYS = {
-    "session_id", "revision", "version", "answer_schema_version", "state", "current_step", "next_step",
-    "completed_steps", "skipped_steps", "steps", "answers", "checksum", "started_at", "updated_at", "completed_at",
+    "session_id",
+    "revision",
+    "version",
+    "answer_schema_version",
+    "state",
+    "current_step",
+    "next_step",
+    "completed_steps",
+    "skipped_steps",
+    "steps",
+    "answers",
+    "checksum",
+    "started_at",
+    "updated_at",
+    "completed_at",
 }
 
 
@@ -36,8 +50,21 @@ def test_it_returns_the_progress_document_with_an_etag(as_user, new_user):
     assert body["state"] == "in_progress"
     assert body["current_step"] == body["next_step"] == "profile"
     assert body["completed_steps"] == body["skipped_steps"] == []
-    assert [s["key"] for s in body["steps"]] == ["profile", "work-profile", "tools", "invites", "preferences", "workspace"]
-    assert body["steps"][2] == {"key": "tools", "title": "Tools", "required": False, "skippable": True, "status": "pending"}
+    assert [s["key"] for s in body["steps"]] == [
+        "profile",
+        "work-profile",
+        "tools",
+        "invites",
+        "preferences",
+        "workspace",
+    ]
+    assert body["steps"][2] == {
+        "key": "tools",
+        "title": "Tools",
+        "required": False,
+        "skippable": True,
+        "status": "pending",
+    }
     assert body["answers"] == {} and body["checksum"] == answers_checksum({})
     assert body["completed_at"] is None
     assert OnboardingEvent.objects.filter(user=new_user, name="started", source="api").count() == 1
@@ -54,8 +81,10 @@ def test_it_shows_a_halfway_user_their_answers_and_next_step(as_user, halfway_us
 def test_it_saves_a_step_and_answers_with_the_new_revision(as_user, new_user):
     client = as_user(new_user)
     before = _progress(client)
-    response = _patch(client, {"revision": before["revision"], "step": "profile", "action": "save",
-                               "answers": valid_answers("profile")})
+    response = _patch(
+        client,
+        {"revision": before["revision"], "step": "profile", "action": "save", "answers": valid_answers("profile")},
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["revision"] != before["revision"]
@@ -80,10 +109,22 @@ def test_save_is_the_default_action(as_user, new_user):
 def test_it_accepts_camel_case_step_and_field_names(as_user, new_user):
     client = as_user(new_user)
     revision = _progress(client)["revision"]
-    revision = _patch(client, {"revision": revision, "step": "profile",
-                               "answers": {"fullName": "Ada", "job-title": "Analyst", "role": "data"}}).json()["revision"]
-    answers = {"teamSize": "2-10", "timezone": "Europe/Berlin", "functions": ["data"],
-               "intents": ["reporting"], "experience": "none", "team-name": "Engines"}
+    revision = _patch(
+        client,
+        {
+            "revision": revision,
+            "step": "profile",
+            "answers": {"fullName": "Ada", "job-title": "Analyst", "role": "data"},
+        },
+    ).json()["revision"]
+    answers = {
+        "teamSize": "2-10",
+        "timezone": "Europe/Berlin",
+        "functions": ["data"],
+        "intents": ["reporting"],
+        "experience": "none",
+        "team-name": "Engines",
+    }
     response = _patch(client, {"revision": revision, "step": "workProfile", "answers": answers})
     assert response.status_code == 200
     body = response.json()
@@ -137,8 +178,15 @@ def test_back_unmarks_the_previous_step_and_makes_it_current(as_user, halfway_us
 def test_draft_stores_partial_answers_without_validating_or_marking(as_user, new_user):
     client = as_user(new_user)
     revision = _progress(client)["revision"]
-    response = _patch(client, {"revision": revision, "step": "profile", "action": "draft",
-                               "answers": {"fullName": "Ad", "role": "not-a-role"}})
+    response = _patch(
+        client,
+        {
+            "revision": revision,
+            "step": "profile",
+            "action": "draft",
+            "answers": {"fullName": "Ad", "role": "not-a-role"},
+        },
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["completed_steps"] == [] and body["answers"] == {}
@@ -153,8 +201,9 @@ def test_a_stale_revision_is_a_409_with_the_current_progress_and_changed_fields(
     changed = valid_answers("work-profile", team_size="11-50")
     assert _patch(client, {"revision": fresh, "step": "work-profile", "answers": changed}).status_code == 200
 
-    response = _patch(client, {"revision": stale, "step": "work-profile",
-                               "answers": valid_answers("work-profile", experience="none")})
+    response = _patch(
+        client, {"revision": stale, "step": "work-profile", "answers": valid_answers("work-profile", experience="none")}
+    )
     assert response.status_code == 409
     body = response.json()
     assert body["code"] == "revision_conflict"
@@ -182,7 +231,9 @@ def test_invalid_answers_are_validation_failed_with_issues(as_user, new_user):
     body = response.json()
     assert body["code"] == "validation_failed"
     assert {(i["step"], i["field"], i["code"]) for i in body["issues"]} == {
-        ("profile", "full_name", "required"), ("profile", "role", "invalid_choice")}
+        ("profile", "full_name", "required"),
+        ("profile", "role", "invalid_choice"),
+    }
     assert all(set(i) == {"step", "field", "code", "message"} for i in body["issues"])
     assert OnboardingEvent.objects.filter(user=new_user, name="validation_failed", source="api").exists()
 
@@ -198,11 +249,14 @@ def test_an_unknown_step_is_rejected(as_user, new_user):
 def test_an_unknown_field_is_rejected_and_nothing_is_stored(as_user, new_user):
     client = as_user(new_user)
     revision = _progress(client)["revision"]
-    response = _patch(client, {"revision": revision, "step": "profile", "action": "draft",
-                               "answers": {"shoeSize": 42}})
+    response = _patch(client, {"revision": revision, "step": "profile", "action": "draft", "answers": {"shoeSize": 42}})
     assert response.status_code == 400
     assert response.json()["issues"][0] == {
-        "step": "profile", "field": "shoeSize", "code": "unknown_field", "message": response.json()["issues"][0]["message"]}
+        "step": "profile",
+        "field": "shoeSize",
+        "code": "unknown_field",
+        "message": response.json()["issues"][0]["message"],
+    }
     assert OnboardingSession.objects.get(user=new_user).data["drafts"] == {}
 
 
@@ -210,8 +264,15 @@ def test_an_unknown_field_is_rejected_and_nothing_is_stored(as_user, new_user):
 def test_two_spellings_of_one_field_are_a_400_and_nothing_is_stored(as_user, new_user, action):
     client = as_user(new_user)
     revision = _progress(client)["revision"]
-    response = _patch(client, {"revision": revision, "step": "profile", "action": action,
-                               "answers": {**valid_answers("profile"), "full_name": "Ada", "fullName": "Grace"}})
+    response = _patch(
+        client,
+        {
+            "revision": revision,
+            "step": "profile",
+            "action": action,
+            "answers": {**valid_answers("profile"), "full_name": "Ada", "fullName": "Grace"},
+        },
+    )
     assert response.status_code == 400
     [problem] = response.json()["issues"]
     assert (problem["step"], problem["field"], problem["code"]) == ("profile", "full_name", "duplicate_field")
@@ -222,8 +283,10 @@ def test_two_spellings_of_one_field_are_a_400_and_nothing_is_stored(as_user, new
 def test_a_key_repeated_in_the_json_body_is_a_parse_error(as_user, new_user):
     client = as_user(new_user)
     revision = _progress(client)["revision"]
-    body = ('{"revision": "%s", "step": "profile", "action": "draft",'
-            ' "answers": {"full_name": "Ada", "full_name": "Grace"}}' % revision)
+    body = (
+        f'{{"revision": "{revision}", "step": "profile", "action": "draft",'
+        ' "answers": {"full_name": "Ada", "full_name": "Grace"}}'
+    )
     response = client.patch(URL, body, content_type="application/json")
     assert response.status_code == 400 and response.json()["code"] == "parse_error"
     assert OnboardingSession.objects.get(user=new_user).revision == revision
@@ -238,17 +301,20 @@ def test_a_step_not_reached_yet_is_rejected_with_the_blocking_step(as_user, new_
     assert response.json()["blocking_step"] == "profile"
 
 
-@pytest.mark.parametrize("body", [
-    {"step": "profile", "action": "explode"},
-    {"step": "profile", "answers": ["full_name"]},
-    {"step": ["profile"]},
-    {"action": "save"},
-    {"step": "profile", "answers": {"full_name": {"first": "Ada"}}},
-    {"step": "profile", "answers": {"full_name": "x" * 50_000}},
-    {"step": None},
-    [{"step": "profile"}],
-    "profile",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"step": "profile", "action": "explode"},
+        {"step": "profile", "answers": ["full_name"]},
+        {"step": ["profile"]},
+        {"action": "save"},
+        {"step": "profile", "answers": {"full_name": {"first": "Ada"}}},
+        {"step": "profile", "answers": {"full_name": "x" * 50_000}},
+        {"step": None},
+        [{"step": "profile"}],
+        "profile",
+    ],
+)
 def test_malformed_input_is_a_400_with_a_code(as_user, new_user, body):
     client = as_user(new_user)
     revision = _progress(client)["revision"]
@@ -260,10 +326,18 @@ def test_malformed_input_is_a_400_with_a_code(as_user, new_user, body):
     assert response.json()["detail"]
 
 
-@pytest.mark.parametrize("raw", [
-    b"{not json", b'{"step": "profile", "answers": {"full_name": NaN}}', b'{"step": "profile", "n": 1e999}',
-    b'{"step": "profile\\u0000"}', b'{"step": "\\ud800"}', b"[" * 5000 + b"]" * 5000, b"\xff\xfe",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"{not json",
+        b'{"step": "profile", "answers": {"full_name": NaN}}',
+        b'{"step": "profile", "n": 1e999}',
+        b'{"step": "profile\\u0000"}',
+        b'{"step": "\\ud800"}',
+        b"[" * 5000 + b"]" * 5000,
+        b"\xff\xfe",
+    ],
+)
 def test_unparseable_or_unstorable_json_is_a_400_parse_error(as_user, new_user, raw):
     response = as_user(new_user).generic("PATCH", URL, raw, content_type="application/json")
     assert response.status_code == 400
@@ -292,7 +366,9 @@ def test_a_non_json_body_is_a_415(as_user, new_user):
 
 def test_a_completed_session_answers_409_already_completed(as_user, completed_session):
     client = as_user(completed_session.user)
-    response = _patch(client, {"revision": completed_session.revision, "step": "profile", "action": "draft", "answers": {}})
+    response = _patch(
+        client, {"revision": completed_session.revision, "step": "profile", "action": "draft", "answers": {}}
+    )
     assert response.status_code == 409
     body = response.json()
     assert body["code"] == "already_completed"

@@ -1,4 +1,5 @@
 """Sign-up, log-in, log-out, the dashboard and the site root."""
+
 import pytest
 from django.contrib.auth import SESSION_KEY, get_user_model
 
@@ -8,8 +9,12 @@ from .conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
-SIGNUP = {"username": "grace", "email": "grace@example.org", "password1": "a-long-passphrase-42",
-          "password2": "a-long-passphrase-42"}
+SIGNUP = {
+    "username": "grace",
+    "email": "grace@example.org",
+    "password1": "a-long-passphrase-42",
+    "password2": "a-long-passphrase-42",
+}
 
 
 def test_signup_creates_the_user_logs_in_and_starts_onboarding(client):
@@ -30,17 +35,24 @@ def test_signup_creates_the_user_logs_in_and_starts_onboarding(client):
 def test_the_signup_page_labels_every_field(client):
     html = client.get("/accounts/signup/").content.decode()
 
-    for field_id, label in (("id_username", "Username"), ("id_email", "Email"), ("id_password1", "Password"),
-                            ("id_password2", "Password confirmation")):
+    for field_id, label in (
+        ("id_username", "Username"),
+        ("id_email", "Email"),
+        ("id_password1", "Password"),
+        ("id_password2", "Password confirmation"),
+    ):
         assert f'for="{field_id}"' in html and f">{label}</label>" in html
 
 
-@pytest.mark.parametrize("changes, field", [
-    ({"password2": "something-else-42"}, "password2"),
-    ({"email": "not-an-address"}, "email"),
-    ({"username": ""}, "username"),
-    ({"password1": "123", "password2": "123"}, "password2"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"password2": "something-else-42"}, "password2"),
+        ({"email": "not-an-address"}, "email"),
+        ({"username": ""}, "username"),
+        ({"password1": "123", "password2": "123"}, "password2"),
+    ],
+)
 def test_bad_signup_input_shows_errors_and_creates_nothing(client, changes, field):
     response = client.post("/accounts/signup/", {**SIGNUP, **changes})
 

@@ -1,4 +1,5 @@
 """A broker that accepts connections but never answers must not hang POST /api/onboarding/complete."""
+
 import socket
 import threading
 import time

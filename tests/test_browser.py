@@ -1,4 +1,5 @@
 """A real Chromium (Debian's, through Playwright) signs up, leaves, resumes elsewhere and finishes."""
+
 import re
 
 import pytest

@@ -4,13 +4,22 @@ Each test asserts what the user sees and what the database holds. The failures a
 Playwright route answering 503 at the network layer, the server process killed (SIGKILL) and
 started again on the same port, cookies deleted, a browser context closed.
 """
+
 import pytest
 
 from onboarding import services
 from onboarding.models import IdempotencyKey, OnboardingEvent, OnboardingSession
 
 from .browser_support import (  # noqa: F401
-    PASSWORD, browser, enhanced, fail_next, log_in, new_page, record_sync_states, wait_for, wizard_server,
+    PASSWORD,
+    browser,
+    enhanced,
+    fail_next,
+    log_in,
+    new_page,
+    record_sync_states,
+    wait_for,
+    wizard_server,
 )
 from .factories import UserFactory
 
@@ -56,8 +65,9 @@ def test_a_save_answered_503_twice_is_retried_and_saved_once(browser, wizard_ser
     assert failed["count"] == 2
     assert _session().answers["profile"]["full_name"] == "Ada Lovelace"
     assert OnboardingEvent.objects.filter(user=ada, name="step_saved", step="profile").count() == 1
-    retried = wait_for(lambda: OnboardingEvent.objects.filter(user=ada, name="save_retried").first(),
-                       message="the save_retried event")
+    retried = wait_for(
+        lambda: OnboardingEvent.objects.filter(user=ada, name="save_retried").first(), message="the save_retried event"
+    )
     assert (retried.source, retried.step, retried.detail) == ("browser", "profile", {"retries": 2})
     context.close()
 
@@ -90,7 +100,9 @@ def test_other_client_errors_are_not_retried_and_keep_the_typed_values(browser, 
     page.get_by_role("button", name="Continue").click()
 
     expect(_sync_state(page)).to_have_attribute("data-sync-state", "failed")
-    expect(page.locator("[data-sync-text]")).to_have_text("Not saved: the server refused this request. What you typed is still here.")
+    expect(page.locator("[data-sync-text]")).to_have_text(
+        "Not saved: the server refused this request. What you typed is still here."
+    )
     expect(page.get_by_label("Full name")).to_have_value("Ada Lovelace")
     assert len(refused["sent_at"]) == 1
     page.get_by_role("button", name="Continue").click()  # the user tries again: it goes through
@@ -119,7 +131,8 @@ def test_a_save_whose_answer_was_lost_is_answered_again_by_its_idempotency_key(b
 
 
 def test_a_killed_server_keeps_the_step_on_the_device_and_it_is_saved_once_when_the_server_is_back(
-        browser, wizard_server, ada):
+    browser, wizard_server, ada
+):
     from playwright.sync_api import expect
 
     context, page = new_page(browser)
@@ -153,8 +166,12 @@ def test_a_deleted_session_cookie_asks_to_log_in_and_nothing_typed_is_lost(brows
     _fill_profile(page, full_name="Ada King")
     context.clear_cookies(name="sessionid")
     actions = []
-    page.on("request", lambda request: actions.append((request.post_data_json or {}).get("action"))
-            if request.method == "PATCH" else None)
+    page.on(
+        "request",
+        lambda request: (
+            actions.append((request.post_data_json or {}).get("action")) if request.method == "PATCH" else None
+        ),
+    )
     page.get_by_role("button", name="Continue").click()
 
     expect(_sync_state(page)).to_have_attribute("data-sync-state", "auth-required")
@@ -190,7 +207,9 @@ def test_a_draft_typed_before_closing_the_tab_is_there_in_a_fresh_browser(browse
     expect(page.locator("[data-sync-text]")).to_have_text("Draft saved")
     context.close()
     assert _session().data["drafts"]["profile"] == {
-        "full_name": "Ada Byron", "job_title": "Enchantress of numbers", "role": "",
+        "full_name": "Ada Byron",
+        "job_title": "Enchantress of numbers",
+        "role": "",
     }
 
     fresh, page = new_page(browser)  # no cookies, no storage of the first context

@@ -1,4 +1,5 @@
 """The funnel page in a real Chromium at 1200 px: every label of the chart and the table fit the page."""
+
 import pytest
 
 from onboarding import services
@@ -18,12 +19,15 @@ def _funnel_data():
     session = services.session_get_or_start(user=user, source="wizard")
     for _ in range(3):
         try:
-            services.session_save_step(user=user, step="profile", answers={}, revision=session.revision, source="wizard")
+            services.session_save_step(
+                user=user, step="profile", answers={}, revision=session.revision, source="wizard"
+            )
         except StepValidationError:
             pass
     for step in ("profile", "work-profile"):
-        session = services.session_save_step(user=user, step=step, answers=valid_answers(step),
-                                             revision=session.revision, source="wizard")
+        session = services.session_save_step(
+            user=user, step=step, answers=valid_answers(step), revision=session.revision, source="wizard"
+        )
 
 
 @pytest.mark.parametrize("query", ["", "?last=hour", "?flag=onboarding-ai-question"])

@@ -4,6 +4,7 @@ same port, so the origin, its service worker, caches and IndexedDB stay (CONTRAC
 Each test waits until the page says it is ready to work offline (the service worker active, the
 shell, manifest and progress kept on the device), as a user who opened the wizard once online.
 """
+
 import pytest
 from django.contrib.sessions.models import Session
 
@@ -11,7 +12,16 @@ from onboarding import services
 from onboarding.models import OnboardingEvent, OnboardingSession
 
 from .browser_support import (  # noqa: F401
-    CHROMIUM, CHROMIUM_ARGS, PASSWORD, browser, enhanced, fill_work_profile, log_in, new_page, wait_for, wizard_server,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PASSWORD,
+    browser,
+    enhanced,
+    fill_work_profile,
+    log_in,
+    new_page,
+    wait_for,
+    wizard_server,
 )
 from .factories import UserFactory, valid_answers
 
@@ -113,8 +123,11 @@ def test_a_user_offline_from_step_one_finishes_and_every_answer_reaches_the_serv
     assert _session().state == "in_progress"
 
     server.start()
-    session = wait_for(lambda: (s := _session()).state == "completed" and s, timeout=REPLAY_TIMEOUT,
-                       message="the kept steps and the completion replayed")
+    session = wait_for(
+        lambda: (s := _session()).state == "completed" and s,
+        timeout=REPLAY_TIMEOUT,
+        message="the kept steps and the completion replayed",
+    )
     assert session.answers["profile"] == {"full_name": "Ada Lovelace", "job_title": "", "role": "data"}
     assert session.answers["work-profile"]["team_size"] == "2-10"
     assert session.answers["work-profile"]["functions"] == ["engineering"]
@@ -125,8 +138,13 @@ def test_a_user_offline_from_step_one_finishes_and_every_answer_reaches_the_serv
     assert OnboardingEvent.objects.filter(user=ada, name="completed").count() == 1
     expect(page).to_have_url(f"{server.url}/dashboard/")
     expect(page.locator(".workspace-name")).to_have_text("Analytical Engines")
-    replayed = wait_for(lambda: OnboardingEvent.objects.filter(user=ada, name="save_replayed").count() >= 6 and
-                        list(OnboardingEvent.objects.filter(user=ada, name="save_replayed")), message="save_replayed events")
+    replayed = wait_for(
+        lambda: (
+            OnboardingEvent.objects.filter(user=ada, name="save_replayed").count() >= 6
+            and list(OnboardingEvent.objects.filter(user=ada, name="save_replayed"))
+        ),
+        message="save_replayed events",
+    )
     assert {event.source for event in replayed} == {"browser"}
     assert all(event.detail["waited_ms"] > 0 for event in replayed)
     assert OnboardingEvent.objects.filter(user=ada, name="save_queued").count() == len(replayed)
@@ -160,12 +178,17 @@ def test_a_kept_step_changed_differently_elsewhere_asks_which_value_to_keep_per_
     choice.get_by_role("radio", name="On this device: Ada Lovelace").check()
     choice.get_by_role("button", name="Save my choices").click()
 
-    wait_for(lambda: _session().answers["profile"]["full_name"] == "Ada Lovelace", timeout=REPLAY_TIMEOUT,
-             message="the device's value saved")
+    wait_for(
+        lambda: _session().answers["profile"]["full_name"] == "Ada Lovelace",
+        timeout=REPLAY_TIMEOUT,
+        message="the device's value saved",
+    )
     expect(page).to_have_url(f"{server.url}/o/work-profile/")
     expect(_status(page)).not_to_have_attribute("data-sync-state", "conflict")
-    assert wait_for(lambda: OnboardingEvent.objects.filter(user=ada, name="conflict_shown", step="profile").exists(),
-                    message="the conflict_shown event")
+    assert wait_for(
+        lambda: OnboardingEvent.objects.filter(user=ada, name="conflict_shown", step="profile").exists(),
+        message="the conflict_shown event",
+    )
     context.close()
 
 
@@ -185,8 +208,11 @@ def test_a_kept_step_merges_without_asking_when_another_step_changed_elsewhere(b
     server.start()
 
     expect(page).to_have_url(f"{server.url}/o/tools/", timeout=REPLAY_TIMEOUT * 1000)
-    session = wait_for(lambda: "work-profile" in (s := _session()).completed_steps and s, timeout=REPLAY_TIMEOUT,
-                       message="the kept step rebased and saved")
+    session = wait_for(
+        lambda: "work-profile" in (s := _session()).completed_steps and s,
+        timeout=REPLAY_TIMEOUT,
+        message="the kept step rebased and saved",
+    )
     assert session.answers["profile"]["job_title"] == "Analyst"  # the other device's change stays
     assert session.answers["work-profile"]["team_size"] == "2-10"
     assert not OnboardingEvent.objects.filter(user=ada, name="conflict_shown").exists()
@@ -238,8 +264,11 @@ def test_a_login_lost_while_saves_are_kept_asks_to_log_in_and_then_sends_them(br
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
 
-    session = wait_for(lambda: "profile" in (s := _session()).completed_steps and s, timeout=REPLAY_TIMEOUT,
-                       message="the kept step sent after logging in")
+    session = wait_for(
+        lambda: "profile" in (s := _session()).completed_steps and s,
+        timeout=REPLAY_TIMEOUT,
+        message="the kept step sent after logging in",
+    )
     assert session.answers["profile"]["full_name"] == "Ada Lovelace"
     expect(page).to_have_url(f"{server.url}/o/work-profile/")
     context.close()
@@ -266,8 +295,11 @@ def test_a_queue_is_never_sent_under_another_user_who_logs_in_on_the_same_browse
 
     context.clear_cookies()
     log_in(page, server, "ada")
-    session = wait_for(lambda: "profile" in (s := _session()).completed_steps and s, timeout=REPLAY_TIMEOUT,
-                       message="ada's kept step sent once ada is back")
+    session = wait_for(
+        lambda: "profile" in (s := _session()).completed_steps and s,
+        timeout=REPLAY_TIMEOUT,
+        message="ada's kept step sent once ada is back",
+    )
     assert session.answers["profile"]["full_name"] == "Ada Lovelace"
     context.close()
 
@@ -277,9 +309,11 @@ def test_saves_kept_when_the_browser_closed_are_sent_when_it_opens_again(server,
 
     assert CHROMIUM  # a missing Chromium fails in launch, never skips
     with sync_playwright() as playwright:
+
         def open_browser():
             context = playwright.chromium.launch_persistent_context(
-                str(tmp_path / "profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+                str(tmp_path / "profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            )
             context.set_default_timeout(15_000)
             return context, context.pages[0] if context.pages else context.new_page()
 
@@ -293,8 +327,11 @@ def test_saves_kept_when_the_browser_closed_are_sent_when_it_opens_again(server,
 
         context, page = open_browser()  # the same profile directory: cookies, IndexedDB, service worker
         page.goto(f"{server.url}/o/")
-        session = wait_for(lambda: "profile" in (s := _session()).completed_steps and s, timeout=REPLAY_TIMEOUT,
-                           message="the kept step sent by the reopened browser")
+        session = wait_for(
+            lambda: "profile" in (s := _session()).completed_steps and s,
+            timeout=REPLAY_TIMEOUT,
+            message="the kept step sent by the reopened browser",
+        )
         assert session.answers["profile"]["full_name"] == "Ada Lovelace"
         expect(page).to_have_url(f"{server.url}/o/work-profile/")
         context.close()

@@ -1,10 +1,11 @@
 """With JavaScript on, the wizard saves through the API; what the user sees matches the server's page."""
+
 import re
 
 import pytest
 
 from onboarding import services
-from onboarding.models import OnboardingEvent, OnboardingSession
+from onboarding.models import OnboardingSession
 
 from .browser_support import PASSWORD, browser, enhanced, log_in, new_page, wizard_server  # noqa: F401
 from .factories import UserFactory, valid_answers
@@ -16,15 +17,18 @@ def _user_at(step_keys=(), username="ada"):
     user = UserFactory(username=username, email=f"{username}@example.org", password=PASSWORD)
     session = services.session_get_or_start(user=user, source="api")
     for step in step_keys:
-        session = services.session_save_step(user=user, step=step, answers=valid_answers(step),
-                                              revision=session.revision, source="api")
+        session = services.session_save_step(
+            user=user, step=step, answers=valid_answers(step), revision=session.revision, source="api"
+        )
     return user
 
 
 def _api_writes(page) -> list:
     writes = []
-    page.on("request", lambda request: writes.append((request.method, request.url))
-            if request.method in ("PATCH", "POST") else None)
+    page.on(
+        "request",
+        lambda request: writes.append((request.method, request.url)) if request.method in ("PATCH", "POST") else None,
+    )
     return writes
 
 
@@ -36,7 +40,7 @@ def test_continue_saves_through_the_api_and_lands_where_the_server_says(browser,
     log_in(page, wizard_server, "ada")
     expect(page).to_have_url(f"{wizard_server.url}/o/profile/")
     enhanced(page)
-    status = page.get_by_role("status").filter(has_text=re.compile("."))
+    page.get_by_role("status").filter(has_text=re.compile("."))
     expect(page.locator("[data-sync-state]")).to_have_attribute("data-sync-state", "idle")
     expect(page.locator("[data-sync-state]")).to_be_visible()
     writes = _api_writes(page)
@@ -90,11 +94,15 @@ def test_an_invalid_answer_is_shown_inline_the_same_with_and_without_javascript(
     expect(page).to_have_url(f"{wizard_server.url}/o/invites/")
     state = _emails_error_state(page)
     assert state == {
-        "summary_role": "alert", "summary_labelledby": "error-summary-title",
+        "summary_role": "alert",
+        "summary_labelledby": "error-summary-title",
         "summary_text": "Please check these answers\nInvite teammates: You can't invite yourself.",
         "summary_links": ["#id_invites-emails"],
-        "errorlist_id": "id_invites-emails_error", "errorlist_text": "You can't invite yourself.",
-        "has_error": True, "aria_invalid": "true", "aria_describedby": "id_invites-emails_helptext id_invites-emails_error",
+        "errorlist_id": "id_invites-emails_error",
+        "errorlist_text": "You can't invite yourself.",
+        "has_error": True,
+        "aria_invalid": "true",
+        "aria_describedby": "id_invites-emails_helptext id_invites-emails_error",
     }
     if javascript:
         expect(page.get_by_label("Invite teammates")).to_be_focused()
@@ -126,7 +134,10 @@ def test_finish_takes_the_user_to_the_blocking_step_with_the_message_inline(brow
     state = _emails_error_state(page)
     assert state["summary_text"] == "Please check these answers\nInvite teammates: You can't invite yourself."
     assert state["errorlist_text"] == "You can't invite yourself."
-    assert (state["aria_invalid"], state["aria_describedby"]) == ("true", "id_invites-emails_helptext id_invites-emails_error")
+    assert (state["aria_invalid"], state["aria_describedby"]) == (
+        "true",
+        "id_invites-emails_helptext id_invites-emails_error",
+    )
     if javascript:
         expect(page.get_by_label("Invite teammates")).to_be_focused()
     session = OnboardingSession.objects.get(user__username="ada")

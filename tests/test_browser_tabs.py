@@ -1,11 +1,19 @@
 """Two pages of one user: a save in one shows in the other; unsaved edits are kept and flagged."""
+
 import pytest
 
 from onboarding import services
 from onboarding.models import OnboardingEvent, OnboardingSession
 
 from .browser_support import (  # noqa: F401
-    PASSWORD, browser, enhanced, fill_work_profile, log_in, new_page, wait_for, wizard_server,
+    PASSWORD,
+    browser,
+    enhanced,
+    fill_work_profile,
+    log_in,
+    new_page,
+    wait_for,
+    wizard_server,
 )
 from .factories import UserFactory, valid_answers
 
@@ -18,8 +26,9 @@ def _two_pages(browser, server, *, done=()):
     user = UserFactory(username="ada", email="ada@example.org", password=PASSWORD)
     session = services.session_get_or_start(user=user, source="api")
     for step in done:
-        session = services.session_save_step(user=user, step=step, answers=valid_answers(step),
-                                              revision=session.revision, source="api")
+        session = services.session_save_step(
+            user=user, step=step, answers=valid_answers(step), revision=session.revision, source="api"
+        )
     context, first = new_page(browser)
     log_in(first, server, "ada")
     second = context.new_page()  # a second tab: same cookies, same origin

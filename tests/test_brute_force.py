@@ -1,4 +1,5 @@
 """Lock-outs after repeated failed logins (CONTRACT §8), the sign-up throttle, and whose address counts."""
+
 import time
 from datetime import timedelta
 
@@ -134,8 +135,9 @@ def test_the_token_throttle_counts_the_address_not_the_forwarded_header(settings
     settings.API_TOKEN_THROTTLE_RATE = "3/min"
     client, user = APIClient(), UserFactory()
 
-    statuses = [token(client, user.username, PASSWORD, HTTP_X_FORWARDED_FOR=f"10.1.1.{n}").status_code
-                for n in range(4)]
+    statuses = [
+        token(client, user.username, PASSWORD, HTTP_X_FORWARDED_FOR=f"10.1.1.{n}").status_code for n in range(4)
+    ]
 
     assert statuses == [200, 200, 200, 429]
 
@@ -168,9 +170,16 @@ def test_sign_up_is_throttled_per_address(client, settings):
     settings.ACCOUNT_SIGNUP_THROTTLE_RATE = "2/hour"
 
     def sign_up(name, **extra):
-        return client.post("/accounts/signup/", {
-            "username": name, "email": f"{name}@example.org", "password1": PASSWORD, "password2": PASSWORD,
-        }, **extra)
+        return client.post(
+            "/accounts/signup/",
+            {
+                "username": name,
+                "email": f"{name}@example.org",
+                "password1": PASSWORD,
+                "password2": PASSWORD,
+            },
+            **extra,
+        )
 
     first = sign_up("first")
     client.logout()

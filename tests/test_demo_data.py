@@ -1,4 +1,5 @@
 """The demo data command: everything through the services, safe to run twice."""
+
 import io
 from datetime import timedelta
 
@@ -68,7 +69,7 @@ def test_each_story_is_dated_back_and_the_telemetry_durations_agree_with_the_eve
         assert session.user.date_joined <= session.started_at
         events = list(session.events.order_by("created_at", "pk"))
         assert events[0].name == "started" and events[-1].created_at <= session.last_event_at + timedelta(seconds=1)
-        for before, event in zip(events, events[1:]):
+        for before, event in zip(events, events[1:], strict=False):
             gap_ms = (event.created_at - before.created_at).total_seconds() * 1000
             assert event.duration_ms == pytest.approx(gap_ms, abs=1000), (session.user.username, event.name)
 

@@ -3,6 +3,7 @@
 Every test here starts `manage.py` or gunicorn with an environment of its own (no DEBUG, no
 development defaults), as a deploy would.
 """
+
 import contextlib
 import json
 import os
@@ -44,8 +45,11 @@ def production_variables() -> dict[str, str]:
 def clean_environment(**variables) -> dict[str, str]:
     """The test process's environment without any project setting, plus ``variables``."""
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
-    return {**{name: os.environ[name] for name in keep if name in os.environ},
-            "DJANGO_SETTINGS_MODULE": "onboarding_project.settings", **variables}
+    return {
+        **{name: os.environ[name] for name in keep if name in os.environ},
+        "DJANGO_SETTINGS_MODULE": "onboarding_project.settings",
+        **variables,
+    }
 
 
 def manage(*args, env: dict) -> subprocess.CompletedProcess:
@@ -56,7 +60,11 @@ def test_debug_is_off_unless_set():
     env = clean_environment(SECRET_KEY=secrets.token_urlsafe(50))
     result = subprocess.run(
         [PYTHON, "-c", "import django; from django.conf import settings; django.setup(); print(settings.DEBUG)"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
@@ -106,13 +114,22 @@ def gunicorn(tmp_path_factory, static_root):
     """gunicorn with DEBUG off (the README's production variables, plain HTTP locally)."""
     tmp = tmp_path_factory.mktemp("gunicorn")
     port = free_port()
-    env = clean_environment(**{
-        **production_variables(),
-        "ALLOWED_HOSTS": "127.0.0.1", "CSRF_TRUSTED_ORIGINS": f"http://127.0.0.1:{port}",
-        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}", "STATIC_ROOT": str(static_root),
-        "SECURE_SSL_REDIRECT": "false", "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false",
-        "LOG_FORMAT": "json", "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "1",
-    })
+    env = clean_environment(
+        **{
+            **production_variables(),
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "CSRF_TRUSTED_ORIGINS": f"http://127.0.0.1:{port}",
+            "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
+            "STATIC_ROOT": str(static_root),
+            "SECURE_SSL_REDIRECT": "false",
+            "SESSION_COOKIE_SECURE": "false",
+            "CSRF_COOKIE_SECURE": "false",
+            "LOG_FORMAT": "json",
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "WEB_CONCURRENCY": "1",
+        }
+    )
     env.pop("REDIS_URL")  # the embedded default: no broker needed to serve pages
     log = open(tmp / "gunicorn.log", "w+")
     with serving_gunicorn(env, log) as base:
@@ -123,8 +140,14 @@ def gunicorn(tmp_path_factory, static_root):
 @contextlib.contextmanager
 def serving_gunicorn(env: dict, log):
     """Run gunicorn with gunicorn.conf.py and ``env`` until its /healthz answers; yield its base URL, then stop it."""
-    process = subprocess.Popen([str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "onboarding_project.wsgi"],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [str(BIN / "gunicorn"), "--config", "gunicorn.conf.py", "onboarding_project.wsgi"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://{env['HOST']}:{env['PORT']}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -244,11 +267,20 @@ def test_make_stack_runs_web_worker_and_beat_and_stops_cleanly_on_ctrl_c(stack_d
     port = free_port()
     env = clean_environment(
         STACK_DATABASE_URL=stack_database,
-        STACK_REDIS_URL=STACK_REDIS_URL, PORT=str(port), STATIC_ROOT=str(static_root), WEB_CONCURRENCY="1",
+        STACK_REDIS_URL=STACK_REDIS_URL,
+        PORT=str(port),
+        STATIC_ROOT=str(static_root),
+        WEB_CONCURRENCY="1",
     )
     output = open(tmp_path / "stack.log", "w+")
-    make = subprocess.Popen(["make", "--no-print-directory", "stack"], cwd=ROOT, env=env, stdout=output,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    make = subprocess.Popen(
+        ["make", "--no-print-directory", "stack"],
+        cwd=ROOT,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:

@@ -8,6 +8,7 @@ timings then read those sessions' events; whether PostgreSQL reads the events by
 onb_event_session_time or hashes a scan of them
 depends on how many events there are per arm's session, so that side is not asserted here.
 """
+
 import random
 import uuid
 from datetime import timedelta
@@ -38,7 +39,9 @@ def many_sessions(django_user_model):
     """16,000 sessions (answers as saved) with two events each, in random order; the last 800 decided
     the flag (5%, an experiment that started recently). ANALYZEd."""
     rng, now = random.Random(7), timezone.now()
-    users = django_user_model.objects.bulk_create(django_user_model(username=f"x{n}", password="!") for n in range(SESSIONS))
+    users = django_user_model.objects.bulk_create(
+        django_user_model(username=f"x{n}", password="!") for n in range(SESSIONS)
+    )
     order = list(range(SESSIONS))
     rng.shuffle(order)
     sessions = []
@@ -48,16 +51,28 @@ def many_sessions(django_user_model):
         data.pop("flags")
         if n >= SESSIONS - EXPERIMENT:
             data["flags"] = {AI_QUESTION_FLAG: n % 2 == 0}
-        sessions.append(OnboardingSession(
-            id=uuid.uuid4(), user=users[n], version=1, answer_schema_version=1, data=data,
-            current_step=STEP_KEYS[len(done)], last_event_at=now,
-        ))
+        sessions.append(
+            OnboardingSession(
+                id=uuid.uuid4(),
+                user=users[n],
+                version=1,
+                answer_schema_version=1,
+                data=data,
+                current_step=STEP_KEYS[len(done)],
+                last_event_at=now,
+            )
+        )
     OnboardingSession.objects.bulk_create(sessions)
     OnboardingSession.objects.update(started_at=now - timedelta(days=30))
-    OnboardingEvent.objects.bulk_create((
-        OnboardingEvent(session=s, user_id=s.user_id, name=name, step=step, source="api", duration_ms=1000)
-        for s in sessions for step in STEP_KEYS[:2] for name in ("step_saved",)
-    ), batch_size=5000)
+    OnboardingEvent.objects.bulk_create(
+        (
+            OnboardingEvent(session=s, user_id=s.user_id, name=name, step=step, source="api", duration_ms=1000)
+            for s in sessions
+            for step in STEP_KEYS[:2]
+            for name in ("step_saved",)
+        ),
+        batch_size=5000,
+    )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE onboarding_sessions")
         cursor.execute("ANALYZE onboarding_events")
@@ -69,7 +84,11 @@ def many_arm_totals(db):
     flags = [f"past-experiment-{n}" for n in range(OTHER_FLAGS)] + [AI_QUESTION_FLAG]
     AnswerArmTotal.objects.bulk_create(
         AnswerArmTotal(flag=flag, arm=arm, step=step, question=f"q{q}", answer=f"a{a}", count=1)
-        for flag in flags for arm in ("on", "off") for step in STEP_KEYS[:3] for q in range(4) for a in range(5)
+        for flag in flags
+        for arm in ("on", "off")
+        for step in STEP_KEYS[:3]
+        for q in range(4)
+        for a in range(5)
     )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE onboarding_answer_arm_totals")
@@ -101,11 +120,14 @@ def test_funnel_by_flag_finds_each_arms_sessions_through_the_flags_index(staff, 
             assert "Seq Scan on onboarding_sessions" not in plan, plan
 
 
-@pytest.mark.parametrize("params", [
-    {"flag": AI_QUESTION_FLAG, "arm": "on"},
-    {"flag": AI_QUESTION_FLAG, "arm": "off", "step": "tools"},
-    {"flag": AI_QUESTION_FLAG, "arm": "on", "step": "profile", "question": "role"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"flag": AI_QUESTION_FLAG, "arm": "on"},
+        {"flag": AI_QUESTION_FLAG, "arm": "off", "step": "tools"},
+        {"flag": AI_QUESTION_FLAG, "arm": "on", "step": "profile", "question": "role"},
+    ],
+)
 def test_totals_by_arm_are_an_index_range_of_the_arm_totals_key(staff, many_arm_totals, params):
     [plan] = plans_of(staff, "/api/admin/onboarding/totals", params, "onboarding_answer_arm_totals")
     assert "uniq_arm_total_key" in plan, plan

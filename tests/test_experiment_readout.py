@@ -1,4 +1,5 @@
 """The experiment readout (CONTRACT §7): flags carried into the analytics, the funnel and totals split by arm."""
+
 from io import StringIO
 
 import pytest
@@ -6,8 +7,8 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from adminapi.experiments import two_proportion_p_value
-from aggregation.export import answers_export
 from aggregation.consistency import totals_drift
+from aggregation.export import answers_export
 from aggregation.models import AnswerArmTotal, AnswerGroupTotal, AnswerSnapshot
 from aggregation.services import snapshot_ingest
 from onboarding import services
@@ -30,14 +31,17 @@ def completed_with_flag(on: bool, *, ai_usage="weekly", role="engineering"):
     session = services.session_get_or_start(user=user, source="api")
     session.data["flags"] = {AI_QUESTION_FLAG: on}  # as decided at its start
     OnboardingSession.objects.filter(pk=session.pk).update(data=session.data)
-    steps = {"profile": valid_answers("profile", role=role),
-             "work-profile": valid_answers("work-profile", **({"ai_usage": ai_usage} if on else {}))}
+    steps = {
+        "profile": valid_answers("profile", role=role),
+        "work-profile": valid_answers("work-profile", **({"ai_usage": ai_usage} if on else {})),
+    }
     for step in ("tools", "invites", "preferences"):
         steps[step] = valid_answers(step)
     steps["workspace"] = valid_answers("workspace", workspace_name=f"Space {user.pk}")
     for step, answers in steps.items():
-        session = services.session_save_step(user=user, step=step, answers=answers, revision=session.revision,
-                                             source="api")
+        session = services.session_save_step(
+            user=user, step=step, answers=answers, revision=session.revision, source="api"
+        )
     session = services.session_complete(user=user, revision=session.revision, source="api")
     snapshot_ingest(message=services.completion_message(session))
     return session
@@ -45,16 +49,25 @@ def completed_with_flag(on: bool, *, ai_usage="weekly", role="engineering"):
 
 # --- Persisted everywhere ------------------------------------------------------------------------
 
+
 def test_a_completion_carries_its_flags_into_the_snapshot_and_counts_the_experimental_answer(db):
     session = completed_with_flag(True, ai_usage="daily")
     snapshot = AnswerSnapshot.objects.get(session_id=session.pk)
     assert snapshot.flags == {AI_QUESTION_FLAG: True}
     assert snapshot.answers["work-profile"]["ai_usage"] == "daily"
     assert AnswerGroupTotal.objects.get(step="work-profile", question="ai_usage", answer="daily").count == 1
-    assert AnswerArmTotal.objects.get(flag=AI_QUESTION_FLAG, arm="on", step="work-profile", question="ai_usage",
-                                      answer="daily").count == 1
-    assert AnswerArmTotal.objects.get(flag=AI_QUESTION_FLAG, arm="on", step="profile", question="role",
-                                      answer="engineering").count == 1
+    assert (
+        AnswerArmTotal.objects.get(
+            flag=AI_QUESTION_FLAG, arm="on", step="work-profile", question="ai_usage", answer="daily"
+        ).count
+        == 1
+    )
+    assert (
+        AnswerArmTotal.objects.get(
+            flag=AI_QUESTION_FLAG, arm="on", step="profile", question="role", answer="engineering"
+        ).count
+        == 1
+    )
     assert not AnswerArmTotal.objects.filter(arm="off").exists()
     assert totals_drift() == []
 
@@ -103,6 +116,7 @@ def test_the_totals_check_reports_and_repairs_drift_in_the_arm_totals(db):
 
 # --- totals?flag=&arm= -------------------------------------------------------------------------
 
+
 def test_totals_split_by_arm_count_each_arms_answers(staff):
     for on, role in ((True, "design"), (True, "design"), (False, "data")):
         completed_with_flag(on, role=role)
@@ -116,12 +130,15 @@ def test_totals_split_by_arm_count_each_arms_answers(staff):
     assert ai.json()["results"] == [{"step": "work-profile", "question": "ai_usage", "answer": "weekly", "count": 2}]
 
 
-@pytest.mark.parametrize("params, param", [
-    ({"flag": "no-such-flag", "arm": "on"}, "flag"),
-    ({"flag": AI_QUESTION_FLAG, "arm": "maybe"}, "arm"),
-    ({"flag": AI_QUESTION_FLAG}, "arm"),
-    ({"arm": "on"}, "flag"),
-])
+@pytest.mark.parametrize(
+    "params, param",
+    [
+        ({"flag": "no-such-flag", "arm": "on"}, "flag"),
+        ({"flag": AI_QUESTION_FLAG, "arm": "maybe"}, "arm"),
+        ({"flag": AI_QUESTION_FLAG}, "arm"),
+        ({"arm": "on"}, "flag"),
+    ],
+)
 def test_totals_refuse_a_bad_flag_or_arm_with_400(staff, params, param):
     response = staff.get(TOTALS, params)
     assert response.status_code == 400
@@ -129,6 +146,7 @@ def test_totals_refuse_a_bad_flag_or_arm_with_400(staff, params, param):
 
 
 # --- funnel?flag= ------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def experiment(db):
@@ -154,7 +172,7 @@ def test_the_funnel_arms_add_up_to_the_unsplit_funnel(staff, experiment):
     assert (on["arm"], on["sessions"], on["completed"]) == ("on", 6, 3)
     assert (off["arm"], off["sessions"], off["completed"]) == ("off", 5, 2)
     assert on["sessions"] + off["sessions"] == whole["sessions"] == 11
-    for both, a, b in zip(whole["steps"], on["steps"], off["steps"]):
+    for both, a, b in zip(whole["steps"], on["steps"], off["steps"], strict=False):
         assert both["step"] == a["step"] == b["step"]
         for count in ("reached", "completed", "skipped", "dropped"):
             assert a[count] + b[count] == both[count], (both["step"], count)
@@ -206,8 +224,10 @@ def test_the_admin_funnel_page_shows_the_arms_side_by_side_with_a_sentence_on_si
     assert "Flag on" in html and "Flag off" in html
     assert "Sample size: <strong>6</strong> sessions" in html and "Sample size: <strong>5</strong> sessions" in html
     p_value = two_proportion_p_value(3, 6, 2, 5)
-    assert (f"50.0% of the sessions with the flag on completed onboarding, 40.0% with it off (+10.0 points). "
-            f"The difference is not statistically significant at the 5% level (p = {p_value:.3g})") in html
+    assert (
+        f"50.0% of the sessions with the flag on completed onboarding, 40.0% with it off (+10.0 points). "
+        f"The difference is not statistically significant at the 5% level (p = {p_value:.3g})"
+    ) in html
 
 
 def test_the_admin_funnel_page_says_when_the_difference_is_significant(staff):

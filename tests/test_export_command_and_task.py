@@ -1,4 +1,5 @@
 """The export command and the nightly beat task: thin edges over the same service and lock."""
+
 from io import StringIO
 
 import pytest

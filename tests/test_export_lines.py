@@ -1,6 +1,7 @@
 """Export lines: the fast encoder is byte-equal to the snapshot document's one encoding."""
+
 import json
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
@@ -43,7 +44,7 @@ def snapshots():
         _snapshot(every_step, workspace=workspace, flags={"onboarding-ai-question": True, "an-old-flag": False}),
         _snapshot(awkward, workspace=None, role='de"sign\\ é'),
         _snapshot({}, workspace=None, role=""),
-        _snapshot(every_step, completed_at=datetime(2026, 3, 1, 12, 0, tzinfo=dt_timezone.utc)),  # no microseconds
+        _snapshot(every_step, completed_at=datetime(2026, 3, 1, 12, 0, tzinfo=UTC)),  # no microseconds
     ]
 
 
@@ -58,7 +59,8 @@ def test_the_fixture_covers_every_answer_kind(snapshots):
 def test_every_fast_line_is_byte_equal_to_the_documents_encoding(snapshots):
     window = ExportWindow(start=None, end=timezone.now())
     documents = {
-        str(s.session_id): snapshot_document(s) for s in AnswerSnapshot.objects.all()  # decoded by Django, re-read
+        str(s.session_id): snapshot_document(s)
+        for s in AnswerSnapshot.objects.all()  # decoded by Django, re-read
     }
 
     rows = list(export_rows(window, as_text=True))
@@ -70,7 +72,7 @@ def test_every_fast_line_is_byte_equal_to_the_documents_encoding(snapshots):
 
 def test_a_document_line_is_the_document_as_json(snapshots):
     for row in export_rows(ExportWindow(start=None, end=timezone.now())):
-        document = snapshot_document(dict(zip(SNAPSHOT_DOCUMENT_FIELDS, row)))
+        document = snapshot_document(dict(zip(SNAPSHOT_DOCUMENT_FIELDS, row, strict=False)))
         line = document_line_builder([])(row)
         assert line.endswith("}\n") and "\n" not in line[:-1]
         assert json.loads(line) == document
@@ -79,7 +81,7 @@ def test_a_document_line_is_the_document_as_json(snapshots):
 
 def test_a_redacted_line_is_encoded_like_any_other_without_the_pii(snapshots):
     row = next(r for r in export_rows(ExportWindow(start=None, end=timezone.now())) if r[6].get("profile"))
-    document = snapshot_document(dict(zip(SNAPSHOT_DOCUMENT_FIELDS, row)))
+    document = snapshot_document(dict(zip(SNAPSHOT_DOCUMENT_FIELDS, row, strict=False)))
     for step, name in pii_fields():
         document["answers"].get(step, {}).pop(name, None)
     document["flattened"] = [i for i in document["flattened"] if (i["step"], i["question"]) not in set(pii_fields())]
@@ -95,4 +97,3 @@ def test_the_exported_file_is_the_documents_lines_in_ingestion_order(snapshots, 
     ordered = AnswerSnapshot.objects.order_by("ingested_at", "session_id")
     expected = "".join(snapshot_line(snapshot_document(s)) for s in ordered)
     assert (run_dir / part["name"]).read_text(encoding="utf-8") == expected
-

@@ -1,4 +1,5 @@
 """The export service: every snapshot exactly once, never a half-written file, incremental by default."""
+
 import hashlib
 import json
 import os
@@ -13,17 +14,22 @@ from pathlib import Path
 import psycopg
 import pytest
 from django.core.files.base import ContentFile
-from django.core.management import call_command
 from django.core.files.storage import storages
+from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
+from aggregation.documents import snapshot_document
 from aggregation.export import (
-    MANIFEST_NAME, ExportAlreadyRunning, InvalidExportWindow, answers_export, export_watermark, service,
+    MANIFEST_NAME,
+    ExportAlreadyRunning,
+    InvalidExportWindow,
+    answers_export,
+    export_watermark,
+    service,
 )
 from aggregation.export.runs import EXPORT_LOCK_KEY
 from aggregation.models import AnswerSnapshot, ExportRun
-from aggregation.documents import snapshot_document
 
 from .export_support import export_root, read_lines, read_manifest, run_dirs, session_ids  # noqa: F401
 from .factories import AnswerSnapshotFactory
@@ -40,6 +46,7 @@ def scheduled_watermark(export_root: Path):
 def nightly_drop() -> set[str]:
     """Run the beat task as beat would; return the session ids of the run it wrote."""
     from aggregation.tasks_export import export_onboarding_answers_nightly
+
     location = export_onboarding_answers_nightly()["location"]
     return set(session_ids(read_lines(Path(location))))
 
@@ -98,9 +105,7 @@ def test_each_line_is_the_admin_api_document_in_ingestion_order(export_root):
     assert read_lines(run_dirs(export_root)[0]) == [snapshot_document(snapshot) for snapshot in ordered]
 
 
-def test_a_run_that_dies_midway_leaves_no_file_under_a_final_name_and_the_watermark_unchanged(
-    export_root, monkeypatch
-):
+def test_a_run_that_dies_midway_leaves_no_file_under_a_final_name_and_the_watermark_unchanged(export_root, monkeypatch):
     AnswerSnapshotFactory.create_batch(50)
     real_write, written = service.export_write_batch, []
 
@@ -184,7 +189,9 @@ def test_gzip_files_read_back_with_gzip_open(export_root):
 
     run_dir = run_dirs(export_root)[0]
     assert [entry["name"] for entry in read_manifest(run_dir)["files"]] == [
-        "part-00001.ndjson.gz", "part-00002.ndjson.gz", "part-00003.ndjson.gz",
+        "part-00001.ndjson.gz",
+        "part-00002.ndjson.gz",
+        "part-00003.ndjson.gz",
     ]
     assert read_manifest(run_dir)["compression"] == "gzip"
     assert len(read_lines(run_dir)) == 9
@@ -203,7 +210,8 @@ def test_redaction_drops_pii_fields_and_lists_them_in_the_manifest(export_root):
     assert document["answers"]["profile"] == {"job_title": "Analyst", "role": "engineering"}
     assert {"step": "invites", "question": "invite_role", "value": "member"} in document["flattened"]
     assert read_manifest(run_dir)["redacted_fields"] == [
-        {"step": "profile", "field": "full_name"}, {"step": "invites", "field": "emails"},
+        {"step": "profile", "field": "full_name"},
+        {"step": "invites", "field": "emails"},
     ]
 
 
@@ -272,7 +280,8 @@ def test_output_dir_bypasses_the_storage(export_root, tmp_path):
 
 def test_a_remote_storage_gets_complete_files_and_the_manifest_last(settings, monkeypatch):
     settings.STORAGES = {
-        **settings.STORAGES, "onboarding_exports": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+        **settings.STORAGES,
+        "onboarding_exports": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     }
     AnswerSnapshotFactory.create_batch(5)
     storage, saved = storages["onboarding_exports"], []
@@ -283,7 +292,10 @@ def test_a_remote_storage_gets_complete_files_and_the_manifest_last(settings, mo
 
     run_dir = result.location.split(":", 1)[1]
     assert [name.rsplit("/", 1)[1] for name in saved] == [
-        "part-00001.ndjson", "part-00002.ndjson", "part-00003.ndjson", MANIFEST_NAME,
+        "part-00001.ndjson",
+        "part-00002.ndjson",
+        "part-00003.ndjson",
+        MANIFEST_NAME,
     ]
     manifest = json.loads(storage.open(f"{run_dir}/{MANIFEST_NAME}").read())
     assert sum(entry["rows"] for entry in manifest["files"]) == 5
@@ -291,7 +303,8 @@ def test_a_remote_storage_gets_complete_files_and_the_manifest_last(settings, mo
 
 def test_a_remote_storage_keeps_nothing_of_a_failed_run(settings, monkeypatch):
     settings.STORAGES = {
-        **settings.STORAGES, "onboarding_exports": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+        **settings.STORAGES,
+        "onboarding_exports": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     }
     AnswerSnapshotFactory.create_batch(5)
     real_write, calls = service.export_write_batch, []
@@ -313,12 +326,16 @@ def test_a_remote_storage_keeps_nothing_of_a_failed_run(settings, monkeypatch):
 
 def test_the_next_run_deletes_the_parts_a_killed_run_left_in_a_remote_storage(settings):
     settings.STORAGES = {
-        **settings.STORAGES, "onboarding_exports": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
+        **settings.STORAGES,
+        "onboarding_exports": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     }
     storage = storages["onboarding_exports"]
     storage.save("20260101T000000Z-run000001/part-00001.ndjson", ContentFile(b"{}\n"))
-    ExportRun.objects.create(status=ExportRun.Status.RUNNING, window_end=timezone.now(),
-                             location="onboarding_exports:20260101T000000Z-run000001")
+    ExportRun.objects.create(
+        status=ExportRun.Status.RUNNING,
+        window_end=timezone.now(),
+        location="onboarding_exports:20260101T000000Z-run000001",
+    )
 
     answers_export()
 
@@ -340,8 +357,11 @@ def test_the_lock_refuses_a_second_export(export_root):
 def _lock_held_elsewhere():
     """Take the export's advisory lock from a second connection (another process, in effect)."""
     params = connection.get_connection_params()
-    holder = psycopg.connect(**{key: params[key] for key in ("dbname", "host", "port", "user") if params.get(key)},
-                             password=params.get("password"), autocommit=True)
+    holder = psycopg.connect(
+        **{key: params[key] for key in ("dbname", "host", "port", "user") if params.get(key)},
+        password=params.get("password"),
+        autocommit=True,
+    )
     holder.execute("SELECT pg_advisory_lock(%s)", [EXPORT_LOCK_KEY])
     return holder  # closing the connection (the with block's exit) releases the lock
 
@@ -368,8 +388,7 @@ def test_a_command_killed_midway_publishes_nothing_and_the_next_run_delivers_eve
     }
     env.pop("REDIS_URL", None)
     command = [sys.executable, "manage.py", "export_onboarding_answers", "--batch-size", "1"]
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while not list(export_root.glob(".partial-*/part-00003.ndjson")):

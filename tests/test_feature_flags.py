@@ -3,6 +3,7 @@
 The first experiment: work-profile's "How do you use AI today?" (``ai_usage``) behind the waffle
 flag ``onboarding-ai-question``.
 """
+
 import dataclasses
 import io
 
@@ -45,8 +46,9 @@ def work_profile_with_ai(**overrides) -> dict:
 def at_work_profile(client) -> dict:
     """Save the profile step through the API and return the progress."""
     revision = client.get(PROGRESS).json()["revision"]
-    response = client.patch(PROGRESS, {"revision": revision, "step": "profile", "answers": valid_answers("profile")},
-                            format="json")
+    response = client.patch(
+        PROGRESS, {"revision": revision, "step": "profile", "answers": valid_answers("profile")}, format="json"
+    )
     assert response.status_code == 200
     return response.json()
 
@@ -62,6 +64,7 @@ def _user_in_bucket(inside: bool, percent: float = 50):
 
 # --- Deciding ------------------------------------------------------------------------------------
 
+
 def test_migrate_creates_the_manifests_flags_off_for_everyone(db):
     flag = Flag.objects.get(name=AI_QUESTION_FLAG)
     assert MANIFEST_FLAGS == (AI_QUESTION_FLAG,)
@@ -72,7 +75,9 @@ def test_migrate_creates_the_manifests_flags_off_for_everyone(db):
 
 def test_percent_50_over_2000_users_puts_half_of_them_in_and_decides_the_same_again(django_user_model):
     flag_set(percent=50)
-    users = django_user_model.objects.bulk_create(django_user_model(username=f"p{n}", password="!") for n in range(2000))
+    users = django_user_model.objects.bulk_create(
+        django_user_model(username=f"p{n}", password="!") for n in range(2000)
+    )
     decided = [flags_decide(user=user)[AI_QUESTION_FLAG] for user in users]
     assert 0.46 <= sum(decided) / len(users) <= 0.54
     assert [flags_decide(user=user)[AI_QUESTION_FLAG] for user in users] == decided  # no randomness, no cookie
@@ -96,7 +101,12 @@ def test_waffles_everyone_users_groups_and_staff_rules_are_honoured(db):
     flag.users.add(listed)
     flag.groups.add(beta)
     flag.flush()
-    assert [flags_decide(user=u)[AI_QUESTION_FLAG] for u in (plain, listed, staff, grouped)] == [False, True, True, True]
+    assert [flags_decide(user=u)[AI_QUESTION_FLAG] for u in (plain, listed, staff, grouped)] == [
+        False,
+        True,
+        True,
+        True,
+    ]
     flag_set(everyone=False)  # "everyone: no" overrides every other rule, as in waffle
     assert not any(flags_decide(user=u)[AI_QUESTION_FLAG] for u in (plain, listed, staff, grouped))
     flag_set(everyone=True)
@@ -114,6 +124,7 @@ def test_a_session_decides_every_manifest_flag_once_when_it_starts(new_user):
 
 # --- Every device, every replay ------------------------------------------------------------------
 
+
 def test_a_user_bucketed_in_is_in_on_every_device_and_in_the_replay_of_an_offline_save(as_user, client):
     flag_set(percent=50)
     user = _user_in_bucket(inside=True)
@@ -125,8 +136,11 @@ def test_a_user_bucketed_in_is_in_on_every_device_and_in_the_replay_of_an_offlin
     offline_revision = phone.get(PROGRESS).json()["revision"]  # the phone goes offline here
 
     flag_set(everyone=False)  # staff roll the question back meanwhile: new sessions only
-    replay = phone.patch(PROGRESS, {"revision": offline_revision, "step": "work-profile",
-                                    "answers": work_profile_with_ai()}, format="json")
+    replay = phone.patch(
+        PROGRESS,
+        {"revision": offline_revision, "step": "work-profile", "answers": work_profile_with_ai()},
+        format="json",
+    )
 
     assert replay.status_code == 200, replay.json()
     assert replay.json()["answers"]["work-profile"]["ai_usage"] == "weekly"
@@ -169,8 +183,9 @@ def test_a_flag_flipped_mid_session_changes_nothing_for_that_session(as_user, cl
 def complete_through_rest_of_steps(user):
     session = services.session_get_or_start(user=user, source="api")
     for step in ("tools", "invites", "preferences", "workspace"):
-        session = services.session_save_step(user=user, step=step, answers=valid_answers(step),
-                                             revision=session.revision, source="api")
+        session = services.session_save_step(
+            user=user, step=step, answers=valid_answers(step), revision=session.revision, source="api"
+        )
     return services.session_complete(user=user, revision=session.revision, source="api")
 
 
@@ -186,17 +201,27 @@ def test_a_session_started_before_the_flag_existed_keeps_seeing_no_ai_question(a
 
 # --- The session's manifest: validation, wizard, API ---------------------------------------------
 
+
 def test_an_ai_usage_answer_from_a_session_without_the_flag_is_a_400_unknown_field(as_user, new_user):
     api = as_user(new_user)
     progress = at_work_profile(api)
     for action in ("save", "draft"):
-        response = api.patch(PROGRESS, {"revision": progress["revision"], "step": "work-profile", "action": action,
-                                        "answers": work_profile_with_ai()}, format="json")
+        response = api.patch(
+            PROGRESS,
+            {
+                "revision": progress["revision"],
+                "step": "work-profile",
+                "action": action,
+                "answers": work_profile_with_ai(),
+            },
+            format="json",
+        )
         assert response.status_code == 400
         body = response.json()
         assert body["code"] == "validation_failed"
         assert {"step": "work-profile", "field": "ai_usage", "code": "unknown_field"} == {
-            k: body["issues"][0][k] for k in ("step", "field", "code")}
+            k: body["issues"][0][k] for k in ("step", "field", "code")
+        }
     session = OnboardingSession.objects.get(user=new_user)
     assert "work-profile" not in session.answers and session.data["drafts"] == {}
 
@@ -205,11 +230,21 @@ def test_a_session_with_the_flag_answers_the_ai_question_optionally(as_user, new
     flag_set(everyone=True)
     api = as_user(new_user)
     progress = at_work_profile(api)
-    skipped = api.patch(PROGRESS, {"revision": progress["revision"], "step": "work-profile",
-                                   "answers": valid_answers("work-profile")}, format="json")
+    skipped = api.patch(
+        PROGRESS,
+        {"revision": progress["revision"], "step": "work-profile", "answers": valid_answers("work-profile")},
+        format="json",
+    )
     assert skipped.status_code == 200 and skipped.json()["answers"]["work-profile"]["ai_usage"] == ""
-    bad = api.patch(PROGRESS, {"revision": skipped.json()["revision"], "step": "work-profile",
-                               "answers": work_profile_with_ai(ai_usage="hourly")}, format="json")
+    bad = api.patch(
+        PROGRESS,
+        {
+            "revision": skipped.json()["revision"],
+            "step": "work-profile",
+            "answers": work_profile_with_ai(ai_usage="hourly"),
+        },
+        format="json",
+    )
     assert bad.status_code == 400 and bad.json()["issues"][0]["code"] == "invalid_choice"
 
 
@@ -228,8 +263,10 @@ def test_a_wizard_post_of_the_ai_question_without_the_flag_stores_nothing_of_it(
     client.force_login(session.user)
     page = client.get("/o/work-profile/")
     data = {"work-profile-ai_usage": "daily"}
-    response = client.post("/o/work-profile/", {**step_form_data("work-profile", valid_answers("work-profile"),
-                                                                 revision=revision_on(page)), **data})
+    response = client.post(
+        "/o/work-profile/",
+        {**step_form_data("work-profile", valid_answers("work-profile"), revision=revision_on(page)), **data},
+    )
     assert response.status_code == 302
     session.refresh_from_db()
     assert "ai_usage" not in session.answers["work-profile"]
@@ -248,10 +285,24 @@ def test_the_manifest_describes_the_callers_session_with_its_flags_and_an_etag(a
     fields = {user: [f["name"] for f in body["steps"][1]["fields"]] for user, body in bodies.items()}
     assert "ai_usage" not in fields[off]
     ai = next(f for f in bodies[on]["steps"][1]["fields"] if f["name"] == "ai_usage")
-    assert ai == {"name": "ai_usage", "label": AI_LABEL, "kind": "choice", "required": False, "help_text": "",
-                  "max_length": None, "max_items": None, "default": None, "flag": AI_QUESTION_FLAG, "widget": "radio",
-                  "choices": [{"value": "none", "label": "I don't use AI"}, {"value": "exploring", "label": "Exploring it"},
-                              {"value": "weekly", "label": "Weekly"}, {"value": "daily", "label": "Daily"}]}
+    assert ai == {
+        "name": "ai_usage",
+        "label": AI_LABEL,
+        "kind": "choice",
+        "required": False,
+        "help_text": "",
+        "max_length": None,
+        "max_items": None,
+        "default": None,
+        "flag": AI_QUESTION_FLAG,
+        "widget": "radio",
+        "choices": [
+            {"value": "none", "label": "I don't use AI"},
+            {"value": "exploring", "label": "Exploring it"},
+            {"value": "weekly", "label": "Weekly"},
+            {"value": "daily", "label": "Daily"},
+        ],
+    }
     assert bodies[on]["answer_schema_version"] == bodies[off]["answer_schema_version"] == ANSWER_SCHEMA_VERSION
     etags = {user: response["ETag"] for user, response in responses.items()}
     assert etags[off] != etags[on]
@@ -262,20 +313,24 @@ def test_the_manifest_describes_the_callers_session_with_its_flags_and_an_etag(a
 def test_completion_checks_the_sessions_own_fields(new_user):
     flag_set(everyone=True)
     session = services.session_get_or_start(user=new_user, source="api")
-    session = services.session_save_step(user=new_user, step="profile", answers=valid_answers("profile"),
-                                         revision=session.revision, source="api")
-    session = services.session_save_step(user=new_user, step="work-profile", answers=work_profile_with_ai(),
-                                         revision=session.revision, source="api")
+    session = services.session_save_step(
+        user=new_user, step="profile", answers=valid_answers("profile"), revision=session.revision, source="api"
+    )
+    session = services.session_save_step(
+        user=new_user, step="work-profile", answers=work_profile_with_ai(), revision=session.revision, source="api"
+    )
     # An answer that has since become invalid (stored by hand here) blocks completion on that step.
     session.data["answers"]["work-profile"]["ai_usage"] = "hourly"
     OnboardingSession.objects.filter(pk=session.pk).update(data=session.data)
     session.refresh_from_db()
     issues = services.completion_issues(session, user=new_user)
     assert {"step": "work-profile", "field": "ai_usage", "code": "invalid_choice"} in [
-        {k: i[k] for k in ("step", "field", "code")} for i in issues]
+        {k: i[k] for k in ("step", "field", "code")} for i in issues
+    ]
 
 
 # --- Re-deciding in-flight sessions --------------------------------------------------------------
+
 
 @pytest.fixture
 def in_flight():
@@ -286,8 +341,9 @@ def in_flight():
         user = UserFactory(username=name)
         session = services.session_get_or_start(user=user, source="api")
         for step, answers in (("profile", valid_answers("profile")), ("work-profile", work_profile_with_ai())):
-            session = services.session_save_step(user=user, step=step, answers=answers, revision=session.revision,
-                                                 source="api")
+            session = services.session_save_step(
+                user=user, step=step, answers=answers, revision=session.revision, source="api"
+            )
         sessions.append(session)
     done = complete_through_services(UserFactory(username="finished"))
     return sessions, done
@@ -310,7 +366,9 @@ def test_redeciding_a_flag_resets_changed_sessions_through_the_reset_notice(in_f
 
     call_command("redecide_onboarding_flag", AI_QUESTION_FLAG, stdout=out)
 
-    assert out.getvalue().strip() == f"{AI_QUESTION_FLAG}: 2 sessions in progress: 1 reset (decision changed), 1 unchanged"
+    assert (
+        out.getvalue().strip() == f"{AI_QUESTION_FLAG}: 2 sessions in progress: 1 reset (decision changed), 1 unchanged"
+    )
     first.refresh_from_db()
     assert first.flags == {AI_QUESTION_FLAG: False}
     assert first.answers["profile"] == valid_answers("profile")  # still valid: kept
@@ -324,7 +382,9 @@ def test_redeciding_a_flag_resets_changed_sessions_through_the_reset_notice(in_f
     assert "Some onboarding questions have changed for you since you started" in page
     second_revision = second.revision
     second.refresh_from_db()
-    assert second.revision == second_revision and not OnboardingEvent.objects.filter(session=second, name="reset").exists()
+    assert (
+        second.revision == second_revision and not OnboardingEvent.objects.filter(session=second, name="reset").exists()
+    )
     done.refresh_from_db()
     assert done.flags == {AI_QUESTION_FLAG: True}  # completed sessions are history: never re-decided
 
@@ -334,9 +394,14 @@ def test_the_flag_admin_action_redecides_in_flight_sessions(in_flight, client):
     flag = flag_set(everyone=False)
     client.force_login(StaffFactory())
     with celery_settings(app, task_always_eager=True):  # tasks in-process, as without REDIS_URL (make run)
-        response = client.post(reverse("admin:waffle_flag_changelist"), {
-            "action": "redecide_in_flight", "_selected_action": [str(flag.pk)],
-        }, follow=True)
+        response = client.post(
+            reverse("admin:waffle_flag_changelist"),
+            {
+                "action": "redecide_in_flight",
+                "_selected_action": [str(flag.pk)],
+            },
+            follow=True,
+        )
     assert response.status_code == 200
     assert "Re-deciding onboarding-ai-question for 2 sessions in progress" in response.content.decode()
     for session in (first, second):
@@ -386,13 +451,17 @@ def tools_behind_a_flag(monkeypatch):
 
 def test_a_step_behind_a_flag_is_left_out_of_the_flow_of_sessions_without_it(tools_behind_a_flag, as_user):
     without = OnboardingSessionFactory(done_steps=("profile",))
-    with_it = OnboardingSessionFactory(done_steps=("profile",), data={
-        **without.data, "flags": {AI_QUESTION_FLAG: False, TOOLS_FLAG: True}})
+    with_it = OnboardingSessionFactory(
+        done_steps=("profile",), data={**without.data, "flags": {AI_QUESTION_FLAG: False, TOOLS_FLAG: True}}
+    )
     for session, next_step in ((without, "invites"), (with_it, "tools")):
         api = as_user(session.user)
         progress = api.get(PROGRESS).json()
-        saved = api.patch(PROGRESS, {"revision": progress["revision"], "step": "work-profile",
-                                     "answers": valid_answers("work-profile")}, format="json").json()
+        saved = api.patch(
+            PROGRESS,
+            {"revision": progress["revision"], "step": "work-profile", "answers": valid_answers("work-profile")},
+            format="json",
+        ).json()
         assert saved["next_step"] == next_step
         assert ("tools" in [s["key"] for s in saved["steps"]]) == (next_step == "tools")
     steps = {s.key: s for s in onboarding_funnel()}

@@ -1,4 +1,5 @@
 """The funnel's rollups: folded by the worker from telemetry, exact however sessions change, rebuilt alike."""
+
 import random
 import threading
 import time
@@ -40,10 +41,13 @@ def three_days():
     """Sixty sessions started over three days in every shape of progress, with timed and friction events."""
     rng = random.Random(15)
     shapes = [
-        {"done": ()}, {"done": ("profile",)}, {"done": ("profile", "work-profile")},
+        {"done": ()},
+        {"done": ("profile",)},
+        {"done": ("profile", "work-profile")},
         {"done": ("profile", "work-profile", "invites"), "skipped": ("tools",)},
         {"done": ("profile", "tools"), "skipped": ()},  # went back to work-profile: a hole
-        {"done": STEP_KEYS, "state": "completed"}, {"done": STEP_KEYS[:5], "skipped": ("invites",)},
+        {"done": STEP_KEYS, "state": "completed"},
+        {"done": STEP_KEYS[:5], "skipped": ("invites",)},
         {"done": ("profile",), "state": "superseded"},
     ]
     for n in range(60):
@@ -55,8 +59,15 @@ def three_days():
         for i, step in enumerate((*shape["done"], *shape.get("skipped", ()))):
             name = "step_skipped" if step in shape.get("skipped", ()) else "step_saved"
             event_at(session, name, step, started + timedelta(minutes=i + 1), duration_ms=rng.randrange(200, 90_000))
-        for name in ("validation_failed", "revision_conflict", "conflict_shown", "save_retried", "save_queued",
-                     "save_replayed", "draft_saved"):
+        for name in (
+            "validation_failed",
+            "revision_conflict",
+            "conflict_shown",
+            "save_retried",
+            "save_queued",
+            "save_replayed",
+            "draft_saved",
+        ):
             if rng.random() < 0.4:
                 event_at(session, name, rng.choice(STEP_KEYS), started + timedelta(minutes=9), source="browser")
     return T0
@@ -95,8 +106,9 @@ def test_the_arms_of_a_flag_add_up_to_the_sessions_that_carry_it(three_days):
     on, off = (onboarding_funnel(flag=FLAG, arm=arm) for arm in ("on", "off"))
     carrying = expected_funnel(flag=FLAG, arm="on"), expected_funnel(flag=FLAG, arm="off")
     assert [s.reached for s in on] == [carrying[0][k]["reached"] for k in STEP_KEYS]
-    assert [a.reached + b.reached for a, b in zip(on, off)] == [
-        carrying[0][k]["reached"] + carrying[1][k]["reached"] for k in STEP_KEYS]
+    assert [a.reached + b.reached for a, b in zip(on, off, strict=False)] == [
+        carrying[0][k]["reached"] + carrying[1][k]["reached"] for k in STEP_KEYS
+    ]
 
 
 def test_the_experiment_readout_from_rollups_equals_the_direct_one(three_days):
@@ -107,19 +119,25 @@ def test_the_experiment_readout_from_rollups_equals_the_direct_one(three_days):
     on, off = direct.arms
     assert (on.sessions, on.completed) == (
         len([1 for s in _counted(window) if s.data.get("flags", {}).get(FLAG) is True]),
-        len([1 for s in _counted(window) if s.data.get("flags", {}).get(FLAG) is True and s.state == "completed"]))
+        len([1 for s in _counted(window) if s.data.get("flags", {}).get(FLAG) is True and s.state == "completed"]),
+    )
     assert off.sessions > 0
 
 
 def _counted(window):
     return OnboardingSession.objects.exclude(state="superseded").filter(
-        started_at__gte=window["started_after"], started_at__lt=window["started_before"])
+        started_at__gte=window["started_after"], started_at__lt=window["started_before"]
+    )
 
 
-@pytest.mark.parametrize("params", [
-    {"started_after": "9999-12-31T23:59:59Z"}, {"started_after": "9999-12-31T00:00:01Z"},
-    {"started_after": "0001-01-01T00:00:00Z", "started_before": "0001-01-01T00:30:00Z"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"started_after": "9999-12-31T23:59:59Z"},
+        {"started_after": "9999-12-31T00:00:01Z"},
+        {"started_after": "0001-01-01T00:00:00Z", "started_before": "0001-01-01T00:30:00Z"},
+    ],
+)
 def test_a_window_at_the_ends_of_the_calendar_is_answered_from_rollups_too(three_days, staff, params):
     funnel_fold()
     response = staff.get("/api/admin/onboarding/funnel", params)
@@ -135,10 +153,14 @@ def test_a_fold_of_an_empty_database_leaves_it_never_folded(db):
 def test_a_window_is_read_from_day_rows_hour_rows_and_computed_edges():
     parts = window_parts(T0 + timedelta(hours=5, minutes=17), T0 + timedelta(days=3, hours=2, minutes=40))
     assert parts.days == (T0 + timedelta(days=1), T0 + timedelta(days=3))
-    assert parts.hours == ((T0 + timedelta(hours=6), T0 + timedelta(days=1)),
-                           (T0 + timedelta(days=3), T0 + timedelta(days=3, hours=2)))
-    assert parts.direct == ((T0 + timedelta(hours=5, minutes=17), T0 + timedelta(hours=6)),
-                            (T0 + timedelta(days=3, hours=2), T0 + timedelta(days=3, hours=2, minutes=40)))
+    assert parts.hours == (
+        (T0 + timedelta(hours=6), T0 + timedelta(days=1)),
+        (T0 + timedelta(days=3), T0 + timedelta(days=3, hours=2)),
+    )
+    assert parts.direct == (
+        (T0 + timedelta(hours=5, minutes=17), T0 + timedelta(hours=6)),
+        (T0 + timedelta(days=3, hours=2), T0 + timedelta(days=3, hours=2, minutes=40)),
+    )
 
 
 @pytest.mark.smoke  # also on the SQLite default: the fold's SQL (buckets, upserts) runs there too
@@ -147,13 +169,16 @@ def test_friction_counters_match_the_events_a_user_produced(db):
     session = services.session_get_or_start(user=user, source="wizard")
     for _ in range(3):  # three refused saves of the profile: validation_failed each
         with pytest.raises(StepValidationError):
-            services.session_save_step(user=user, step="profile", answers={"full_name": ""}, revision=session.revision,
-                                       source="wizard")
-    session = services.session_save_step(user=user, step="profile", answers=valid_answers("profile"),
-                                         revision=session.revision, source="wizard")
+            services.session_save_step(
+                user=user, step="profile", answers={"full_name": ""}, revision=session.revision, source="wizard"
+            )
+    session = services.session_save_step(
+        user=user, step="profile", answers=valid_answers("profile"), revision=session.revision, source="wizard"
+    )
     with pytest.raises(RevisionConflict):  # a stale tab on work-profile
-        services.session_save_step(user=user, step="work-profile", answers=valid_answers("work-profile"),
-                                   revision="stale", source="wizard")
+        services.session_save_step(
+            user=user, step="work-profile", answers=valid_answers("work-profile"), revision="stale", source="wizard"
+        )
     for name, n in (("conflict_shown", 1), ("save_retried", 4), ("save_queued", 2), ("save_replayed", 2)):
         for _ in range(n):  # what the browser reports (source "browser")
             OnboardingEvent.objects.create(session=session, user=user, name=name, step="work-profile", source="browser")
@@ -169,8 +194,9 @@ def test_going_back_un_marks_a_step_in_the_rollups(db):
     session = complete_through_services(UserFactory(username="walker"))
     other = services.session_get_or_start(user=UserFactory(username="backer"), source="api")
     for step in ("profile", "work-profile"):
-        other = services.session_save_step(user=other.user, step=step, answers=valid_answers(step),
-                                           revision=other.revision, source="api")
+        other = services.session_save_step(
+            user=other.user, step=step, answers=valid_answers(step), revision=other.revision, source="api"
+        )
     funnel_fold()
     assert {s.key: s.completed for s in onboarding_funnel()}["work-profile"] == 2
     services.session_go_back(user=other.user, step="tools", revision=other.revision, source="api")
@@ -184,8 +210,9 @@ def test_going_back_un_marks_a_step_in_the_rollups(db):
 def test_a_staff_reset_takes_the_superseded_session_out_and_counts_the_fresh_one(db):
     user = UserFactory()
     session = services.session_get_or_start(user=user, source="api")
-    session = services.session_save_step(user=user, step="profile", answers=valid_answers("profile"),
-                                         revision=session.revision, source="api")
+    session = services.session_save_step(
+        user=user, step="profile", answers=valid_answers("profile"), revision=session.revision, source="api"
+    )
     with pytest.raises(StepValidationError):
         services.session_save_step(user=user, step="work-profile", answers={}, revision=session.revision, source="api")
     funnel_fold()
@@ -194,7 +221,11 @@ def test_a_staff_reset_takes_the_superseded_session_out_and_counts_the_fresh_one
     services.session_restart(user=user, source="admin")
     funnel_fold()
     after = {s.key: s for s in onboarding_funnel()}
-    assert (after["profile"].reached, after["profile"].completed, after["work-profile"].validation_failures) == (1, 0, 0)
+    assert (after["profile"].reached, after["profile"].completed, after["work-profile"].validation_failures) == (
+        1,
+        0,
+        0,
+    )
     assert after["profile"].median_ms is None  # the superseded session's timing went with it
     assert FunnelSessionMarks.objects.filter(session_id=session.pk).count() == 0
     assert funnel_drift() == []
@@ -238,7 +269,10 @@ def test_the_check_command_reports_drift_exits_1_and_repairs(three_days, capsys)
     with pytest.raises(CommandError, match="1 funnel figures drifted"):  # exit status 1 on the command line
         call_command("check_onboarding_funnel")
     out = capsys.readouterr()
-    assert f"day {row.period_start.isoformat()} profile reached: stored {row.reached + 5}, expected {row.reached}" in out.out
+    assert (
+        f"day {row.period_start.isoformat()} profile reached: stored {row.reached + 5}, expected {row.reached}"
+        in out.out
+    )
     call_command("check_onboarding_funnel", "--repair")
     assert "repaired" in capsys.readouterr().out
     call_command("check_onboarding_funnel")
@@ -292,8 +326,9 @@ def test_an_event_committed_after_a_fold_started_is_not_skipped():
     def late_writer():
         try:
             with transaction.atomic():
-                OnboardingEvent.objects.create(session=session, user_id=session.user_id, name="save_queued",
-                                               step="profile", source="browser")
+                OnboardingEvent.objects.create(
+                    session=session, user_id=session.user_id, name="save_queued", step="profile", source="browser"
+                )
                 inserted.set()
                 release.wait(10)  # committed only after the fold below has run
         finally:
@@ -326,11 +361,13 @@ def test_concurrent_event_writers_lose_no_count_while_the_worker_folds():
             for _ in range(saves_each):
                 session = services.session_get_or_start(user=user, source="api")
                 with pytest.raises(StepValidationError):
-                    services.session_save_step(user=user, step="profile", answers={}, revision=session.revision,
-                                               source="api")
+                    services.session_save_step(
+                        user=user, step="profile", answers={}, revision=session.revision, source="api"
+                    )
                 with transaction.atomic():  # a browser report that commits late
-                    OnboardingEvent.objects.create(session=session, user_id=user.pk, name="save_retried",
-                                                   step="profile", source="browser")
+                    OnboardingEvent.objects.create(
+                        session=session, user_id=user.pk, name="save_retried", step="profile", source="browser"
+                    )
                     time.sleep(rng.uniform(0, 0.05))
         except Exception as exc:  # surfaced below: a thread's assertion would otherwise vanish
             failures.append(exc)

@@ -1,4 +1,5 @@
 """The onboarding guard: unfinished users are kept on their first outstanding step."""
+
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponse
@@ -74,10 +75,17 @@ def test_a_completed_user_reaches_the_dashboard(client, completed_user):
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("path", [
-    "/api/users/me/onboarding-progress", "/api/onboarding/manifest", "/admin/", "/static/onboarding/site.css",
-    "/accounts/login/", "/accounts/logout/",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/users/me/onboarding-progress",
+        "/api/onboarding/manifest",
+        "/admin/",
+        "/static/onboarding/site.css",
+        "/accounts/login/",
+        "/accounts/logout/",
+    ],
+)
 def test_the_api_admin_static_files_and_auth_pages_are_not_guarded(client, halfway_user, path):
     client.force_login(halfway_user)
 
@@ -121,8 +129,9 @@ def test_the_guard_costs_one_query(django_assert_num_queries, halfway_user):
     assert response["Location"] == "/o/tools/"
 
 
-def test_the_guard_asks_nothing_of_the_database_for_exempt_paths_or_anonymous_users(django_assert_num_queries,
-                                                                                     halfway_user):
+def test_the_guard_asks_nothing_of_the_database_for_exempt_paths_or_anonymous_users(
+    django_assert_num_queries, halfway_user
+):
     guard = OnboardingGuardMiddleware(lambda request: HttpResponse("ok"))
     api_request = RequestFactory().get("/api/users/me/onboarding-progress")
     api_request.user = halfway_user
@@ -135,8 +144,9 @@ def test_the_guard_asks_nothing_of_the_database_for_exempt_paths_or_anonymous_us
 
 
 def test_a_user_whose_steps_are_all_marked_is_sent_to_finish(client):
-    user = OnboardingSessionFactory(done_steps=("profile", "work-profile", "tools", "invites", "preferences",
-                                                "workspace")).user
+    user = OnboardingSessionFactory(
+        done_steps=("profile", "work-profile", "tools", "invites", "preferences", "workspace")
+    ).user
     client.force_login(user)
 
     response = client.get("/dashboard/")

@@ -1,4 +1,5 @@
 """GET /healthz and GET /readyz (CONTRACT §8): no credentials, never cached, honest about dependencies."""
+
 import os
 import socket
 from datetime import timedelta
@@ -42,7 +43,10 @@ def test_readyz_checks_the_database_the_broker_and_the_outbox(client, settings):
     body = response.json()
     assert body["status"] == "ok"
     assert {name: check["status"] for name, check in body["checks"].items()} == {
-        "database": "ok", "broker": "ok", "outbox": "ok"}
+        "database": "ok",
+        "broker": "ok",
+        "outbox": "ok",
+    }
     assert_never_cached(response)
 
 

@@ -1,6 +1,7 @@
 """Crafted input that used to reach a 500 (issue 13), and the same class of bug wherever it could recur:
 dates that overflow, JSON values of the wrong type, signed tokens with malformed claims.
 """
+
 import base64
 import json
 
@@ -32,16 +33,20 @@ def crafted_cursor(*parts) -> str:
 
 # --- the staff cursor --------------------------------------------------------------------
 
-@pytest.mark.parametrize("parts", [
-    (["2026-01-01T00:00:00+00:00"], "7d3c7c04-3e3c-4f7e-9d5b-2f1c8a6f0e11", 0),
-    ("2026-01-01T00:00:00+00:00", {"hex": "7d3c7c04"}, 0),
-    ("2026-01-01T00:00:00+00:00", ["7d3c7c04-3e3c-4f7e-9d5b-2f1c8a6f0e11"], 0),
-    ("2026-01-01T00:00:00+00:00", "7d3c7c04-3e3c-4f7e-9d5b-2f1c8a6f0e11", [0]),
-    ("2026-01-01T00:00:00+00:00", "7d3c7c04-3e3c-4f7e-9d5b-2f1c8a6f0e11", {"reverse": 1}),
-    ({"at": 1}, 7, None),
-    ("9999-12-31T23:59:59-23:59", "7d3c7c04-3e3c-4f7e-9d5b-2f1c8a6f0e11", 0),  # beyond year 9999 in UTC
-    ("0001-01-01T00:00:00+23:59", "7d3c7c04-3e3c-4f7e-9d5b-2f1c8a6f0e11", 1),  # before year 1 in UTC
-])
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        (["2026-01-01T00:00:00+00:00"], "7d3c7c04-3e3c-4f7e-9d5b-2f1c8a6f0e11", 0),
+        ("2026-01-01T00:00:00+00:00", {"hex": "7d3c7c04"}, 0),
+        ("2026-01-01T00:00:00+00:00", ["7d3c7c04-3e3c-4f7e-9d5b-2f1c8a6f0e11"], 0),
+        ("2026-01-01T00:00:00+00:00", "7d3c7c04-3e3c-4f7e-9d5b-2f1c8a6f0e11", [0]),
+        ("2026-01-01T00:00:00+00:00", "7d3c7c04-3e3c-4f7e-9d5b-2f1c8a6f0e11", {"reverse": 1}),
+        ({"at": 1}, 7, None),
+        ("9999-12-31T23:59:59-23:59", "7d3c7c04-3e3c-4f7e-9d5b-2f1c8a6f0e11", 0),  # beyond year 9999 in UTC
+        ("0001-01-01T00:00:00+23:59", "7d3c7c04-3e3c-4f7e-9d5b-2f1c8a6f0e11", 1),  # before year 1 in UTC
+    ],
+)
 def test_a_crafted_cursor_is_a_400_naming_the_cursor(staff, parts):
     AnswerSnapshotFactory()
     response = staff.get(ANSWERS_URL, {"cursor": crafted_cursor(*parts)})
@@ -68,6 +73,7 @@ def test_an_unknown_huge_user_id_is_a_404(staff):
 
 # --- the Django admin --------------------------------------------------------------------
 
+
 def test_the_funnel_page_takes_the_last_representable_day(staff):
     response = staff.get("/admin/onboarding/funnel/", {"started_before": "9999-12-31"})
     assert response.status_code == 200
@@ -86,16 +92,27 @@ def test_the_sessions_admin_with_an_impossible_year_is_not_a_500(staff):
 
 
 def date_fields_of_registered_models():
-    for model, model_admin in admin.site._registry.items():
+    for model, _model_admin in admin.site._registry.items():
         for field in model._meta.get_fields():
             if getattr(field, "get_internal_type", lambda: "")() in ("DateTimeField", "DateField"):
                 yield model, field.name
 
 
-@pytest.mark.parametrize("lookup, value", [
-    ("year", "99999"), ("year", "0"), ("year", "-5"), ("month", "13"), ("day", "40"), ("gte", "99999-01-01"),
-    ("lt", "not-a-date"), ("date", "9999-13-01"), ("iso_year", "10000"), ("week", "99"),
-])
+@pytest.mark.parametrize(
+    "lookup, value",
+    [
+        ("year", "99999"),
+        ("year", "0"),
+        ("year", "-5"),
+        ("month", "13"),
+        ("day", "40"),
+        ("gte", "99999-01-01"),
+        ("lt", "not-a-date"),
+        ("date", "9999-13-01"),
+        ("iso_year", "10000"),
+        ("week", "99"),
+    ],
+)
 def test_no_admin_changelist_turns_a_date_lookup_into_a_500(staff, lookup, value):
     failures = []
     for model, field in date_fields_of_registered_models():
@@ -108,13 +125,16 @@ def test_no_admin_changelist_turns_a_date_lookup_into_a_500(staff, lookup, value
 
 def test_a_date_hierarchy_drill_down_past_the_calendar_is_not_a_500(staff):
     url = reverse("admin:onboarding_onboardingsession_changelist")
-    for params in ({"updated_at__year": "99999"}, {"updated_at__year": "9999", "updated_at__month": "12",
-                                                     "updated_at__day": "31"}, {"updated_at__year": "2026",
-                                                                                "updated_at__month": "14"}):
+    for params in (
+        {"updated_at__year": "99999"},
+        {"updated_at__year": "9999", "updated_at__month": "12", "updated_at__day": "31"},
+        {"updated_at__year": "2026", "updated_at__month": "14"},
+    ):
         assert staff.get(url, params).status_code in (200, 302), params
 
 
 # --- tokens ------------------------------------------------------------------------------
+
 
 def bearer(token) -> APIClient:
     client = APIClient()
@@ -133,7 +153,9 @@ def test_a_refresh_token_of_a_deleted_user_is_a_401():
     assert response.json()["code"] in ("no_active_account", "token_not_valid")
 
 
-@pytest.mark.parametrize("user_id", ["abc", "1.5", "", " 1", "1e3", [1], {"id": 1}, 1.0, True, None, -1, 2**70, "9" * 40])
+@pytest.mark.parametrize(
+    "user_id", ["abc", "1.5", "", " 1", "1e3", [1], {"id": 1}, 1.0, True, None, -1, 2**70, "9" * 40]
+)
 def test_a_signed_access_token_whose_user_id_is_not_an_integer_is_a_401(user_id):
     UserFactory()
     token = AccessToken()
@@ -156,10 +178,18 @@ def test_a_signed_refresh_token_whose_user_id_is_not_an_integer_is_a_401(user_id
     assert response.status_code == 401 and response.json()["code"] == "token_not_valid"
 
 
-@pytest.mark.parametrize("claim, value", [
-    ("exp", 10**20), ("exp", -10**20), ("iat", 10**20), ("jti", ["a"]), ("jti", {"a": 1}), ("jti", 5),
-    ("token_type", ["access"]),
-])
+@pytest.mark.parametrize(
+    "claim, value",
+    [
+        ("exp", 10**20),
+        ("exp", -(10**20)),
+        ("iat", 10**20),
+        ("jti", ["a"]),
+        ("jti", {"a": 1}),
+        ("jti", 5),
+        ("token_type", ["access"]),
+    ],
+)
 def test_a_signed_token_with_an_impossible_claim_is_a_401(claim, value):
     user = UserFactory()
     access = AccessToken.for_user(user)
@@ -175,6 +205,7 @@ def test_a_signed_token_with_an_impossible_claim_is_a_401(claim, value):
 
 
 # --- commands ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("command", ["export_onboarding_answers", "backfill_onboarding_answers"])
 @pytest.mark.parametrize("since", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"])

@@ -1,4 +1,5 @@
 """The offline wizard's server side: the service worker script, the page shell, logout's Clear-Site-Data."""
+
 import pytest
 from django.test import Client
 

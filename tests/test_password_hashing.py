@@ -1,4 +1,5 @@
 """The production hasher: Django's PBKDF2 hashes, computed on threads that give way to requests."""
+
 import os
 import threading
 
@@ -42,4 +43,6 @@ def test_the_hash_is_computed_on_a_thread_of_lowered_priority(production_hashers
 
     assert seen["thread"].startswith("password-hashing")
     assert seen["nice"] == max(settings.PASSWORD_HASHING_NICE, os.getpriority(os.PRIO_PROCESS, 0))
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == os.getpriority(os.PRIO_PROCESS, 0)  # the caller's own is unchanged
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == os.getpriority(
+        os.PRIO_PROCESS, 0
+    )  # the caller's own is unchanged

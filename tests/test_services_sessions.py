@@ -1,4 +1,5 @@
 """Service rules of the onboarding session: the one writer."""
+
 import threading
 from datetime import timedelta
 
@@ -9,7 +10,10 @@ from django.utils import timezone
 
 from onboarding import services
 from onboarding.errors import (
-    RevisionConflict, RevisionRequired, SessionAlreadyCompleted, StepValidationError,
+    RevisionConflict,
+    RevisionRequired,
+    SessionAlreadyCompleted,
+    StepValidationError,
 )
 from onboarding.models import Invitation, OnboardingEvent, OnboardingSession, OutboxMessage, Workspace
 
@@ -34,8 +38,11 @@ def test_it_starts_one_session_per_user_and_returns_it_again(new_user):
 def test_it_saves_a_step_under_a_new_revision(new_user):
     session = _start(new_user)
     saved = services.session_save_step(
-        user=session.user, step="profile", answers={"fullName": "  Ada  ", "role": "engineering"},
-        revision=session.revision, source="api",
+        user=session.user,
+        step="profile",
+        answers={"fullName": "  Ada  ", "role": "engineering"},
+        revision=session.revision,
+        source="api",
     )
     saved.refresh_from_db()
     assert saved.revision != session.revision
@@ -47,8 +54,13 @@ def test_it_saves_a_step_under_a_new_revision(new_user):
 def test_it_rejects_unknown_fields_and_stores_nothing(new_user):
     session = _start(new_user)
     with pytest.raises(StepValidationError) as exc:
-        services.session_save_step(user=session.user, step="profile", revision=session.revision, source="api",
-                                   answers={**valid_answers("profile"), "shoe_size": 42})
+        services.session_save_step(
+            user=session.user,
+            step="profile",
+            revision=session.revision,
+            source="api",
+            answers={**valid_answers("profile"), "shoe_size": 42},
+        )
     assert exc.value.issues[0]["code"] == "unknown_field"
     session.refresh_from_db()
     assert session.answers == {}
@@ -57,28 +69,41 @@ def test_it_rejects_unknown_fields_and_stores_nothing(new_user):
 def test_it_rejects_an_unknown_step(new_user):
     session = _start(new_user)
     with pytest.raises(StepValidationError) as exc:
-        services.session_save_step(user=session.user, step="hobbies", answers={}, revision=session.revision, source="api")
+        services.session_save_step(
+            user=session.user, step="hobbies", answers={}, revision=session.revision, source="api"
+        )
     assert exc.value.issues[0]["code"] == "unknown_step"
 
 
 def test_it_accepts_step_keys_in_any_case_style(new_user):
     session = _start(new_user)
-    session = services.session_save_step(user=session.user, step="profile", answers=valid_answers("profile"),
-                                         revision=session.revision, source="api")
-    session = services.session_save_step(user=session.user, step="workProfile", answers=valid_answers("work-profile"),
-                                         revision=session.revision, source="api")
+    session = services.session_save_step(
+        user=session.user, step="profile", answers=valid_answers("profile"), revision=session.revision, source="api"
+    )
+    session = services.session_save_step(
+        user=session.user,
+        step="workProfile",
+        answers=valid_answers("work-profile"),
+        revision=session.revision,
+        source="api",
+    )
     assert session.completed_steps == ["profile", "work-profile"]
 
 
 def test_it_refuses_a_stale_revision_and_names_the_changed_fields(new_user):
     session = _start(new_user)
     stale = session.revision
-    services.session_save_step(user=session.user, step="profile", answers=valid_answers("profile"),
-                               revision=stale, source="api")
+    services.session_save_step(
+        user=session.user, step="profile", answers=valid_answers("profile"), revision=stale, source="api"
+    )
     with pytest.raises(RevisionConflict) as exc:
-        services.session_save_step(user=session.user, step="profile",
-                                   answers=valid_answers("profile", full_name="Someone Else"),
-                                   revision=stale, source="wizard")
+        services.session_save_step(
+            user=session.user,
+            step="profile",
+            answers=valid_answers("profile", full_name="Someone Else"),
+            revision=stale,
+            source="wizard",
+        )
     assert {"step": "profile", "field": "full_name"} in exc.value.changed_fields
     session.refresh_from_db()
     assert session.answers["profile"]["full_name"] == "Ada Lovelace"
@@ -88,22 +113,29 @@ def test_it_refuses_a_stale_revision_and_names_the_changed_fields(new_user):
 def test_it_requires_a_revision(new_user):
     session = _start(new_user)
     with pytest.raises(RevisionRequired):
-        services.session_save_step(user=session.user, step="profile", answers=valid_answers("profile"),
-                                   revision="", source="api")
+        services.session_save_step(
+            user=session.user, step="profile", answers=valid_answers("profile"), revision="", source="api"
+        )
 
 
 def test_it_refuses_a_step_beyond_the_first_outstanding_one(new_user):
     session = _start(new_user)
     with pytest.raises(StepValidationError) as exc:
-        services.session_save_step(user=session.user, step="preferences", answers=valid_answers("preferences"),
-                                   revision=session.revision, source="api")
+        services.session_save_step(
+            user=session.user,
+            step="preferences",
+            answers=valid_answers("preferences"),
+            revision=session.revision,
+            source="api",
+        )
     assert exc.value.issues[0]["code"] == "step_not_reached"
     assert exc.value.blocking_step == "profile"
 
 
 def test_it_skips_only_skippable_steps(halfway_session):
-    skipped = services.session_skip_step(user=halfway_session.user, step="tools", revision=halfway_session.revision,
-                                         source="api")
+    skipped = services.session_skip_step(
+        user=halfway_session.user, step="tools", revision=halfway_session.revision, source="api"
+    )
     assert skipped.skipped_steps == ["tools"]
     with pytest.raises(StepValidationError) as exc:
         services.session_skip_step(user=skipped.user, step="preferences", revision=skipped.revision, source="api")
@@ -111,8 +143,9 @@ def test_it_skips_only_skippable_steps(halfway_session):
 
 
 def test_going_back_unmarks_the_previous_step_and_keeps_its_answers(halfway_session):
-    back = services.session_go_back(user=halfway_session.user, step="tools", revision=halfway_session.revision,
-                                    source="wizard")
+    back = services.session_go_back(
+        user=halfway_session.user, step="tools", revision=halfway_session.revision, source="wizard"
+    )
     back.refresh_from_db()
     assert back.completed_steps == ["profile"]
     assert back.current_step == "work-profile"
@@ -123,8 +156,9 @@ def test_a_stale_tab_on_a_session_staff_restarted_writes_nothing_to_either(halfw
     fresh = services.session_restart(user=halfway_session.user, source="admin")
 
     with pytest.raises(RevisionConflict) as conflict:
-        services.session_skip_step(user=halfway_session.user, step="tools", revision=halfway_session.revision,
-                                   source="wizard")
+        services.session_skip_step(
+            user=halfway_session.user, step="tools", revision=halfway_session.revision, source="wizard"
+        )
 
     assert conflict.value.session.pk == fresh.pk
     old_revision = halfway_session.revision
@@ -134,11 +168,13 @@ def test_a_stale_tab_on_a_session_staff_restarted_writes_nothing_to_either(halfw
 
 def test_skipping_a_step_drops_its_answers_and_draft(halfway_session):
     user = halfway_session.user
-    saved = services.session_save_step(user=user, step="tools", answers={"tools": ["jira"]},
-                                       revision=halfway_session.revision, source="api")
+    saved = services.session_save_step(
+        user=user, step="tools", answers={"tools": ["jira"]}, revision=halfway_session.revision, source="api"
+    )
     back = services.session_go_back(user=user, step="invites", revision=saved.revision, source="api")
-    drafted = services.session_save_draft(user=user, step="tools", answers={"tools": ["linear"]},
-                                          revision=back.revision, source="api")
+    drafted = services.session_save_draft(
+        user=user, step="tools", answers={"tools": ["linear"]}, revision=back.revision, source="api"
+    )
 
     skipped = services.session_skip_step(user=user, step="tools", revision=drafted.revision, source="api")
 
@@ -149,8 +185,9 @@ def test_skipping_a_step_drops_its_answers_and_draft(halfway_session):
 
 
 def test_a_write_by_user_alone_finds_the_live_session(halfway_session):
-    session = services.session_skip_step(user=halfway_session.user, step="tools", revision=halfway_session.revision,
-                                         source="api")
+    session = services.session_skip_step(
+        user=halfway_session.user, step="tools", revision=halfway_session.revision, source="api"
+    )
 
     assert session.pk == halfway_session.pk
     assert "tools" in session.skipped_steps
@@ -173,8 +210,9 @@ def test_a_refused_write_after_half_an_hour_away_still_records_resumed(halfway_s
     _away_for(halfway_session, 31)
 
     with pytest.raises(StepValidationError):
-        services.session_skip_step(user=halfway_session.user, step="preferences", revision=halfway_session.revision,
-                                   source="api")
+        services.session_skip_step(
+            user=halfway_session.user, step="preferences", revision=halfway_session.revision, source="api"
+        )
 
     names = list(OnboardingEvent.objects.filter(session=halfway_session).order_by("pk").values_list("name", flat=True))
     assert names[-2:] == ["resumed", "validation_failed"]
@@ -183,10 +221,12 @@ def test_a_refused_write_after_half_an_hour_away_still_records_resumed(halfway_s
 def test_a_write_records_the_time_since_the_previous_event_and_becomes_the_previous_event(halfway_session):
     _away_for(halfway_session, 2)
 
-    skipped = services.session_skip_step(user=halfway_session.user, step="tools", revision=halfway_session.revision,
-                                         source="api")
-    services.session_save_step(user=halfway_session.user, step="invites", answers={}, revision=skipped.revision,
-                               source="api")
+    skipped = services.session_skip_step(
+        user=halfway_session.user, step="tools", revision=halfway_session.revision, source="api"
+    )
+    services.session_save_step(
+        user=halfway_session.user, step="invites", answers={}, revision=skipped.revision, source="api"
+    )
 
     first, second = OnboardingEvent.objects.filter(session=halfway_session).order_by("pk")
     assert (first.name, second.name) == ("step_skipped", "step_saved")
@@ -200,8 +240,13 @@ def test_a_refused_write_counts_its_time_from_the_event_before_it(halfway_sessio
     _away_for(halfway_session, 2)
 
     with pytest.raises(StepValidationError):
-        services.session_save_step(user=halfway_session.user, step="tools", answers={"tools": ["typewriter"]},
-                                   revision=halfway_session.revision, source="api")
+        services.session_save_step(
+            user=halfway_session.user,
+            step="tools",
+            answers={"tools": ["typewriter"]},
+            revision=halfway_session.revision,
+            source="api",
+        )
 
     failed = OnboardingEvent.objects.filter(session=halfway_session).latest("pk")
     assert failed.name == "validation_failed"
@@ -218,8 +263,9 @@ def test_a_write_within_half_an_hour_records_no_resume(halfway_session):
 
 def test_a_draft_is_kept_without_validation_or_marking(new_user):
     session = _start(new_user)
-    drafted = services.session_save_draft(user=session.user, step="profile", answers={"full_name": "A" * 200},
-                                          revision=session.revision, source="api")
+    drafted = services.session_save_draft(
+        user=session.user, step="profile", answers={"full_name": "A" * 200}, revision=session.revision, source="api"
+    )
     drafted.refresh_from_db()
     assert drafted.data["drafts"]["profile"]["full_name"] == "A" * 200
     assert drafted.completed_steps == []
@@ -234,8 +280,13 @@ def test_many_threads_saving_with_the_same_revision_produce_exactly_one_winner(t
     def save(n):
         barrier.wait()
         try:
-            services.session_save_step(user=session.user, step="profile", revision=revision, source="api",
-                                       answers=valid_answers("profile", full_name=f"Writer {n}"))
+            services.session_save_step(
+                user=session.user,
+                step="profile",
+                revision=revision,
+                source="api",
+                answers=valid_answers("profile", full_name=f"Writer {n}"),
+            )
             outcomes.append("won")
         except RevisionConflict:
             outcomes.append("conflict")
@@ -249,7 +300,9 @@ def test_many_threads_saving_with_the_same_revision_produce_exactly_one_winner(t
     assert outcomes.count("conflict") == 7
 
 
-def test_completion_creates_the_workspace_invites_and_one_outbox_message(new_user, mailoutbox, django_capture_on_commit_callbacks):
+def test_completion_creates_the_workspace_invites_and_one_outbox_message(
+    new_user, mailoutbox, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False):
         session = complete_through_services(new_user)
     session.refresh_from_db()
@@ -279,8 +332,9 @@ def test_completion_names_the_blocking_step(halfway_session):
 def test_completion_rechecks_that_the_workspace_slug_is_still_free(new_user):
     session = _start(new_user)
     for step in ("profile", "work-profile", "tools", "invites", "preferences", "workspace"):
-        session = services.session_save_step(user=session.user, step=step, answers=valid_answers(step),
-                                             revision=session.revision, source="api")
+        session = services.session_save_step(
+            user=session.user, step=step, answers=valid_answers(step), revision=session.revision, source="api"
+        )
     Workspace.objects.create(name="Analytical Engines", slug="analytical-engines")
     with pytest.raises(StepValidationError) as exc:
         services.session_complete(user=session.user, revision=session.revision, source="api")
@@ -292,13 +346,19 @@ def test_completion_rechecks_that_the_workspace_slug_is_still_free(new_user):
 
 def test_a_completed_session_refuses_further_writes(completed_session):
     with pytest.raises(SessionAlreadyCompleted):
-        services.session_save_step(user=completed_session.user, step="profile", answers=valid_answers("profile"),
-                                   revision=completed_session.revision, source="api")
+        services.session_save_step(
+            user=completed_session.user,
+            step="profile",
+            answers=valid_answers("profile"),
+            revision=completed_session.revision,
+            source="api",
+        )
 
 
 def test_a_version_bump_resets_to_the_baseline_keeping_valid_answers(db):
     session = OnboardingSessionFactory(
-        done_steps=("profile", "work-profile"), version=1,
+        done_steps=("profile", "work-profile"),
+        version=1,
     )
     session.data["answers"]["profile"]["role"] = "astronaut"  # no longer a valid choice
     session.save()

@@ -1,4 +1,5 @@
 """The whole browser-less flow, also run on the SQLite default by ``make test-smoke``."""
+
 import pytest
 from waffle.models import Flag
 
@@ -13,10 +14,15 @@ pytestmark = [pytest.mark.smoke, pytest.mark.django_db]
 
 
 def test_signup_to_dashboard_through_every_step(client):
-    signup = client.post("/accounts/signup/", {
-        "username": "smoke", "email": "smoke@example.org",
-        "password1": "a-long-passphrase-42", "password2": "a-long-passphrase-42",
-    })
+    signup = client.post(
+        "/accounts/signup/",
+        {
+            "username": "smoke",
+            "email": "smoke@example.org",
+            "password1": "a-long-passphrase-42",
+            "password2": "a-long-passphrase-42",
+        },
+    )
     assert signup["Location"] == "/o/"
     assert client.get("/o/")["Location"] == "/o/profile/"
 
@@ -47,8 +53,9 @@ def test_an_spa_completes_onboarding_through_the_api(new_user, as_user):
     revision = api.get("/api/users/me/onboarding-progress").json()["revision"]
     for step in ("profile", "work-profile", "tools", "invites", "preferences", "workspace"):
         answers = valid_answers(step, workspace_name="Smoke API") if step == "workspace" else valid_answers(step)
-        response = api.patch("/api/users/me/onboarding-progress",
-                             {"step": step, "answers": answers, "revision": revision}, format="json")
+        response = api.patch(
+            "/api/users/me/onboarding-progress", {"step": step, "answers": answers, "revision": revision}, format="json"
+        )
         assert response.status_code == 200, (step, response.json())
         revision = response.json()["revision"]
 
@@ -68,11 +75,16 @@ def test_an_experiment_runs_from_the_flag_to_the_staff_readout(as_user, staff_us
         assert api.get("/api/onboarding/manifest").json()["flags"] == {AI_QUESTION_FLAG: on}
         revision = api.get("/api/users/me/onboarding-progress").json()["revision"]
         for step in ("profile", "work-profile", "tools", "invites", "preferences", "workspace"):
-            answers = valid_answers(step, workspace_name=f"Space {username}") if step == "workspace" else valid_answers(step)
+            answers = (
+                valid_answers(step, workspace_name=f"Space {username}") if step == "workspace" else valid_answers(step)
+            )
             if step == "work-profile" and on:
                 answers["aiUsage"] = "exploring"
-            response = api.patch("/api/users/me/onboarding-progress",
-                                 {"step": step, "answers": answers, "revision": revision}, format="json")
+            response = api.patch(
+                "/api/users/me/onboarding-progress",
+                {"step": step, "answers": answers, "revision": revision},
+                format="json",
+            )
             assert response.status_code == 200, (step, response.json())
             revision = response.json()["revision"]
         assert api.post("/api/onboarding/complete", {"revision": revision}, format="json").status_code == 200
@@ -81,6 +93,7 @@ def test_an_experiment_runs_from_the_flag_to_the_staff_readout(as_user, staff_us
     staff = as_user(staff_user)
     funnel = staff.get("/api/admin/onboarding/funnel", {"flag": AI_QUESTION_FLAG}).json()
     assert [(arm["arm"], arm["sessions"], arm["completed"]) for arm in funnel["arms"]] == [("on", 1, 1), ("off", 1, 1)]
-    totals = staff.get("/api/admin/onboarding/totals",
-                       {"flag": AI_QUESTION_FLAG, "arm": "on", "question": "ai_usage"}).json()["results"]
+    totals = staff.get(
+        "/api/admin/onboarding/totals", {"flag": AI_QUESTION_FLAG, "arm": "on", "question": "ai_usage"}
+    ).json()["results"]
     assert totals == [{"step": "work-profile", "question": "ai_usage", "answer": "exploring", "count": 1}]

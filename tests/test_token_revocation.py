@@ -1,4 +1,5 @@
 """Token revocation: a password change or deactivation cuts off every token; refresh tokens rotate; logout."""
+
 import pytest
 from rest_framework.test import APIClient
 

@@ -2,6 +2,7 @@
 
 A real gunicorn with the project's gunicorn.conf.py and one worker process, on the test database.
 """
+
 import threading
 import time
 import urllib.error
@@ -33,12 +34,18 @@ def one_gunicorn_worker(tmp_path):
     """gunicorn with one worker process and the defaults of gunicorn.conf.py, on the test database."""
     port = free_port()
     database = connection.settings_dict
-    env = clean_environment(**{
-        **production_variables(),
-        "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "false", "PORT": str(port), "HOST": "127.0.0.1",
-        "WEB_CONCURRENCY": "1", "TRUSTED_PROXY_COUNT": "0",
-        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT'] or 5432}/{database['NAME']}",
-    })
+    env = clean_environment(
+        **{
+            **production_variables(),
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SECURE_SSL_REDIRECT": "false",
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "WEB_CONCURRENCY": "1",
+            "TRUSTED_PROXY_COUNT": "0",
+            "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT'] or 5432}/{database['NAME']}",
+        }
+    )
     env.pop("REDIS_URL")
     with open(tmp_path / "gunicorn.log", "w+") as log, serving_gunicorn(env, log) as base:
         yield base
@@ -77,8 +84,12 @@ def test_a_login_does_not_hold_up_other_requests_of_its_worker_process(one_gunic
 
 def test_the_web_process_keeps_its_database_connections_open_between_requests(one_gunicorn_worker):
     user, started = account(), timezone.now()
-    assert post_json(f"{one_gunicorn_worker}/api/auth/token",
-                     f'{{"username": "{user.username}", "password": "{PASSWORD}"}}') == 200
+    assert (
+        post_json(
+            f"{one_gunicorn_worker}/api/auth/token", f'{{"username": "{user.username}", "password": "{PASSWORD}"}}'
+        )
+        == 200
+    )
     first = web_connections(since=started)
     for _ in range(5):
         assert fetch(f"{one_gunicorn_worker}/readyz")[0] in (200, 503)  # each reads the database
@@ -92,6 +103,9 @@ def test_the_web_process_keeps_its_database_connections_open_between_requests(on
 def web_connections(*, since) -> set[int]:
     """Server processes connected to the test database since ``since``, other than the test's own."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                       " AND backend_start >= %s", [since])
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND backend_start >= %s",
+            [since],
+        )
         return {row[0] for row in cursor.fetchall()}

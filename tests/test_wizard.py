@@ -1,4 +1,5 @@
 """The server-rendered wizard: rendering, saving through the services, resuming, stale tabs, errors."""
+
 import re
 
 import pytest
@@ -115,8 +116,13 @@ def test_a_fresh_login_resumes_at_the_first_outstanding_step_with_answers_filled
 
 
 def test_a_draft_overlays_the_saved_answers_when_prefilling(client, halfway_session):
-    session = services.session_save_draft(user=halfway_session.user, step="profile", answers={"full_name": "Draft Name"},
-                                           revision=halfway_session.revision, source="api")
+    session = services.session_save_draft(
+        user=halfway_session.user,
+        step="profile",
+        answers={"full_name": "Draft Name"},
+        revision=halfway_session.revision,
+        source="api",
+    )
     client.force_login(session.user)
 
     html = client.get("/o/profile/").content.decode()
@@ -164,14 +170,19 @@ def test_a_stale_tab_submit_is_not_saved_names_the_changed_field_and_keeps_what_
     submit_step(client, "profile", valid_answers("profile", full_name="Saved Elsewhere"))  # the other tab
     current_revision = OnboardingSession.objects.get(user=new_user).revision
 
-    response = client.post("/o/profile/", step_form_data(
-        "profile", valid_answers("profile", full_name="Typed Here"), revision=stale_revision,
-    ))
+    response = client.post(
+        "/o/profile/",
+        step_form_data(
+            "profile",
+            valid_answers("profile", full_name="Typed Here"),
+            revision=stale_revision,
+        ),
+    )
 
     assert response.status_code == 409
     html = response.content.decode()
     assert "changed somewhere else" in html
-    changed = html[html.index('<dl class="changed-fields">'):html.index("</dl>")]
+    changed = html[html.index('<dl class="changed-fields">') : html.index("</dl>")]
     assert "Full name" in changed and "Saved Elsewhere" in changed
     assert 'value="Typed Here"' in html
     assert revision_on(response) == current_revision
@@ -184,11 +195,15 @@ def test_a_stale_submit_can_be_sent_again_with_the_new_revision(client, new_user
     client.force_login(new_user)
     stale_revision = revision_on(client.get("/o/profile/"))
     submit_step(client, "profile", valid_answers("profile", full_name="Saved Elsewhere"))
-    conflict = client.post("/o/profile/", step_form_data("profile", valid_answers("profile", full_name="Typed Here"),
-                                                         revision=stale_revision))
+    conflict = client.post(
+        "/o/profile/",
+        step_form_data("profile", valid_answers("profile", full_name="Typed Here"), revision=stale_revision),
+    )
 
-    again = client.post("/o/profile/", step_form_data("profile", valid_answers("profile", full_name="Typed Here"),
-                                                      revision=revision_on(conflict)))
+    again = client.post(
+        "/o/profile/",
+        step_form_data("profile", valid_answers("profile", full_name="Typed Here"), revision=revision_on(conflict)),
+    )
 
     assert again.status_code == 302
     assert OnboardingSession.objects.get(user=new_user).answers["profile"]["full_name"] == "Typed Here"
@@ -379,8 +394,9 @@ def test_a_submit_without_a_revision_is_not_saved_and_asks_to_submit_again(clien
     client.force_login(new_user)
     client.get("/o/profile/")
 
-    response = client.post("/o/profile/", step_form_data("profile", valid_answers("profile", full_name="Kept"),
-                                                         revision=""))
+    response = client.post(
+        "/o/profile/", step_form_data("profile", valid_answers("profile", full_name="Kept"), revision="")
+    )
 
     assert response.status_code == 409
     html = response.content.decode()

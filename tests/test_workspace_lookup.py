@@ -1,4 +1,5 @@
 """One workspace lookup (id or slug) behind the staff API's filter and the snapshot admin's filter."""
+
 import pytest
 from django.urls import reverse
 

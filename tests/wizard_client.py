@@ -1,4 +1,5 @@
 """Drive the server-rendered wizard with Django's test Client, as a browser would post it."""
+
 import re
 
 from onboarding.manifest import get_step

@@ -7,6 +7,7 @@ nothing. Any other storage (S3 through django-storages, ...) gets each part uplo
 final name only once it is complete, and ``manifest.json`` last: a run directory without a manifest
 is unfinished and is deleted by the next run.
 """
+
 import gzip
 import hashlib
 import os
@@ -52,9 +53,17 @@ class _HashingSink:
         self.raw.flush()
 
 
-def export_write_batch(*, path: Path, rows: Iterable[tuple], line: Callable[[tuple], str], compress: bool,
-                       updated_before, version_index: int, completed_index: int,
-                       on_rows: Callable[[int], None] | None = None) -> PartStats:
+def export_write_batch(
+    *,
+    path: Path,
+    rows: Iterable[tuple],
+    line: Callable[[tuple], str],
+    compress: bool,
+    updated_before,
+    version_index: int,
+    completed_index: int,
+    on_rows: Callable[[int], None] | None = None,
+) -> PartStats:
     """Write ``rows`` as NDJSON lines to ``path`` (gzip when ``compress``) and fsync it; return its stats."""
     stats, buffer = PartStats(), []
     with open(path, "wb") as raw:
@@ -186,8 +195,10 @@ def export_destination(*, storage: Storage, alias: str, output_dir: str | None, 
         return DirectoryDestination(Path(output_dir).resolve(), run_dir)
     if isinstance(storage, FileSystemStorage):
         return DirectoryDestination(
-            Path(storage.location), run_dir,
-            file_mode=storage.file_permissions_mode, dir_mode=storage.directory_permissions_mode,
+            Path(storage.location),
+            run_dir,
+            file_mode=storage.file_permissions_mode,
+            dir_mode=storage.directory_permissions_mode,
         )
     return StorageDestination(storage, run_dir, alias=alias)
 

@@ -6,6 +6,7 @@ assembles the line around them. Decoding and re-encoding them would double the c
 ``tests/test_export_lines.py`` proves every fast line byte-equal to ``snapshot_line``. Redaction
 needs the values, and other databases print JSON differently, so they take the document path.
 """
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +25,14 @@ ROW_VERSION = SNAPSHOT_DOCUMENT_FIELDS.index("answer_schema_version")
 ROW_COMPLETED_AT = SNAPSHOT_DOCUMENT_FIELDS.index("completed_at")
 # export_line spells these fields out for speed: a field added to the document must be added there.
 assert SNAPSHOT_DOCUMENT_FIELDS == (
-    "session_id", "user_id", "workspace_id", "role", "answer_schema_version", "completed_at", "answers", "flattened",
+    "session_id",
+    "user_id",
+    "workspace_id",
+    "role",
+    "answer_schema_version",
+    "completed_at",
+    "answers",
+    "flattened",
     "flags",
 ), "the snapshot document changed: update export_line and _LINE"
 
@@ -68,8 +76,15 @@ def export_line(row: tuple) -> str:
     """Return the NDJSON line of an ``as_text`` export row (the stored JSON spliced in as it is)."""
     session_id, user_id, workspace_id, role, version, completed_at, answers, flattened, flags = row
     return _LINE % (
-        session_id, user_id, "null" if workspace_id is None else workspace_id, encode_value(role), version,
-        completed_at.isoformat(), answers, flattened, flags,
+        session_id,
+        user_id,
+        "null" if workspace_id is None else workspace_id,
+        encode_value(role),
+        version,
+        completed_at.isoformat(),
+        answers,
+        flattened,
+        flags,
     )
 
 
@@ -78,7 +93,7 @@ def document_line_builder(redacted: list[tuple[str, str]]) -> Callable[[tuple], 
     dropped = set(redacted)
 
     def document_line(row: tuple) -> str:
-        document = snapshot_document(dict(zip(SNAPSHOT_DOCUMENT_FIELDS, row)))
+        document = snapshot_document(dict(zip(SNAPSHOT_DOCUMENT_FIELDS, row, strict=False)))
         if dropped:
             document["answers"] = {
                 step: {name: value for name, value in fields.items() if (step, name) not in dropped}

@@ -5,6 +5,7 @@ The watermark, kept per destination (a directory, or a storage) and per redactio
 run, or a run with ``--until`` and no ``--since``. A run with an explicit ``--since`` elsewhere is a
 re-delivery and leaves the watermark where it was. A failed run never moves it.
 """
+
 import zlib
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -44,8 +45,14 @@ def export_watermark(*, destination: str, redacted: bool) -> datetime | None:
     return continuous.order_by("-window_end").values_list("window_end", flat=True).first()
 
 
-def export_window(*, destination: str, redacted: bool = False, full: bool = False, since: datetime | None = None,
-                  until: datetime | None = None) -> ExportWindow:
+def export_window(
+    *,
+    destination: str,
+    redacted: bool = False,
+    full: bool = False,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> ExportWindow:
     """Return the window of the next run: from the destination's watermark (or ``since``; None with ``full``) to now.
 
     "Now" is taken before anything is read, so rows ingested during the run fall in the next
@@ -56,7 +63,9 @@ def export_window(*, destination: str, redacted: bool = False, full: bool = Fals
     if full and since is not None:
         raise InvalidExportWindow("--full and --since contradict each other: --full exports from the beginning")
     end = min(value for value in (committed_horizon(), until) if value is not None)
-    start = None if full else since if since is not None else export_watermark(destination=destination, redacted=redacted)
+    start = (
+        None if full else since if since is not None else export_watermark(destination=destination, redacted=redacted)
+    )
     if start is not None and start >= end:
         if since is not None:
             raise InvalidExportWindow(f"--since {since.isoformat()} is not before the window's end {end.isoformat()}")
@@ -98,8 +107,12 @@ def export_run_open(*, window: ExportWindow, destination: str, redacted: bool) -
         run.error = (run.error + "\n" if run.error else "") + "abandoned: the process died before finishing"
         run.save(update_fields=["status", "finished_at", "error"])
     run = ExportRun.objects.create(
-        status=ExportRun.Status.RUNNING, full=window.full, window_start=window.start, window_end=window.end,
-        destination=destination, redacted=redacted,
+        status=ExportRun.Status.RUNNING,
+        full=window.full,
+        window_start=window.start,
+        window_end=window.end,
+        destination=destination,
+        redacted=redacted,
     )
     return run, abandoned
 

@@ -1,4 +1,5 @@
 """The export of answer snapshots to NDJSON batch files: one service for the command and the task."""
+
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from django.utils import timezone
 
 from ..models import ExportRun
 from .files import MANIFEST_NAME, export_destination, export_destination_key, export_write_batch
-from .lines import ROW_COMPLETED_AT, ROW_VERSION, ExportWindow, export_rows_and_line, export_rows, pii_fields
+from .lines import ROW_COMPLETED_AT, ROW_VERSION, ExportWindow, export_rows, export_rows_and_line, pii_fields
 from .runs import export_lock, export_run_fail, export_run_finish, export_run_open, export_window
 
 STORAGE_ALIAS = "onboarding_exports"
@@ -43,15 +44,24 @@ class ExportResult:
         start = self.window.start.isoformat() if self.window.start else "the beginning"
         prefix = "Dry run (nothing written): would export" if self.dry_run else "Exported"
         where = "" if self.dry_run else f"; location {self.location}"
-        return (f"{prefix} {self.rows} snapshots ({self.updated} updated) in {self.file_count} files; "
-                f"ingested from {start} until {self.window.end.isoformat()}{where}")
+        return (
+            f"{prefix} {self.rows} snapshots ({self.updated} updated) in {self.file_count} files; "
+            f"ingested from {start} until {self.window.end.isoformat()}{where}"
+        )
 
 
 def answers_export(
-    *, full: bool = False, since: datetime | None = None, until: datetime | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE, compress: bool = False, redact_pii: bool = False,
-    dry_run: bool = False, output_dir: str | None = None,
-    on_total: Callable[[int], None] | None = None, on_rows: Callable[[int], None] | None = None,
+    *,
+    full: bool = False,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    compress: bool = False,
+    redact_pii: bool = False,
+    dry_run: bool = False,
+    output_dir: str | None = None,
+    on_total: Callable[[int], None] | None = None,
+    on_rows: Callable[[int], None] | None = None,
 ) -> ExportResult:
     """Export the snapshots ingested since the watermark (or in the given window) as NDJSON files.
 
@@ -63,8 +73,10 @@ def answers_export(
     storage = None if output_dir else storages[STORAGE_ALIAS]
     # The watermark is this destination's and this redaction's: an ad-hoc run elsewhere or redacted
     # must not make the next scheduled run skip what it never delivered there.
-    watermark_of = {"destination": export_destination_key(storage=storage, alias=STORAGE_ALIAS, output_dir=output_dir),
-                    "redacted": redact_pii}
+    watermark_of = {
+        "destination": export_destination_key(storage=storage, alias=STORAGE_ALIAS, output_dir=output_dir),
+        "redacted": redact_pii,
+    }
     if dry_run:
         window = export_window(full=full, since=since, until=until, **watermark_of)
         rows = export_rows(window).count()
@@ -73,7 +85,9 @@ def answers_export(
         window = export_window(full=full, since=since, until=until, **watermark_of)
         run, abandoned = export_run_open(window=window, **watermark_of)
         destination = export_destination(
-            storage=storage, alias=STORAGE_ALIAS, output_dir=output_dir,
+            storage=storage,
+            alias=STORAGE_ALIAS,
+            output_dir=output_dir,
             run_dir=f"{window.end:%Y%m%dT%H%M%SZ}-run{run.pk:06d}",
         )
         ExportRun.objects.filter(pk=run.pk).update(location=destination.location)
@@ -81,8 +95,15 @@ def answers_export(
         if on_total is not None:
             on_total(export_rows(window).count())
         try:
-            result = _export_to(destination, window=window, run=run, batch_size=batch_size, compress=compress,
-                                redact_pii=redact_pii, on_rows=on_rows)
+            result = _export_to(
+                destination,
+                window=window,
+                run=run,
+                batch_size=batch_size,
+                compress=compress,
+                redact_pii=redact_pii,
+                on_rows=on_rows,
+            )
         except BaseException as exc:  # a Ctrl-C or a task time limit too: never leave a half run behind
             destination.abort()
             export_run_fail(run=run, error=f"{type(exc).__name__}: {exc}")
@@ -107,13 +128,25 @@ def _export_to(destination, *, window, run, batch_size, compress, redact_pii, on
             name = f"part-{number:05d}{suffix}"
             tmp_path = destination.part_path(name)
             stats = export_write_batch(
-                path=tmp_path, rows=chain([first], islice(rows, batch_size - 1)), line=line, compress=compress,
-                updated_before=window.start, version_index=ROW_VERSION, completed_index=ROW_COMPLETED_AT,
+                path=tmp_path,
+                rows=chain([first], islice(rows, batch_size - 1)),
+                line=line,
+                compress=compress,
+                updated_before=window.start,
+                version_index=ROW_VERSION,
+                completed_index=ROW_COMPLETED_AT,
                 on_rows=on_rows,
             )
             destination.publish_part(tmp_path, name)
-            result.files.append({"name": name, "rows": stats.rows, "updated": stats.updated, "bytes": stats.bytes,
-                                 "sha256": stats.sha256})
+            result.files.append(
+                {
+                    "name": name,
+                    "rows": stats.rows,
+                    "updated": stats.updated,
+                    "bytes": stats.bytes,
+                    "sha256": stats.sha256,
+                }
+            )
             result.rows, result.updated = result.rows + stats.rows, result.updated + stats.updated
             versions.update(stats.schema_versions)
     result.file_count = len(result.files)

@@ -4,6 +4,7 @@
 computation, ``fold`` the worker's incremental fold, ``window`` the read, ``consistency`` the
 check and the rebuild. See the README section "The funnel's rollups".
 """
+
 from .consistency import FunnelDrift, funnel_drift, funnel_rebuild
 from .direct import funnel_direct
 from .figures import BUCKET_ERROR, SESSIONS, StepFigures
@@ -11,6 +12,15 @@ from .fold import FoldOutcome, funnel_fold, funnel_watermark
 from .window import funnel_figures
 
 __all__ = [
-    "BUCKET_ERROR", "SESSIONS", "FoldOutcome", "FunnelDrift", "StepFigures", "funnel_direct", "funnel_drift", "funnel_figures",
-    "funnel_fold", "funnel_rebuild", "funnel_watermark",
+    "BUCKET_ERROR",
+    "SESSIONS",
+    "FoldOutcome",
+    "FunnelDrift",
+    "StepFigures",
+    "funnel_direct",
+    "funnel_drift",
+    "funnel_figures",
+    "funnel_fold",
+    "funnel_rebuild",
+    "funnel_watermark",
 ]

@@ -1,4 +1,5 @@
 """The rollups' check and rebuild: compare them with a direct computation, and build them again."""
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,7 +10,13 @@ from ..models import FunnelRollup, FunnelSessionMarks
 from .direct import funnel_direct
 from .figures import COUNTERS, StepFigures
 from .fold import (
-    FoldOutcome, figures_by_period, fold_state_locked, funnel_delta, funnel_fold, funnel_watermark, rollup_figures,
+    FoldOutcome,
+    figures_by_period,
+    fold_state_locked,
+    funnel_delta,
+    funnel_fold,
+    funnel_watermark,
+    rollup_figures,
     rollup_key,
 )
 from .window import one_snapshot
@@ -48,8 +55,14 @@ def funnel_drift() -> list[FunnelDrift]:
                 drift.append(FunnelDrift(*key, figure=name, stored=getattr(have, name), expected=getattr(want, name)))
         for bucket in sorted(set(have.durations) | set(want.durations)):
             if have.durations.get(bucket, 0) != want.durations.get(bucket, 0):
-                drift.append(FunnelDrift(*key, figure=f"durations[{bucket}]", stored=have.durations.get(bucket, 0),
-                                         expected=want.durations.get(bucket, 0)))
+                drift.append(
+                    FunnelDrift(
+                        *key,
+                        figure=f"durations[{bucket}]",
+                        stored=have.durations.get(bucket, 0),
+                        expected=want.durations.get(bucket, 0),
+                    )
+                )
     return drift
 
 

@@ -4,6 +4,7 @@ It serves the partial hours at a window's edges (few sessions), the check comman
 session, by hour) and a database whose rollups were never built. Two grouped queries: the
 sessions by shape of progress, and their counted events by step, name and duration bucket.
 """
+
 from datetime import UTC, datetime
 
 from django.db.models import Count, F, Q
@@ -13,18 +14,35 @@ from onboarding.manifest import STEP_KEYS
 from onboarding.models import OnboardingEvent, OnboardingSession
 from onboarding.selectors import sessions_in_arm
 
-from .figures import COUNTED_EVENTS, Figures, add_event, add_marks, duration_bucket, new_figures, session_arms, session_marks
+from .figures import (
+    COUNTED_EVENTS,
+    Figures,
+    add_event,
+    add_marks,
+    duration_bucket,
+    new_figures,
+    session_arms,
+    session_marks,
+)
 
 SUPERSEDED = OnboardingSession.State.SUPERSEDED
 
 
 def counted_sessions(*, started_after: datetime | None = None, started_before: datetime | None = None):
     """Return the sessions the funnel counts: not superseded, started in the window (index onb_session_started)."""
-    return OnboardingSession.objects.exclude(state=SUPERSEDED).filter(**_window("started_at", started_after, started_before))
+    return OnboardingSession.objects.exclude(state=SUPERSEDED).filter(
+        **_window("started_at", started_after, started_before)
+    )
 
 
-def funnel_direct(*, started_after: datetime | None = None, started_before: datetime | None = None,
-                  by_hour: bool = False, flag: str = "", arm: str = "") -> Figures:
+def funnel_direct(
+    *,
+    started_after: datetime | None = None,
+    started_before: datetime | None = None,
+    by_hour: bool = False,
+    flag: str = "",
+    arm: str = "",
+) -> Figures:
     """Return the figures of the counted sessions started in the window, keyed by start hour if ``by_hour``.
 
     With ``flag``: only that arm's sessions, found through ``onboarding.selectors.sessions_in_arm``
@@ -36,21 +54,36 @@ def funnel_direct(*, started_after: datetime | None = None, started_before: date
         sessions = sessions_in_arm(sessions, flag=flag, arm=arm)
     hour = {"hour": Trunc("started_at", "hour", tzinfo=UTC)} if by_hour else {}
     shapes = sessions.values(
-        "state", "data__completed_steps", "data__skipped_steps", flags=F("data__flags"), **hour,
+        "state",
+        "data__completed_steps",
+        "data__skipped_steps",
+        flags=F("data__flags"),
+        **hour,
     ).annotate(n=Count("id"))
     for shape in shapes:
-        marks = session_marks(shape["state"], shape["data__completed_steps"], shape["data__skipped_steps"], shape["flags"])
+        marks = session_marks(
+            shape["state"], shape["data__completed_steps"], shape["data__skipped_steps"], shape["flags"]
+        )
         add_marks(figures, hour=shape.get("hour"), arms=session_arms(shape["flags"]), marks=marks, n=shape["n"])
     events = OnboardingEvent.objects.filter(name__in=COUNTED_EVENTS, step__in=STEP_KEYS).order_by()
     if flag:
         events = events.filter(session_id__in=sessions.values("id"))
     else:
-        events = events.filter(~Q(session__state=SUPERSEDED), **_window("session__started_at", started_after, started_before))
+        events = events.filter(
+            ~Q(session__state=SUPERSEDED), **_window("session__started_at", started_after, started_before)
+        )
     hour = {"hour": Trunc("session__started_at", "hour", tzinfo=UTC)} if by_hour else {}
     grouped = events.values("name", "step", flags=F("session__data__flags"), bucket=duration_bucket(), **hour)
     for row in grouped.annotate(n=Count("id")):
-        add_event(figures, hour=row.get("hour"), arms=session_arms(row["flags"]), name=row["name"], step=row["step"],
-                  bucket=row["bucket"], n=row["n"])
+        add_event(
+            figures,
+            hour=row.get("hour"),
+            arms=session_arms(row["flags"]),
+            name=row["name"],
+            step=row["step"],
+            bucket=row["bucket"],
+            n=row["n"],
+        )
     return figures
 
 

@@ -3,6 +3,7 @@
 Every path that produces funnel figures (the direct computation, the fold into rollups, the
 not-yet-folded tail a read adds) goes through these functions, so they cannot disagree.
 """
+
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -150,15 +151,21 @@ def session_marks(state: str, completed_steps, skipped_steps, flags) -> tuple[tu
     if state == OnboardingSession.State.SUPERSEDED:
         return None
     steps = session_manifest(flags if isinstance(flags, dict) else None).step_keys
-    return _marks(state == OnboardingSession.State.COMPLETED, tuple(completed_steps or ()), tuple(skipped_steps or ()), steps)
+    return _marks(
+        state == OnboardingSession.State.COMPLETED, tuple(completed_steps or ()), tuple(skipped_steps or ()), steps
+    )
 
 
 @lru_cache(maxsize=4096)  # a few hundred shapes of progress cover millions of sessions
 def _marks(completed_session: bool, done: tuple, skipped: tuple, steps: tuple) -> tuple[tuple, tuple, tuple, bool]:
     done, skipped = set(done), set(skipped)
     reached = tuple(steps_reached(done=done, skipped=skipped, completed=completed_session, steps=steps))
-    return (reached, tuple(key for key in reached if key in done),
-            tuple(key for key in reached if key in skipped and key not in done), completed_session)
+    return (
+        reached,
+        tuple(key for key in reached if key in done),
+        tuple(key for key in reached if key in skipped and key not in done),
+        completed_session,
+    )
 
 
 def marks_to_bits(marks: tuple[tuple, tuple, tuple, bool]) -> tuple[int, int, int, bool]:
@@ -169,14 +176,16 @@ def marks_to_bits(marks: tuple[tuple, tuple, tuple, bool]) -> tuple[int, int, in
 @lru_cache(maxsize=4096)
 def marks_from_bits(reached: int, completed: int, skipped: int, finished: bool) -> tuple[tuple, tuple, tuple, bool]:
     """Return the marks stored as bit sets by ``marks_to_bits``."""
-    steps = tuple(tuple(key for i, key in enumerate(STEP_KEYS) if bits >> i & 1) for bits in (reached, completed, skipped))
+    steps = tuple(
+        tuple(key for i, key in enumerate(STEP_KEYS) if bits >> i & 1) for bits in (reached, completed, skipped)
+    )
     return (*steps, finished)
 
 
 def add_marks(figures: Figures, *, hour, arms, marks, sign: int = 1, n: int = 1) -> None:
     """Add (or, with sign -1, take away) ``n`` sessions' marks, and the sessions themselves (step "")."""
     for flag, arm in arms:
-        for counter, steps in zip(MARKS, marks):
+        for counter, steps in zip(MARKS, marks, strict=False):
             for step in steps:
                 target = figures[(hour, flag, arm, step)]
                 setattr(target, counter, getattr(target, counter) + sign * n)

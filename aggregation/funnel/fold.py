@@ -19,6 +19,7 @@ What a chunk does, for every session it touches (an event of it in the chunk, or
 Lock order: the one ``FunnelFoldState`` row (FOR UPDATE), then marks and rollup rows, so two
 folds (the beat task and the backfill command) take turns chunk by chunk.
 """
+
 import logging
 import time
 from collections.abc import Callable
@@ -35,8 +36,18 @@ from onboarding.models import OnboardingEvent, OnboardingSession
 from ..horizon import committed_horizon
 from ..models import FunnelFoldState, FunnelRollup, FunnelSessionMarks
 from .figures import (
-    COUNTERS, Figures, StepFigures, add_event, add_marks, duration_bucket, marks_from_bits, marks_to_bits, new_figures,
-    session_arms, session_marks, start_hour,
+    COUNTERS,
+    Figures,
+    StepFigures,
+    add_event,
+    add_marks,
+    duration_bucket,
+    marks_from_bits,
+    marks_to_bits,
+    new_figures,
+    session_arms,
+    session_marks,
+    start_hour,
 )
 
 logger = logging.getLogger(__name__)
@@ -75,8 +86,13 @@ def fold_horizon() -> datetime:
     return committed_horizon() - timedelta(seconds=settings.ONBOARDING_FUNNEL_FOLD_LAG)
 
 
-def funnel_fold(*, wait: bool = True, max_seconds: float | None = None, chunk_events: int = CHUNK_EVENTS,
-                progress: Callable[[FoldOutcome], None] | None = None) -> FoldOutcome:
+def funnel_fold(
+    *,
+    wait: bool = True,
+    max_seconds: float | None = None,
+    chunk_events: int = CHUNK_EVENTS,
+    progress: Callable[[FoldOutcome], None] | None = None,
+) -> FoldOutcome:
     """Fold everything committed before the horizon into the rollups, one transaction per chunk.
 
     ``wait=False`` gives up at once when another fold holds the state (the beat task); ``max_seconds``
@@ -150,8 +166,11 @@ def _session_delta(delta: FunnelDelta, session_id, now: dict | None, before: dic
     """Add one touched session's change of marks; return the key its new events count under, if any."""
     old_marks = marks_from_bits(*before["marks"]) if before is not None else None
     old_key = (start_hour(before["started_at"]), session_arms(before["flags"])) if before is not None else None
-    new_marks = (session_marks(now["state"], now["completed_steps"], now["skipped_steps"], now["flags"])
-                 if now is not None else None)
+    new_marks = (
+        session_marks(now["state"], now["completed_steps"], now["skipped_steps"], now["flags"])
+        if now is not None
+        else None
+    )
     new_key = (start_hour(now["started_at"]), session_arms(now["flags"])) if new_marks is not None else None
     if old_key == new_key:  # counted before and now under the same key (or neither): marks may differ
         if new_key is not None and new_marks != old_marks:
@@ -173,22 +192,34 @@ def _session_delta(delta: FunnelDelta, session_id, now: dict | None, before: dic
 
 def _marks_row(session_id, now: dict, marks: tuple) -> FunnelSessionMarks:
     reached, completed, skipped, finished = marks_to_bits(marks)
-    return FunnelSessionMarks(session_id=session_id, started_at=now["started_at"], flags=now["flags"] or {},
-                              reached=reached, completed=completed, skipped=skipped, finished=finished)
+    return FunnelSessionMarks(
+        session_id=session_id,
+        started_at=now["started_at"],
+        flags=now["flags"] or {},
+        reached=reached,
+        completed=completed,
+        skipped=skipped,
+        finished=finished,
+    )
 
 
 def _session_changes(touched: set):
     """Yield (id, the session's row now or None if deleted, what its marks added or None) per touched session."""
     ids = list(touched)
     for start in range(0, len(ids), ID_BATCH):
-        batch = ids[start:start + ID_BATCH]
+        batch = ids[start : start + ID_BATCH]
         rows = OnboardingSession.objects.filter(pk__in=batch).values(
-            "id", "state", "started_at", completed_steps=F("data__completed_steps"),
-            skipped_steps=F("data__skipped_steps"), flags=F("data__flags"),
+            "id",
+            "state",
+            "started_at",
+            completed_steps=F("data__completed_steps"),
+            skipped_steps=F("data__skipped_steps"),
+            flags=F("data__flags"),
         )
         now = {row["id"]: row for row in rows}
         stored = FunnelSessionMarks.objects.filter(session_id__in=batch).values_list(
-            "session_id", "started_at", "flags", "reached", "completed", "skipped", "finished")
+            "session_id", "started_at", "flags", "reached", "completed", "skipped", "finished"
+        )
         before = {row[0]: {"started_at": row[1], "flags": row[2], "marks": row[3:]} for row in stored}
         for session_id in batch:
             yield session_id, now.get(session_id), before.get(session_id)
@@ -198,8 +229,10 @@ def _history_delta(figures: Figures, history: dict, *, before: datetime) -> None
     """Move the events folded before ``before`` of the sessions whose key changed (out, in, or both)."""
     ids = list(history)
     for start in range(0, len(ids), ID_BATCH):
-        events = OnboardingEvent.objects.filter(session_id__in=ids[start:start + ID_BATCH], created_at__lt=before)
-        for session_id, name, step, bucket in events.order_by().values_list("session_id", "name", "step", duration_bucket()):
+        events = OnboardingEvent.objects.filter(session_id__in=ids[start : start + ID_BATCH], created_at__lt=before)
+        for session_id, name, step, bucket in events.order_by().values_list(
+            "session_id", "name", "step", duration_bucket()
+        ):
             for hour, arms, sign in history[session_id]:
                 add_event(figures, hour=hour, arms=arms, name=name, step=step, bucket=bucket, sign=sign)
 
@@ -218,7 +251,7 @@ def _chunk_end(since: datetime | None, horizon: datetime, size: int) -> datetime
     events = OnboardingEvent.objects.filter(created_at__lt=horizon)
     if since is not None:
         events = events.filter(created_at__gte=since)
-    cut = events.order_by("created_at").values_list("created_at", flat=True)[size:size + 1].first()
+    cut = events.order_by("created_at").values_list("created_at", flat=True)[size : size + 1].first()
     if cut is None:
         return horizon
     if since is not None and cut <= since:  # more than ``size`` events at one instant: take them all
@@ -230,11 +263,14 @@ def _apply(delta: FunnelDelta) -> None:
     """Store a delta: the sessions' marks, then the hour and day rollup rows it changes."""
     if delta.marks_written:
         FunnelSessionMarks.objects.bulk_create(
-            delta.marks_written, update_conflicts=True, unique_fields=["session_id"],
-            update_fields=["started_at", "flags", "reached", "completed", "skipped", "finished"], batch_size=2000,
+            delta.marks_written,
+            update_conflicts=True,
+            unique_fields=["session_id"],
+            update_fields=["started_at", "flags", "reached", "completed", "skipped", "finished"],
+            batch_size=2000,
         )
     for start in range(0, len(delta.marks_deleted), ID_BATCH):
-        FunnelSessionMarks.objects.filter(session_id__in=delta.marks_deleted[start:start + ID_BATCH]).delete()
+        FunnelSessionMarks.objects.filter(session_id__in=delta.marks_deleted[start : start + ID_BATCH]).delete()
     rollups_add(delta.figures)
 
 
@@ -247,8 +283,10 @@ def figures_by_period(figures: Figures) -> dict[tuple, StepFigures]:
     for (hour, flag, arm, step), figure in figures.items():
         if figure.is_empty():
             continue
-        for granularity, start in ((FunnelRollup.Granularity.HOUR, hour),
-                                   (FunnelRollup.Granularity.DAY, hour.replace(hour=0))):
+        for granularity, start in (
+            (FunnelRollup.Granularity.HOUR, hour),
+            (FunnelRollup.Granularity.DAY, hour.replace(hour=0)),
+        ):
             rows.setdefault((granularity, start, flag, arm, step), StepFigures()).add(figure)
     return rows
 
@@ -274,15 +312,24 @@ def rollups_add(figures: Figures) -> None:
         if any(getattr(total, name) < 0 for name in COUNTERS) or any(n < 0 for n in total.durations.values()):
             logger.warning("funnel rollup %s went below zero: run check_onboarding_funnel", key)
         granularity, start, flag, arm, step = key
-        write.append(FunnelRollup(
-            granularity=granularity, period_start=start, flag=flag, arm=arm, step=step,
-            durations={str(bucket): n for bucket, n in sorted(total.durations.items()) if n},
-            **{name: getattr(total, name) for name in COUNTERS},
-        ))
+        write.append(
+            FunnelRollup(
+                granularity=granularity,
+                period_start=start,
+                flag=flag,
+                arm=arm,
+                step=step,
+                durations={str(bucket): n for bucket, n in sorted(total.durations.items()) if n},
+                **{name: getattr(total, name) for name in COUNTERS},
+            )
+        )
     FunnelRollup.objects.filter(pk__in=remove).delete()
     FunnelRollup.objects.bulk_create(
-        write, update_conflicts=True, unique_fields=["flag", "arm", "granularity", "period_start", "step"],
-        update_fields=[*COUNTERS, "durations"], batch_size=1000,
+        write,
+        update_conflicts=True,
+        unique_fields=["flag", "arm", "granularity", "period_start", "step"],
+        update_fields=[*COUNTERS, "durations"],
+        batch_size=1000,
     )
 
 

@@ -14,6 +14,7 @@ is exact at the moment it runs, however far behind the worker is — as long as 
 behind by more than ``ONBOARDING_FUNNEL_PENDING_MAX`` events; then (or when nothing was ever
 folded) the window is computed directly, correct and slow, and a warning is logged.
 """
+
 import logging
 from collections import Counter
 from contextlib import contextmanager
@@ -79,8 +80,9 @@ def _window_parts(started_after: datetime | None, started_before: datetime | Non
     return WindowParts(days=(first_day, last_day), hours=tuple(hours), direct=tuple(direct))
 
 
-def funnel_figures(*, started_after: datetime | None = None, started_before: datetime | None = None,
-                   flag: str = "", arm: str = "") -> dict[str, StepFigures]:
+def funnel_figures(
+    *, started_after: datetime | None = None, started_before: datetime | None = None, flag: str = "", arm: str = ""
+) -> dict[str, StepFigures]:
     """Return, per step key, the funnel figures of the counted sessions started in the window.
 
     ``flag``/``arm`` ("" for every session) select an experiment arm's sessions.
@@ -92,12 +94,17 @@ def funnel_figures(*, started_after: datetime | None = None, started_before: dat
 
     with one_snapshot():
         watermark = funnel_watermark()
-        behind = watermark is not None and funnel_events_since(
-            watermark, limit=settings.ONBOARDING_FUNNEL_PENDING_MAX + 1) > settings.ONBOARDING_FUNNEL_PENDING_MAX
+        behind = (
+            watermark is not None
+            and funnel_events_since(watermark, limit=settings.ONBOARDING_FUNNEL_PENDING_MAX + 1)
+            > settings.ONBOARDING_FUNNEL_PENDING_MAX
+        )
         if watermark is None or behind:
             if behind:
-                logger.warning("the funnel's rollups are more than %s events behind: computing the window directly",
-                               settings.ONBOARDING_FUNNEL_PENDING_MAX)
+                logger.warning(
+                    "the funnel's rollups are more than %s events behind: computing the window directly",
+                    settings.ONBOARDING_FUNNEL_PENDING_MAX,
+                )
             parts = WindowParts(direct=((started_after, started_before),))
         else:
             parts = window_parts(started_after, started_before)
@@ -134,7 +141,10 @@ def _rollups_by_step(parts: WindowParts, *, flag: str, arm: str) -> dict[str, St
         for bucket, n in histogram.items():
             merged[bucket] += n
     return {
-        step: StepFigures(**dict(zip(COUNTERS, sums)), durations=Counter({int(b): n for b, n in durations[step].items()}))
+        step: StepFigures(
+            **dict(zip(COUNTERS, sums, strict=False)),
+            durations=Counter({int(b): n for b, n in durations[step].items()}),
+        )
         for step, sums in counters.items()
     }
 

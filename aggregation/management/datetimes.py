@@ -1,6 +1,6 @@
 """The one parser of the commands' ISO 8601 options (``--since``, ``--until``)."""
-from datetime import datetime, time
-from datetime import timezone as dt_timezone
+
+from datetime import UTC, datetime, time
 
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import is_naive, make_aware
@@ -18,7 +18,7 @@ def aware_datetime(value: str) -> datetime:
             parsed = datetime.combine(day, time.min)
         if parsed is None:
             raise ValueError(value)
-        return (make_aware(parsed) if is_naive(parsed) else parsed).astimezone(dt_timezone.utc)
+        return (make_aware(parsed) if is_naive(parsed) else parsed).astimezone(UTC)
     except (ValueError, OverflowError):  # ValueError: well formed but impossible, e.g. 2026-02-30
         raise ValueError(
             f"{value!r} is not an ISO 8601 date or date-time within years 1-9999 in UTC (e.g. 2026-11-24T02:00:00Z)"

@@ -6,65 +6,102 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('onboarding', '0001_initial'),
+        ("onboarding", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AnswerGroupTotal',
+            name="AnswerGroupTotal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('step', models.CharField(max_length=40)),
-                ('question', models.CharField(max_length=60)),
-                ('answer', models.CharField(max_length=120)),
-                ('count', models.BigIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("step", models.CharField(max_length=40)),
+                ("question", models.CharField(max_length=60)),
+                ("answer", models.CharField(max_length=120)),
+                ("count", models.BigIntegerField(default=0)),
             ],
             options={
-                'db_table': 'onboarding_answer_group_totals',
-                'constraints': [models.UniqueConstraint(fields=('step', 'question', 'answer'), name='uniq_total_key'), models.CheckConstraint(condition=models.Q(('count__gte', 0)), name='total_count_not_negative')],
+                "db_table": "onboarding_answer_group_totals",
+                "constraints": [
+                    models.UniqueConstraint(fields=("step", "question", "answer"), name="uniq_total_key"),
+                    models.CheckConstraint(condition=models.Q(("count__gte", 0)), name="total_count_not_negative"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ExportRun',
+            name="ExportRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='running', max_length=10)),
-                ('full', models.BooleanField(default=False)),
-                ('window_start', models.DateTimeField(blank=True, null=True)),
-                ('window_end', models.DateTimeField(help_text='The watermark: snapshots ingested before this were exported.')),
-                ('location', models.CharField(blank=True, default='', max_length=500)),
-                ('rows', models.BigIntegerField(default=0)),
-                ('files', models.JSONField(blank=True, default=list)),
-                ('error', models.TextField(blank=True, default='')),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("running", "Running"), ("succeeded", "Succeeded"), ("failed", "Failed")],
+                        default="running",
+                        max_length=10,
+                    ),
+                ),
+                ("full", models.BooleanField(default=False)),
+                ("window_start", models.DateTimeField(blank=True, null=True)),
+                (
+                    "window_end",
+                    models.DateTimeField(help_text="The watermark: snapshots ingested before this were exported."),
+                ),
+                ("location", models.CharField(blank=True, default="", max_length=500)),
+                ("rows", models.BigIntegerField(default=0)),
+                ("files", models.JSONField(blank=True, default=list)),
+                ("error", models.TextField(blank=True, default="")),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'db_table': 'onboarding_export_runs',
-                'indexes': [models.Index(fields=['status', '-window_end'], name='export_status_window')],
+                "db_table": "onboarding_export_runs",
+                "indexes": [models.Index(fields=["status", "-window_end"], name="export_status_window")],
             },
         ),
         migrations.CreateModel(
-            name='AnswerSnapshot',
+            name="AnswerSnapshot",
             fields=[
-                ('session_id', models.UUIDField(primary_key=True, serialize=False)),
-                ('role', models.CharField(blank=True, default='', max_length=40)),
-                ('answer_schema_version', models.PositiveIntegerField()),
-                ('completed_at', models.DateTimeField()),
-                ('answers', models.JSONField(default=dict)),
-                ('flattened', models.JSONField(default=list)),
-                ('ingested_at', models.DateTimeField(help_text='When this snapshot was last written; the export watermark.')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='answer_snapshots', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='answer_snapshots', to='onboarding.workspace')),
+                ("session_id", models.UUIDField(primary_key=True, serialize=False)),
+                ("role", models.CharField(blank=True, default="", max_length=40)),
+                ("answer_schema_version", models.PositiveIntegerField()),
+                ("completed_at", models.DateTimeField()),
+                ("answers", models.JSONField(default=dict)),
+                ("flattened", models.JSONField(default=list)),
+                (
+                    "ingested_at",
+                    models.DateTimeField(help_text="When this snapshot was last written; the export watermark."),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="answer_snapshots",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="answer_snapshots",
+                        to="onboarding.workspace",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'onboarding_answer_snapshots',
-                'indexes': [models.Index(fields=['-completed_at', '-session_id'], name='snap_completed_desc'), models.Index(fields=['role', '-completed_at', '-session_id'], name='snap_role_completed'), models.Index(fields=['workspace', '-completed_at', '-session_id'], name='snap_ws_completed'), models.Index(fields=['user', 'completed_at'], name='snap_user_completed'), models.Index(fields=['ingested_at', 'session_id'], name='snap_ingested')],
+                "db_table": "onboarding_answer_snapshots",
+                "indexes": [
+                    models.Index(fields=["-completed_at", "-session_id"], name="snap_completed_desc"),
+                    models.Index(fields=["role", "-completed_at", "-session_id"], name="snap_role_completed"),
+                    models.Index(fields=["workspace", "-completed_at", "-session_id"], name="snap_ws_completed"),
+                    models.Index(fields=["user", "completed_at"], name="snap_user_completed"),
+                    models.Index(fields=["ingested_at", "session_id"], name="snap_ingested"),
+                ],
             },
         ),
     ]

@@ -4,31 +4,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('aggregation', '0002_export_watermark_per_destination'),
+        ("aggregation", "0002_export_watermark_per_destination"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='answersnapshot',
-            name='flags',
+            model_name="answersnapshot",
+            name="flags",
             field=models.JSONField(blank=True, default=dict, help_text="The session's flags, decided when it started."),
         ),
         migrations.CreateModel(
-            name='AnswerArmTotal',
+            name="AnswerArmTotal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('flag', models.CharField(max_length=100)),
-                ('arm', models.CharField(choices=[('on', 'On'), ('off', 'Off')], max_length=3)),
-                ('step', models.CharField(max_length=40)),
-                ('question', models.CharField(max_length=60)),
-                ('answer', models.CharField(max_length=120)),
-                ('count', models.BigIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("flag", models.CharField(max_length=100)),
+                ("arm", models.CharField(choices=[("on", "On"), ("off", "Off")], max_length=3)),
+                ("step", models.CharField(max_length=40)),
+                ("question", models.CharField(max_length=60)),
+                ("answer", models.CharField(max_length=120)),
+                ("count", models.BigIntegerField(default=0)),
             ],
             options={
-                'db_table': 'onboarding_answer_arm_totals',
-                'constraints': [models.UniqueConstraint(fields=('flag', 'arm', 'step', 'question', 'answer'), name='uniq_arm_total_key'), models.CheckConstraint(condition=models.Q(('count__gte', 0)), name='arm_total_count_not_negative')],
+                "db_table": "onboarding_answer_arm_totals",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("flag", "arm", "step", "question", "answer"), name="uniq_arm_total_key"
+                    ),
+                    models.CheckConstraint(condition=models.Q(("count__gte", 0)), name="arm_total_count_not_negative"),
+                ],
             },
         ),
     ]

@@ -4,59 +4,68 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('aggregation', '0003_snapshot_flags_and_arm_totals'),
+        ("aggregation", "0003_snapshot_flags_and_arm_totals"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='FunnelFoldState',
+            name="FunnelFoldState",
             fields=[
-                ('id', models.PositiveSmallIntegerField(default=1, primary_key=True, serialize=False)),
-                ('folded_until', models.DateTimeField(blank=True, null=True)),
-                ('folded_at', models.DateTimeField(blank=True, help_text='When a fold last moved the watermark.', null=True)),
+                ("id", models.PositiveSmallIntegerField(default=1, primary_key=True, serialize=False)),
+                ("folded_until", models.DateTimeField(blank=True, null=True)),
+                (
+                    "folded_at",
+                    models.DateTimeField(blank=True, help_text="When a fold last moved the watermark.", null=True),
+                ),
             ],
             options={
-                'db_table': 'onboarding_funnel_fold_state',
+                "db_table": "onboarding_funnel_fold_state",
             },
         ),
         migrations.CreateModel(
-            name='FunnelSessionMarks',
+            name="FunnelSessionMarks",
             fields=[
-                ('session_id', models.UUIDField(primary_key=True, serialize=False)),
-                ('started_at', models.DateTimeField()),
-                ('flags', models.JSONField(blank=True, default=dict)),
-                ('reached', models.PositiveSmallIntegerField(default=0)),
-                ('completed', models.PositiveSmallIntegerField(default=0)),
-                ('skipped', models.PositiveSmallIntegerField(default=0)),
-                ('finished', models.BooleanField(default=False, help_text='The session had completed onboarding.')),
+                ("session_id", models.UUIDField(primary_key=True, serialize=False)),
+                ("started_at", models.DateTimeField()),
+                ("flags", models.JSONField(blank=True, default=dict)),
+                ("reached", models.PositiveSmallIntegerField(default=0)),
+                ("completed", models.PositiveSmallIntegerField(default=0)),
+                ("skipped", models.PositiveSmallIntegerField(default=0)),
+                ("finished", models.BooleanField(default=False, help_text="The session had completed onboarding.")),
             ],
             options={
-                'db_table': 'onboarding_funnel_session_marks',
+                "db_table": "onboarding_funnel_session_marks",
             },
         ),
         migrations.CreateModel(
-            name='FunnelRollup',
+            name="FunnelRollup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('granularity', models.CharField(choices=[('hour', 'Hour'), ('day', 'Day')], max_length=4)),
-                ('period_start', models.DateTimeField(help_text='The start of the hour or (UTC) day the sessions started in.')),
-                ('step', models.CharField(max_length=40)),
-                ('flag', models.CharField(blank=True, default='', max_length=100)),
-                ('arm', models.CharField(blank=True, default='', max_length=3)),
-                ('reached', models.BigIntegerField(default=0)),
-                ('completed', models.BigIntegerField(default=0)),
-                ('skipped', models.BigIntegerField(default=0)),
-                ('validation_failures', models.BigIntegerField(default=0)),
-                ('conflicts', models.BigIntegerField(default=0)),
-                ('retries', models.BigIntegerField(default=0)),
-                ('queued_saves', models.BigIntegerField(default=0)),
-                ('durations', models.JSONField(blank=True, default=dict)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("granularity", models.CharField(choices=[("hour", "Hour"), ("day", "Day")], max_length=4)),
+                (
+                    "period_start",
+                    models.DateTimeField(help_text="The start of the hour or (UTC) day the sessions started in."),
+                ),
+                ("step", models.CharField(max_length=40)),
+                ("flag", models.CharField(blank=True, default="", max_length=100)),
+                ("arm", models.CharField(blank=True, default="", max_length=3)),
+                ("reached", models.BigIntegerField(default=0)),
+                ("completed", models.BigIntegerField(default=0)),
+                ("skipped", models.BigIntegerField(default=0)),
+                ("validation_failures", models.BigIntegerField(default=0)),
+                ("conflicts", models.BigIntegerField(default=0)),
+                ("retries", models.BigIntegerField(default=0)),
+                ("queued_saves", models.BigIntegerField(default=0)),
+                ("durations", models.JSONField(blank=True, default=dict)),
             ],
             options={
-                'db_table': 'onboarding_funnel_rollups',
-                'constraints': [models.UniqueConstraint(fields=('flag', 'arm', 'granularity', 'period_start', 'step'), name='uniq_funnel_rollup')],
+                "db_table": "onboarding_funnel_rollups",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("flag", "arm", "granularity", "period_start", "step"), name="uniq_funnel_rollup"
+                    )
+                ],
             },
         ),
     ]

@@ -1,4 +1,5 @@
 """The project's URLs plus ``POST /api/bench/baseline/<session_id>``: the least a write can cost."""
+
 from django.urls import path
 
 from onboarding_project.urls import urlpatterns as project_urlpatterns

@@ -2,6 +2,7 @@
 
 Plain Django (no DRF, no auth): what benchmarks/api_progress.py compares PATCH progress against.
 """
+
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt

@@ -23,6 +23,7 @@ kept connections open would race gunicorn's 5 s keep-alive expiry, as a proxy ne
 Environment: LOAD_SEED_FILE (accounts and join codes written by run.py), LOAD_RESULTS_FILE (where
 the raw timings and statuses are written at the end), LOAD_THINK_SECONDS ("min,max", default "1,5").
 """
+
 import itertools
 import json
 import os
@@ -37,13 +38,13 @@ SEED = json.loads(open(os.environ["LOAD_SEED_FILE"]).read()) if os.environ.get("
 THINK_MIN, THINK_MAX = (float(x) for x in os.environ.get("LOAD_THINK_SECONDS", "1,5").split(","))
 
 # Shares of people (or of steps, where it says so) who do each thing.
-SIGNUP_SHARE = 0.3          # sign up through the form; the rest log in to an account made earlier
-DRAFT_SHARE = 0.4           # per step: an autosaved draft before the save
-SKIP_SHARE = 0.3            # per skippable step: skip it instead of answering
-BACK_SHARE = 0.15           # go back one step once and save it again
-STALE_SHARE = 0.15          # save once from a stale tab: 409, re-read, retry
-INVALID_SHARE = 0.15        # send an invalid answer once: 400, correct it
-JOIN_SHARE = 0.3            # join an existing workspace instead of creating one
+SIGNUP_SHARE = 0.3  # sign up through the form; the rest log in to an account made earlier
+DRAFT_SHARE = 0.4  # per step: an autosaved draft before the save
+SKIP_SHARE = 0.3  # per skippable step: skip it instead of answering
+BACK_SHARE = 0.15  # go back one step once and save it again
+STALE_SHARE = 0.15  # save once from a stale tab: 409, re-read, retry
+INVALID_SHARE = 0.15  # send an invalid answer once: 400, correct it
+JOIN_SHARE = 0.3  # join an existing workspace instead of creating one
 
 PROGRESS = "/api/users/me/onboarding-progress"
 COMPLETE = "/api/onboarding/complete"
@@ -51,7 +52,15 @@ ROLES = ["engineering", "design", "product", "data", "marketing", "sales", "supp
 TEAM_SIZES = ["1", "2-10", "11-50", "51-200", "201-1000", "1000+"]
 TIMEZONES = ["Europe/Berlin", "Europe/London", "America/New_York", "Asia/Tokyo", "Australia/Sydney", "UTC"]
 FUNCTIONS = ["engineering", "design", "product", "data", "marketing", "sales", "support", "operations", "finance", "hr"]
-INTENTS = ["project_tracking", "sprint_planning", "bug_tracking", "roadmapping", "documentation", "automation", "reporting"]
+INTENTS = [
+    "project_tracking",
+    "sprint_planning",
+    "bug_tracking",
+    "roadmapping",
+    "documentation",
+    "automation",
+    "reporting",
+]
 TOOLS = ["github", "gitlab", "jira", "linear", "asana", "notion", "slack", "figma", "google_workspace"]
 
 _login_accounts = list(SEED.get("accounts", []))
@@ -75,17 +84,26 @@ def answers_for(step: str, rng: random.Random, username: str) -> dict:
     if step == "profile":
         return {"full_name": f"Load Person {username}", "job_title": "Tester", "role": rng.choice(ROLES)}
     if step == "work-profile":
-        return {"team_name": "Load", "team_size": rng.choice(TEAM_SIZES), "timezone": rng.choice(TIMEZONES),
-                "functions": rng.sample(FUNCTIONS, rng.randint(1, 3)), "intents": rng.sample(INTENTS, rng.randint(1, 3)),
-                "experience": rng.choice(["none", "beginner", "intermediate", "advanced"])}
+        return {
+            "team_name": "Load",
+            "team_size": rng.choice(TEAM_SIZES),
+            "timezone": rng.choice(TIMEZONES),
+            "functions": rng.sample(FUNCTIONS, rng.randint(1, 3)),
+            "intents": rng.sample(INTENTS, rng.randint(1, 3)),
+            "experience": rng.choice(["none", "beginner", "intermediate", "advanced"]),
+        }
     if step == "tools":
         return {"tools": rng.sample(TOOLS, rng.randint(0, 4)), "other_tools": []}
     if step == "invites":
         return {"emails": [f"teammate{rng.randint(1, 999)}@example.com"], "invite_role": "member"}
     if step == "preferences":
-        return {"theme": rng.choice(["system", "light", "dark"]), "email_digest": rng.choice(["never", "daily", "weekly"]),
-                "notifications": rng.sample(["mentions", "assignments", "comments"], rng.randint(0, 2)),
-                "language": rng.choice(["en", "de", "fr"]), "product_updates": rng.random() < 0.5}
+        return {
+            "theme": rng.choice(["system", "light", "dark"]),
+            "email_digest": rng.choice(["never", "daily", "weekly"]),
+            "notifications": rng.sample(["mentions", "assignments", "comments"], rng.randint(0, 2)),
+            "language": rng.choice(["en", "de", "fr"]),
+            "product_updates": rng.random() < 0.5,
+        }
     codes = SEED.get("join_codes", [])
     if codes and rng.random() < JOIN_SHARE:
         return {"mode": "join", "join_code": rng.choice(codes), "workspace_name": ""}
@@ -122,16 +140,27 @@ class OnboardingPerson(HttpUser):
     def authenticate(self, rng: random.Random) -> str:
         if _login_accounts and rng.random() >= SIGNUP_SHARE:
             account = _login_accounts.pop()
-            tokens = self.call("POST", "/api/auth/token", {"username": account["username"], "password": account["password"]})
+            tokens = self.call(
+                "POST", "/api/auth/token", {"username": account["username"], "password": account["password"]}
+            )
             self.headers["Authorization"] = f"Bearer {tokens['access']}"
             return account["username"]
         username = f"load-{uuid.uuid4().hex[:16]}"
         self.call("GET", "/accounts/signup/", expect=(200,), json_body=False)
         think()
-        self.call("POST", "/accounts/signup/", expect=(302,), json_body=False, form={
-            "username": username, "email": f"{username}@example.com", "password1": "load-test-Pa55word",
-            "password2": "load-test-Pa55word", "csrfmiddlewaretoken": self.client.cookies.get("csrftoken", ""),
-        })
+        self.call(
+            "POST",
+            "/accounts/signup/",
+            expect=(302,),
+            json_body=False,
+            form={
+                "username": username,
+                "email": f"{username}@example.com",
+                "password1": "load-test-Pa55word",
+                "password2": "load-test-Pa55word",
+                "csrfmiddlewaretoken": self.client.cookies.get("csrftoken", ""),
+            },
+        )
         return username
 
     def answer_steps(self, rng: random.Random, steps: list[str], username: str) -> None:
@@ -174,8 +203,12 @@ class OnboardingPerson(HttpUser):
         self.patch(step, "save", answers)
 
     def patch(self, step: str, action: str, answers: dict, expect=(200,)) -> None:
-        body = self.call("PATCH", PROGRESS, {"revision": self.revision, "step": step, "action": action,
-                                             "answers": answers}, expect=expect)
+        body = self.call(
+            "PATCH",
+            PROGRESS,
+            {"revision": self.revision, "step": step, "action": action, "answers": answers},
+            expect=expect,
+        )
         if body.get("revision", self.revision) != self.revision:
             self.previous_revision, self.revision = self.revision, body["revision"]
 
@@ -184,8 +217,17 @@ class OnboardingPerson(HttpUser):
         csrf = self.client.cookies.get("csrftoken")
         if csrf and "Authorization" not in headers:
             headers["X-CSRFToken"] = csrf
-        with self.client.request(method, path, json=payload, data=form, headers=headers, name=path, catch_response=True,
-                                 allow_redirects=False, context={"expected": expect}) as response:
+        with self.client.request(
+            method,
+            path,
+            json=payload,
+            data=form,
+            headers=headers,
+            name=path,
+            catch_response=True,
+            allow_redirects=False,
+            context={"expected": expect},
+        ) as response:
             if response.status_code not in expect:
                 cause = f": {type(response.error).__name__}: {response.error}" if response.status_code == 0 else ""
                 response.failure(f"{response.status_code} (expected {'/'.join(map(str, expect))}){cause}")
@@ -196,9 +238,14 @@ class OnboardingPerson(HttpUser):
 
 def invalid_answer(step: str) -> dict:
     """One answer the step's form refuses (an unknown choice, a too-long text, a bad e-mail)."""
-    return {"profile": {"role": "astronaut"}, "work-profile": {"team_size": "a few"},
-            "tools": {"tools": ["punch-cards"]}, "invites": {"emails": ["not an e-mail"]},
-            "preferences": {"theme": "sepia"}, "workspace": {"mode": "elsewhere"}}[step]
+    return {
+        "profile": {"role": "astronaut"},
+        "work-profile": {"team_size": "a few"},
+        "tools": {"tools": ["punch-cards"]},
+        "invites": {"emails": ["not an e-mail"]},
+        "preferences": {"theme": "sepia"},
+        "workspace": {"mode": "elsewhere"},
+    }[step]
 
 
 class StaffMember(HttpUser):
@@ -213,18 +260,33 @@ class StaffMember(HttpUser):
         self.log_in()
 
     def log_in(self):
-        with self.client.post("/api/auth/token", json=self.account, headers=self.headers, name="/api/auth/token",
-                              catch_response=True, context={"expected": (200,)}) as response:
+        with self.client.post(
+            "/api/auth/token",
+            json=self.account,
+            headers=self.headers,
+            name="/api/auth/token",
+            catch_response=True,
+            context={"expected": (200,)},
+        ) as response:
             if response.status_code != 200:
                 response.failure(str(response.status_code))
                 return
-            self.access, self.refresh, self.token_at = response.json()["access"], response.json()["refresh"], time.monotonic()
+            self.access, self.refresh, self.token_at = (
+                response.json()["access"],
+                response.json()["refresh"],
+                time.monotonic(),
+            )
 
     def auth_headers(self) -> dict:
         if time.monotonic() - getattr(self, "token_at", 0) > 240:  # access tokens live 300 s: renew before
-            with self.client.post("/api/auth/token/refresh", json={"refresh": self.refresh}, headers=self.headers,
-                                  name="/api/auth/token/refresh", catch_response=True,
-                                  context={"expected": (200,)}) as response:
+            with self.client.post(
+                "/api/auth/token/refresh",
+                json={"refresh": self.refresh},
+                headers=self.headers,
+                name="/api/auth/token/refresh",
+                catch_response=True,
+                context={"expected": (200,)},
+            ) as response:
                 if response.status_code == 200:
                     body = response.json()
                     self.access, self.refresh = body["access"], body.get("refresh", self.refresh)
@@ -235,16 +297,28 @@ class StaffMember(HttpUser):
 
     @task(1)
     def funnel(self):
-        self.client.get("/api/admin/onboarding/funnel", headers=self.auth_headers(), name="/api/admin/onboarding/funnel",
-                        context={"expected": (200,)})
+        self.client.get(
+            "/api/admin/onboarding/funnel",
+            headers=self.auth_headers(),
+            name="/api/admin/onboarding/funnel",
+            context={"expected": (200,)},
+        )
 
     @task(2)
     def answers(self):
-        response = self.client.get("/api/admin/onboarding/answers?page_size=50", headers=self.auth_headers(),
-                                   name="/api/admin/onboarding/answers", context={"expected": (200,)})
+        response = self.client.get(
+            "/api/admin/onboarding/answers?page_size=50",
+            headers=self.auth_headers(),
+            name="/api/admin/onboarding/answers",
+            context={"expected": (200,)},
+        )
         if response.status_code == 200 and response.json().get("next") and random.random() < 0.3:
-            self.client.get(response.json()["next"], headers=self.auth_headers(), name="/api/admin/onboarding/answers",
-                            context={"expected": (200,)})
+            self.client.get(
+                response.json()["next"],
+                headers=self.auth_headers(),
+                name="/api/admin/onboarding/answers",
+                context={"expected": (200,)},
+            )
 
 
 class Results:
@@ -276,9 +350,19 @@ class Results:
 
     def write(self, path: str):
         with open(path, "w") as out:
-            json.dump({"started_at": self.started_at, "stopped_at": self.stopped_at, "times_ms": self.times,
-                       "statuses": self.statuses, "unexpected": self.unexpected, "people": self.people,
-                       "exceptions": self.exceptions, "patch_timeline": self.patch_timeline}, out)
+            json.dump(
+                {
+                    "started_at": self.started_at,
+                    "stopped_at": self.stopped_at,
+                    "times_ms": self.times,
+                    "statuses": self.statuses,
+                    "unexpected": self.unexpected,
+                    "people": self.people,
+                    "exceptions": self.exceptions,
+                    "patch_timeline": self.patch_timeline,
+                },
+                out,
+            )
 
 
 RESULTS = Results()

@@ -17,6 +17,7 @@ product's defaults), it
    snapshot, and runs `manage.py check_onboarding_totals`;
 5. stops the stack as Ctrl-C does and prints the figures and the targets met or missed.
 """
+
 import argparse
 import json
 import os
@@ -69,26 +70,46 @@ def main() -> int:
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n".join(__doc__.splitlines()[4:]))
-    parser.add_argument("--database-url", default=os.environ.get("LOAD_DATABASE_URL",
-                        "postgres://postgres@127.0.0.1:5432/onboarding_load"),
-                        help="the run's own database: dropped and recreated for each configuration")
-    parser.add_argument("--redis-url", default=os.environ.get("LOAD_REDIS_URL", "redis://127.0.0.1:6379/11"),
-                        help="the run's own Redis database (broker and cache): emptied before each configuration")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n".join(__doc__.splitlines()[4:]),
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("LOAD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/onboarding_load"),
+        help="the run's own database: dropped and recreated for each configuration",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("LOAD_REDIS_URL", "redis://127.0.0.1:6379/11"),
+        help="the run's own Redis database (broker and cache): emptied before each configuration",
+    )
     parser.add_argument("--users", type=int, default=50, help="concurrent virtual users, staff included (default 50)")
     parser.add_argument("--staff", type=int, default=2, help="of which staff polling the reports (default 2)")
     parser.add_argument("--spawn-rate", type=float, default=5, help="users started per second (default 5)")
     parser.add_argument("--run-time", type=int, default=120, help="seconds of load, ramp-up included (default 120)")
-    parser.add_argument("--think", default="1,5", help="a person's pause between actions, min,max seconds (default 1,5)")
-    parser.add_argument("--config", action="append", choices=sorted(CONFIGS), default=None,
-                        help="configuration(s) to run (default: after)")
+    parser.add_argument(
+        "--think", default="1,5", help="a person's pause between actions, min,max seconds (default 1,5)"
+    )
+    parser.add_argument(
+        "--config",
+        action="append",
+        choices=sorted(CONFIGS),
+        default=None,
+        help="configuration(s) to run (default: after)",
+    )
     parser.add_argument("--compare", action="store_true", help="run 'before' then 'after' back to back")
     parser.add_argument("--drain-timeout", type=float, default=60, help="seconds to wait for the outbox to drain")
     parser.add_argument("--keep-db", action="store_true", help="leave the last run's database in place")
     parser.add_argument("--log-dir", default=None, help="keep the stack's and Locust's logs here (default: a temp dir)")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="extra environment for the stack (e.g. --set WEB_CONCURRENCY=2), after the configuration's")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the stack (e.g. --set WEB_CONCURRENCY=2), after the configuration's",
+    )
     args = parser.parse_args()
     args.config = args.config or ["after"]
     for url in (args.database_url, args.redis_url):
@@ -107,22 +128,42 @@ def run_configuration(name: str, args) -> dict:
     print(f"    stack on http://127.0.0.1:{port}/ ; logs in {log_dir}; load average {load_average()}")
     recreate_database(args.database_url)
     redis.Redis.from_url(args.redis_url).flushdb()
-    stack = Stack(port=port, database_url=args.database_url, redis_url=args.redis_url, env=env_overrides,
-                  log_path=log_dir / f"stack-{name}.log")
+    stack = Stack(
+        port=port,
+        database_url=args.database_url,
+        redis_url=args.redis_url,
+        env=env_overrides,
+        log_path=log_dir / f"stack-{name}.log",
+    )
     try:
         stack.start()
         seed_file = log_dir / f"seed-{name}.json"
         accounts = max(200, args.users * args.run_time // 10)
-        subprocess.run([sys.executable, str(HERE / "seed.py"), "--accounts", str(accounts), "--staff", str(args.staff),
-                        seed_file], env=stack.django_env(), check=True, cwd=ROOT)
+        subprocess.run(
+            [sys.executable, str(HERE / "seed.py"), "--accounts", str(accounts), "--staff", str(args.staff), seed_file],
+            env=stack.django_env(),
+            check=True,
+            cwd=ROOT,
+        )
         cpu_before = stack.cpu_seconds()
-        locust = run_locust(args, port=port, seed_file=seed_file, results_file=log_dir / f"locust-{name}.json",
-                            log_path=log_dir / f"locust-{name}.log")
+        locust = run_locust(
+            args,
+            port=port,
+            seed_file=seed_file,
+            results_file=log_dir / f"locust-{name}.json",
+            log_path=log_dir / f"locust-{name}.log",
+        )
         cpu_after = stack.cpu_seconds()
         drained_in = wait_for_outbox_drain(args.database_url, args.drain_timeout)
         books = read_books(args.database_url, locust)
-        totals = subprocess.run([sys.executable, "manage.py", "check_onboarding_totals"], env=stack.django_env(),
-                                cwd=ROOT, capture_output=True, text=True, timeout=300)
+        totals = subprocess.run(
+            [sys.executable, "manage.py", "check_onboarding_totals"],
+            env=stack.django_env(),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         stopped = stack.stop()
     # A process that started during the load counts whole. PostgreSQL connections that closed
@@ -141,16 +182,30 @@ class Stack:
     """`make stack` on a port of our own: started, waited for, measured and stopped like Ctrl-C."""
 
     def __init__(self, *, port, database_url, redis_url, env, log_path):
-        self.port, self.database_url, self.redis_url, self.extra_env, self.log_path = port, database_url, redis_url, env, log_path
+        self.port, self.database_url, self.redis_url, self.extra_env, self.log_path = (
+            port,
+            database_url,
+            redis_url,
+            env,
+            log_path,
+        )
         self.process = None
 
     def start(self, timeout: float = 600) -> None:
         self.log = open(self.log_path, "w")
-        command = ["make", "--no-print-directory", "stack", "HOST=127.0.0.1", f"PORT={self.port}",
-                   f"STACK_DATABASE_URL={self.database_url}", f"STACK_REDIS_URL={self.redis_url}"]
+        command = [
+            "make",
+            "--no-print-directory",
+            "stack",
+            "HOST=127.0.0.1",
+            f"PORT={self.port}",
+            f"STACK_DATABASE_URL={self.database_url}",
+            f"STACK_REDIS_URL={self.redis_url}",
+        ]
         self.env = {**os.environ, **self.extra_env, "SECRET_KEY": "load-run-" + os.urandom(16).hex()}
-        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -187,10 +242,20 @@ class Stack:
             for child, parent in parents.items():
                 if parent == pid:
                     frontier.append(child)
-                    cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace") \
-                        if Path(f"/proc/{child}/cmdline").exists() else ""
-                    kind = "web" if "gunicorn" in cmdline else "worker" if " worker" in cmdline else \
-                        "beat" if " beat" in cmdline else None
+                    cmdline = (
+                        Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                        if Path(f"/proc/{child}/cmdline").exists()
+                        else ""
+                    )
+                    kind = (
+                        "web"
+                        if "gunicorn" in cmdline
+                        else "worker"
+                        if " worker" in cmdline
+                        else "beat"
+                        if " beat" in cmdline
+                        else None
+                    )
                     if kind:
                         found[child] = kind
         return found
@@ -198,7 +263,9 @@ class Stack:
     def cpu_seconds(self) -> dict[tuple[str, int], float]:
         """CPU seconds used so far by each web, worker and beat process, and each database connection."""
         processes = {**self.processes(), **{pid: "postgres" for pid in postgres_pids(self.database_url)}}
-        return {(kind, pid): seconds for pid, kind in processes.items() if (seconds := process_cpu_seconds(pid)) is not None}
+        return {
+            (kind, pid): seconds for pid, kind in processes.items() if (seconds := process_cpu_seconds(pid)) is not None
+        }
 
     def stop(self, timeout: float = 60) -> str:
         """Ctrl-C: SIGINT to make and honcho, which stop gunicorn, the worker and beat."""
@@ -209,7 +276,9 @@ class Stack:
         try:
             self.process.wait(timeout)
             leftovers = self.processes()
-            return f"stopped cleanly in {time.monotonic() - started:.1f} s" + (f" ({len(leftovers)} left)" if leftovers else "")
+            return f"stopped cleanly in {time.monotonic() - started:.1f} s" + (
+                f" ({len(leftovers)} left)" if leftovers else ""
+            )
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
@@ -219,17 +288,43 @@ class Stack:
 
 
 def run_locust(args, *, port, seed_file, results_file, log_path) -> dict:
-    env = {**os.environ, "LOAD_SEED_FILE": str(seed_file), "LOAD_RESULTS_FILE": str(results_file),
-           "LOAD_THINK_SECONDS": args.think, "LOAD_STAFF_USERS": str(args.staff)}
-    command = [str(VENV_BIN / "locust"), "-f", str(HERE / "locustfile.py"), "--headless", "--only-summary",
-               "--host", f"http://127.0.0.1:{port}", "--users", str(args.users), "--spawn-rate", str(args.spawn_rate),
-               "--run-time", f"{args.run_time}s", "--stop-timeout", "0", "--exit-code-on-error", "0",
-               "--loglevel", "WARNING"]
-    print(f"    locust: {args.users} users ({args.staff} staff), spawn {args.spawn_rate}/s, {args.run_time} s, "
-          f"think {args.think} s", flush=True)
+    env = {
+        **os.environ,
+        "LOAD_SEED_FILE": str(seed_file),
+        "LOAD_RESULTS_FILE": str(results_file),
+        "LOAD_THINK_SECONDS": args.think,
+        "LOAD_STAFF_USERS": str(args.staff),
+    }
+    command = [
+        str(VENV_BIN / "locust"),
+        "-f",
+        str(HERE / "locustfile.py"),
+        "--headless",
+        "--only-summary",
+        "--host",
+        f"http://127.0.0.1:{port}",
+        "--users",
+        str(args.users),
+        "--spawn-rate",
+        str(args.spawn_rate),
+        "--run-time",
+        f"{args.run_time}s",
+        "--stop-timeout",
+        "0",
+        "--exit-code-on-error",
+        "0",
+        "--loglevel",
+        "WARNING",
+    ]
+    print(
+        f"    locust: {args.users} users ({args.staff} staff), spawn {args.spawn_rate}/s, {args.run_time} s, "
+        f"think {args.think} s",
+        flush=True,
+    )
     with open(log_path, "w") as log:
-        subprocess.run(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, check=True,
-                       timeout=args.run_time + 120)
+        subprocess.run(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=args.run_time + 120
+        )
     return json.loads(results_file.read_text())
 
 
@@ -243,7 +338,9 @@ def wait_for_outbox_drain(database_url: str, timeout: float, quiet: float = 3.0)
     started, last_change, last = time.monotonic(), time.monotonic(), None
     with psycopg.connect(database_url, autocommit=True) as db:
         while time.monotonic() - started < timeout:
-            state = db.execute("""SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FROM onboarding_outbox""").fetchone()
+            state = db.execute(
+                """SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FROM onboarding_outbox"""
+            ).fetchone()
             if state != last:
                 last, last_change = state, time.monotonic()
             if state[0] == 0 and time.monotonic() - last_change >= quiet:
@@ -281,10 +378,20 @@ def read_books(database_url: str, locust: dict) -> dict:
         snapshots = db.execute("SELECT count(*) FROM onboarding_answer_snapshots").fetchone()[0]
     completed, lost, p50, p99, worst, first, last = row
     seconds = lambda d: d.total_seconds() if d is not None else None  # noqa: E731
-    return {"completed": completed, "lost": lost, "snapshots": snapshots, "outbox": outbox,
-            "to_dispatch_p50": seconds(split[0]), "to_dispatch_p99": seconds(split[1]),
-            "to_ingest_p50": seconds(split[2]), "to_ingest_p99": seconds(split[3]), "redispatched": split[4],
-            "lag_p50": seconds(p50), "lag_p99": seconds(p99), "lag_max": seconds(worst)}
+    return {
+        "completed": completed,
+        "lost": lost,
+        "snapshots": snapshots,
+        "outbox": outbox,
+        "to_dispatch_p50": seconds(split[0]),
+        "to_dispatch_p99": seconds(split[1]),
+        "to_ingest_p50": seconds(split[2]),
+        "to_ingest_p99": seconds(split[3]),
+        "redispatched": split[4],
+        "lag_p50": seconds(p50),
+        "lag_p99": seconds(p99),
+        "lag_max": seconds(worst),
+    }
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -294,59 +401,93 @@ def percentile(values: list[float], q: float) -> float:
 
 def summarise(name, args, locust, books, drained_in, totals, stopped, cpu) -> dict:
     duration = (locust["stopped_at"] or time.time()) - locust["started_at"]
-    print(f"\n--- {name}: {args.users} users ({args.users - args.staff} onboarding, {args.staff} staff) for "
-          f"{duration:.0f} s, spawn {args.spawn_rate}/s, think {args.think} s; load average now {load_average()}")
+    print(
+        f"\n--- {name}: {args.users} users ({args.users - args.staff} onboarding, {args.staff} staff) for "
+        f"{duration:.0f} s, spawn {args.spawn_rate}/s, think {args.think} s; load average now {load_average()}"
+    )
     print(f"{'endpoint':<46}{'requests':>9}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}  statuses")
     every = []
     for key in sorted(locust["times_ms"], key=lambda k: (k.split()[1], k.split()[0])):
         times = locust["times_ms"][key]
         every += times
         statuses = " ".join(f"{s}:{n}" for s, n in sorted(locust["statuses"][key].items()))
-        print(f"{key:<46}{len(times):>9}{len(times) / duration:>8.1f}{percentile(times, .5):>9.1f}"
-              f"{percentile(times, .95):>9.1f}{percentile(times, .99):>9.1f}{max(times):>9.1f}  {statuses}")
-    print(f"{'all':<46}{len(every):>9}{len(every) / duration:>8.1f}{percentile(every, .5):>9.1f}"
-          f"{percentile(every, .95):>9.1f}{percentile(every, .99):>9.1f}{max(every):>9.1f}")
+        print(
+            f"{key:<46}{len(times):>9}{len(times) / duration:>8.1f}{percentile(times, 0.5):>9.1f}"
+            f"{percentile(times, 0.95):>9.1f}{percentile(times, 0.99):>9.1f}{max(times):>9.1f}  {statuses}"
+        )
+    print(
+        f"{'all':<46}{len(every):>9}{len(every) / duration:>8.1f}{percentile(every, 0.5):>9.1f}"
+        f"{percentile(every, 0.95):>9.1f}{percentile(every, 0.99):>9.1f}{max(every):>9.1f}"
+    )
     windows = {}
     for started, ms in locust.get("patch_timeline", []):
         windows.setdefault(int((started - locust["started_at"]) // 30), []).append(ms)
-    print("PATCH p99 ms by 30 s of the run: " + ", ".join(
-        f"{w * 30}-{w * 30 + 30} s: {percentile(times, .99):.0f}" for w, times in sorted(windows.items())))
-    ramp = args.users / args.spawn_rate  # every user started: the load the targets are about, without the ramp's burst of logins
+    print(
+        "PATCH p99 ms by 30 s of the run: "
+        + ", ".join(f"{w * 30}-{w * 30 + 30} s: {percentile(times, 0.99):.0f}" for w, times in sorted(windows.items()))
+    )
+    ramp = (
+        args.users / args.spawn_rate
+    )  # every user started: the load the targets are about, without the ramp's burst of logins
     steady = [ms for started, ms in locust.get("patch_timeline", []) if started - locust["started_at"] >= ramp]
     if steady:
-        print(f"PATCH once all {args.users} users had started (from {ramp:.0f} s): {len(steady)} requests, "
-              f"p50 {percentile(steady, .5):.1f} ms, p99 {percentile(steady, .99):.1f} ms (the target is judged on the whole run)")
+        print(
+            f"PATCH once all {args.users} users had started (from {ramp:.0f} s): {len(steady)} requests, "
+            f"p50 {percentile(steady, 0.5):.1f} ms, p99 {percentile(steady, 0.99):.1f} ms (the target is judged on the whole run)"
+        )
     unexpected = {f"{status} {key}": n for key, by in locust["unexpected"].items() for status, n in by.items()}
-    server_errors = sum(n for key, by in locust["statuses"].items() for s, n in by.items() if int(s) >= 500 or int(s) == 0)
-    intended = {f"{s} {key}": n for key, by in locust["statuses"].items() for s, n in by.items()
-                if 400 <= int(s) < 500 and n > locust["unexpected"].get(key, {}).get(s, 0)}
+    server_errors = sum(
+        n for key, by in locust["statuses"].items() for s, n in by.items() if int(s) >= 500 or int(s) == 0
+    )
+    intended = {
+        f"{s} {key}": n
+        for key, by in locust["statuses"].items()
+        for s, n in by.items()
+        if 400 <= int(s) < 500 and n > locust["unexpected"].get(key, {}).get(s, 0)
+    }
     print(f"errors by status, unexpected: {', '.join(f'{k} x{n}' for k, n in unexpected.items()) or 'none'}")
     for text, n in sorted(locust.get("exceptions", {}).items()):
         print(f"  no answer (status 0) x{n}: {text}")
-    print(f"  4xx the scenario asks for (stale tab 409, invalid answer 400): "
-          f"{', '.join(f'{k} x{n}' for k, n in intended.items()) or 'none'}")
+    print(
+        f"  4xx the scenario asks for (stale tab 409, invalid answer 400): "
+        f"{', '.join(f'{k} x{n}' for k, n in intended.items()) or 'none'}"
+    )
     print(f"people: {', '.join(f'{k} {n}' for k, n in sorted(locust['people'].items())) or 'none finished'}")
-    print(f"completions: {books['completed']} in {duration:.0f} s = {books['completed'] / duration:.2f}/s; "
-          f"snapshots {books['snapshots']}; outbox {books['outbox']}; "
-          + (f"drained {drained_in:.1f} s after the load stopped" if drained_in is not None
-             else f"NOT drained within {args.drain_timeout:.0f} s"))
-    lag = (f"p50 {books['lag_p50'] * 1000:.0f} ms, p99 {books['lag_p99'] * 1000:.0f} ms, max {books['lag_max'] * 1000:.0f} ms"
-           + f" (completed_at -> published p50 {books['to_dispatch_p50'] * 1000:.0f} / p99 "
-             f"{books['to_dispatch_p99'] * 1000:.0f} ms; published -> ingested p50 {books['to_ingest_p50'] * 1000:.0f} / p99 "
-             f"{books['to_ingest_p99'] * 1000:.0f} ms; sent again by the sweep: {books['redispatched']})"
-           if books["lag_p99"] is not None else "no snapshots")
+    print(
+        f"completions: {books['completed']} in {duration:.0f} s = {books['completed'] / duration:.2f}/s; "
+        f"snapshots {books['snapshots']}; outbox {books['outbox']}; "
+        + (
+            f"drained {drained_in:.1f} s after the load stopped"
+            if drained_in is not None
+            else f"NOT drained within {args.drain_timeout:.0f} s"
+        )
+    )
+    lag = (
+        f"p50 {books['lag_p50'] * 1000:.0f} ms, p99 {books['lag_p99'] * 1000:.0f} ms, max {books['lag_max'] * 1000:.0f} ms"
+        + f" (completed_at -> published p50 {books['to_dispatch_p50'] * 1000:.0f} / p99 "
+        f"{books['to_dispatch_p99'] * 1000:.0f} ms; published -> ingested p50 {books['to_ingest_p50'] * 1000:.0f} / p99 "
+        f"{books['to_ingest_p99'] * 1000:.0f} ms; sent again by the sweep: {books['redispatched']})"
+        if books["lag_p99"] is not None
+        else "no snapshots"
+    )
     print(f"completion -> snapshot lag: {lag}")
     print(f"lost completions (completed sessions without a snapshot): {books['lost']}")
     totals_line = (totals.stdout.strip() or totals.stderr.strip()).splitlines()[-1:] or [""]
     print(f"check_onboarding_totals: exit {totals.returncode} ({totals_line[0]})")
     per = books["completed"] or 1
-    print("CPU seconds during the load: " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
-          + f"; per completed onboarding: " + ", ".join(f"{k} {v / per * 1000:.0f} ms" for k, v in cpu.items()))
+    print(
+        "CPU seconds during the load: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
+        + "; per completed onboarding: "
+        + ", ".join(f"{k} {v / per * 1000:.0f} ms" for k, v in cpu.items())
+    )
     logins = sum(len(locust["times_ms"].get(k, [])) for k in ("POST /api/auth/token", "POST /accounts/signup/"))
     hashing = logins * locust["password_hash_cpu_seconds"]
-    print(f"  of the web's, password hashing (PBKDF2, {locust['password_hash_cpu_seconds'] * 1000:.0f} ms each, "
-          f"x{logins} logins and sign-ups): ~{hashing:.1f} s; the rest: {max(0.0, cpu['web'] - hashing) / per * 1000:.0f} ms "
-          f"per completed onboarding")
+    print(
+        f"  of the web's, password hashing (PBKDF2, {locust['password_hash_cpu_seconds'] * 1000:.0f} ms each, "
+        f"x{logins} logins and sign-ups): ~{hashing:.1f} s; the rest: {max(0.0, cpu['web'] - hashing) / per * 1000:.0f} ms "
+        f"per completed onboarding"
+    )
     print(f"stack: {stopped}")
     patch = locust["times_ms"].get("PATCH /api/users/me/onboarding-progress", [0])
     checks = {
@@ -354,14 +495,26 @@ def summarise(name, args, locust, books, drained_in, totals, stopped, cpu) -> di
         "zero lost completions": books["lost"] == 0 and drained_in is not None and books["completed"] > 0,
         "totals check exits 0": totals.returncode == 0,
         "lag p99 < 1 s": books["lag_p99"] is not None and books["lag_p99"] < 1,
-        "PATCH p99 < 100 ms": percentile(patch, .99) < 100,
+        "PATCH p99 < 100 ms": percentile(patch, 0.99) < 100,
     }
     print("targets: " + "; ".join(f"{k}: {'yes' if ok else 'NO'}" for k, ok in checks.items()))
-    return {"name": name, "targets_met": all(checks.values()), "checks": checks, "duration": duration,
-            "requests": len(every), "patch_p50": percentile(patch, .5), "patch_p99": percentile(patch, .99),
-            "all_p99": percentile(every, .99), "server_errors": server_errors, "completions": books["completed"],
-            "lag_p50": books["lag_p50"], "lag_p99": books["lag_p99"], "lost": books["lost"], "cpu": cpu,
-            "totals_exit": totals.returncode}
+    return {
+        "name": name,
+        "targets_met": all(checks.values()),
+        "checks": checks,
+        "duration": duration,
+        "requests": len(every),
+        "patch_p50": percentile(patch, 0.5),
+        "patch_p99": percentile(patch, 0.99),
+        "all_p99": percentile(every, 0.99),
+        "server_errors": server_errors,
+        "completions": books["completed"],
+        "lag_p50": books["lag_p50"],
+        "lag_p99": books["lag_p99"],
+        "lost": books["lost"],
+        "cpu": cpu,
+        "totals_exit": totals.returncode,
+    }
 
 
 def print_comparison(results: list[dict]) -> None:
@@ -389,6 +542,7 @@ def print_comparison(results: list[dict]) -> None:
 
 # --- PostgreSQL and the machine -----------------------------------------------------------
 
+
 def server_url(database_url: str) -> tuple[str, str]:
     base, name = database_url.rsplit("/", 1)
     return base + "/postgres", name
@@ -411,8 +565,12 @@ def postgres_pids(database_url: str) -> list[int]:
     """The server processes connected to the run's database now."""
     _, name = server_url(database_url)
     with psycopg.connect(database_url, autocommit=True) as db:
-        return [r[0] for r in db.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [name]).fetchall()]
+        return [
+            r[0]
+            for r in db.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [name]
+            ).fetchall()
+        ]
 
 
 def process_cpu_seconds(pid: int) -> float | None:

@@ -7,6 +7,7 @@ passwords would take minutes); the run's logins still check that hash, at full c
 OUT.json gets the credentials and join codes the locustfile reads (LOAD_SEED_FILE), and the CPU
 time one password hash took here (the runner's capacity figures set logins apart with it).
 """
+
 import argparse
 import json
 import os
@@ -45,20 +46,28 @@ def main() -> None:
         samples.append(time.process_time() - cpu)
     hash_cpu_seconds = statistics.median(samples)  # what each login and sign-up of the run costs the web tier
     tag = secrets.token_hex(3)
-    people = [User(username=f"person-{tag}-{n:05d}", email=f"person-{tag}-{n:05d}@example.com", password=encoded)
-              for n in range(args.accounts)]
-    staff = [User(username=f"staff-{tag}-{n}", email=f"staff-{tag}-{n}@example.com", password=encoded,
-                  is_staff=True) for n in range(args.staff)]
+    people = [
+        User(username=f"person-{tag}-{n:05d}", email=f"person-{tag}-{n:05d}@example.com", password=encoded)
+        for n in range(args.accounts)
+    ]
+    staff = [
+        User(username=f"staff-{tag}-{n}", email=f"staff-{tag}-{n}@example.com", password=encoded, is_staff=True)
+        for n in range(args.staff)
+    ]
     User.objects.bulk_create(people + staff, batch_size=1000)
     workspaces = Workspace.objects.bulk_create(
         [Workspace(name=f"Load team {tag} {n}", slug=f"load-team-{tag}-{n}") for n in range(args.workspaces)]
     )
-    Path(args.out).write_text(json.dumps({
-        "accounts": [{"username": u.username, "password": password} for u in people],
-        "staff": [{"username": u.username, "password": password} for u in staff],
-        "join_codes": [w.join_code for w in workspaces],
-        "password_hash_cpu_seconds": hash_cpu_seconds,
-    }))
+    Path(args.out).write_text(
+        json.dumps(
+            {
+                "accounts": [{"username": u.username, "password": password} for u in people],
+                "staff": [{"username": u.username, "password": password} for u in staff],
+                "join_codes": [w.join_code for w in workspaces],
+                "password_hash_cpu_seconds": hash_cpu_seconds,
+            }
+        )
+    )
     print(f"seeded {len(people)} accounts, {len(staff)} staff, {len(workspaces)} joinable workspaces")
 
 

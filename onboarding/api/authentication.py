@@ -1,4 +1,5 @@
 """Authentication for the JSON API: the bearer token (simplejwt) first, then the Django session."""
+
 from django.conf import settings
 from django.utils.functional import SimpleLazyObject, empty
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme

@@ -9,6 +9,7 @@ Every error body of the API (and of the staff API that reuses this handler) has 
 - ``already_completed`` (409): ``current``;
 - ``throttled`` (429): ``retry_after`` in seconds (also the ``Retry-After`` header).
 """
+
 import math
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -19,7 +20,12 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from ..errors import (
-    IdempotencyKeyReused, IdempotentReplay, OnboardingError, RevisionConflict, SessionAlreadyCompleted, StepValidationError,
+    IdempotencyKeyReused,
+    IdempotentReplay,
+    OnboardingError,
+    RevisionConflict,
+    SessionAlreadyCompleted,
+    StepValidationError,
 )
 from ..selectors import session_live_for_user
 from .parsers import RequestTooLarge

@@ -4,6 +4,7 @@ The services look the key up and store the answer in the write's own transaction
 (``onboarding.services.idempotency``); a repeat surfaces as IdempotentReplay, which the
 exception handler answers with the stored status and body.
 """
+
 import hashlib
 import json
 
@@ -18,7 +19,10 @@ HEADER = "Idempotency-Key"
 MAX_LENGTH = 255
 
 IDEMPOTENCY_KEY = OpenApiParameter(
-    HEADER, location=OpenApiParameter.HEADER, required=False, description=(
+    HEADER,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
         "At most 255 characters, one per logical write. A repeat by the same user within 24 hours answers the "
         "first response again (same status and body) and writes nothing; the same key with a different request "
         "is a `422` `idempotency_key_reused`."
@@ -35,12 +39,19 @@ def idempotent_request(request) -> services.IdempotentRequest | None:
         raise exceptions.ValidationError({HEADER: f"Use at most {MAX_LENGTH} characters."})
     # What makes two requests "the same": where they went and what they said (the revision included).
     canonical = json.dumps(
-        {"method": request.method, "path": request.path, "body": request.data,
-         "if_match": request.headers.get("If-Match", "")},
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+        {
+            "method": request.method,
+            "path": request.path,
+            "body": request.data,
+            "if_match": request.headers.get("If-Match", ""),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
     return services.IdempotentRequest(
-        key=key, fingerprint=hashlib.sha256(canonical.encode()).hexdigest(),
+        key=key,
+        fingerprint=hashlib.sha256(canonical.encode()).hexdigest(),
         answer=lambda session: (200, progress_document(session)),
         refused=lambda error: domain_error_answer(error, user=request.user)[:2],
     )

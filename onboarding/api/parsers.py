@@ -1,4 +1,5 @@
 """A JSON parser that turns every malformed or oversized body into a clean 400/413."""
+
 import json
 import math
 
@@ -49,8 +50,12 @@ class StrictJSONParser(parsers.JSONParser):
             raise RequestTooLarge(f"The request body is larger than {limit} bytes.")
         encoding = (parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET
         try:
-            data = json.loads(raw.decode(encoding), parse_float=_finite_float, parse_constant=_reject_constant,
-                              object_pairs_hook=_unique_keys)
+            data = json.loads(
+                raw.decode(encoding),
+                parse_float=_finite_float,
+                parse_constant=_reject_constant,
+                object_pairs_hook=_unique_keys,
+            )
             _check_storable(data)
         except (ValueError, RecursionError, UnicodeError, LookupError) as exc:  # LookupError: charset=rot13
             raise exceptions.ParseError(f"JSON parse error - {str(exc)[:200]}") from exc

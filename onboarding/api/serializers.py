@@ -3,10 +3,12 @@
 The progress document and its serializer are defined together in ``progress.py``. Error bodies
 are built by ``errors.py``; the serializers below describe them.
 """
+
 from rest_framework import serializers
 
 from ..manifest import KINDS
 from .progress import ProgressSerializer
+
 
 class ChoiceSerializer(serializers.Serializer):
     value = serializers.CharField()
@@ -23,9 +25,13 @@ class FieldDefinitionSerializer(serializers.Serializer):
     max_items = serializers.IntegerField(allow_null=True)
     choices = ChoiceSerializer(many=True, allow_null=True)
     default = serializers.JSONField(allow_null=True)
-    flag = serializers.CharField(allow_null=True, help_text="The feature flag that puts this field in the session, if any.")
-    widget = serializers.ChoiceField(choices=["text", "textarea", "select", "radio", "checkboxes", "checkbox"], help_text=(
-        "The control the wizard shows (an offline client renders the same)."))
+    flag = serializers.CharField(
+        allow_null=True, help_text="The feature flag that puts this field in the session, if any."
+    )
+    widget = serializers.ChoiceField(
+        choices=["text", "textarea", "select", "radio", "checkboxes", "checkbox"],
+        help_text=("The control the wizard shows (an offline client renders the same)."),
+    )
 
 
 class StepDefinitionSerializer(serializers.Serializer):
@@ -33,7 +39,9 @@ class StepDefinitionSerializer(serializers.Serializer):
     title = serializers.CharField()
     required = serializers.BooleanField()
     skippable = serializers.BooleanField()
-    flag = serializers.CharField(allow_null=True, help_text="The feature flag that puts this step in the session, if any.")
+    flag = serializers.CharField(
+        allow_null=True, help_text="The feature flag that puts this step in the session, if any."
+    )
     fields = FieldDefinitionSerializer(many=True)
 
 
@@ -42,12 +50,15 @@ class ManifestSerializer(serializers.Serializer):
 
     version = serializers.IntegerField()
     answer_schema_version = serializers.IntegerField(help_text="The answers' shape; a flag never changes it.")
-    flags = serializers.DictField(child=serializers.BooleanField(), help_text=(
-        "Every flag the manifest references, as decided for this session when it started: name → on."))
+    flags = serializers.DictField(
+        child=serializers.BooleanField(),
+        help_text=("Every flag the manifest references, as decided for this session when it started: name → on."),
+    )
     steps = StepDefinitionSerializer(many=True)
 
 
 # --- Error bodies (documentation only: errors.py builds them) ------------------------------
+
 
 class IssueSerializer(serializers.Serializer):
     step = serializers.CharField(allow_null=True)
@@ -60,17 +71,20 @@ class ApiErrorSerializer(serializers.Serializer):
     """Every error: ``detail`` for people, ``code`` for programs."""
 
     detail = serializers.CharField()
-    code = serializers.CharField(help_text=(
-        "validation_failed, revision_required, parse_error, request_too_large, not_authenticated, "
-        "token_not_valid, authentication_failed, permission_denied, csrf_failed, not_found, "
-        "method_not_allowed, unsupported_media_type, ..."
-    ))
+    code = serializers.CharField(
+        help_text=(
+            "validation_failed, revision_required, parse_error, request_too_large, not_authenticated, "
+            "token_not_valid, authentication_failed, permission_denied, csrf_failed, not_found, "
+            "method_not_allowed, unsupported_media_type, ..."
+        )
+    )
 
 
 class ApiValidationFailedSerializer(ApiErrorSerializer):
     issues = IssueSerializer(many=True, required=False)
-    blocking_step = serializers.CharField(allow_null=True, required=False,
-                                          help_text="The step the client should show (on completion).")
+    blocking_step = serializers.CharField(
+        allow_null=True, required=False, help_text="The step the client should show (on completion)."
+    )
 
 
 class ChangedFieldSerializer(serializers.Serializer):

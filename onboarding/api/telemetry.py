@@ -2,6 +2,7 @@
 
 Fixed event names, a step key and bounded numbers: no free-form payload reaches the database.
 """
+
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -11,7 +12,6 @@ from rest_framework.views import APIView
 from .. import services
 from .serializers import ApiErrorSerializer, ApiThrottledSerializer, ApiValidationFailedSerializer
 from .throttling import BrowserEventThrottle
-
 
 # The one number each event may carry, by its key.
 DETAIL_OF = {"retries": "save_retried", "waited_ms": "save_replayed"}
@@ -27,10 +27,15 @@ class BrowserEventApi(APIView):
     class BrowserEventInputSerializer(serializers.Serializer):  # a unique name: the schema component
         name = serializers.ChoiceField(choices=[str(name) for name in services.BROWSER_EVENT_NAMES])
         step = serializers.CharField(max_length=80, help_text="The step it happened on, in any case style.")
-        retries = serializers.IntegerField(min_value=1, max_value=10, required=False,
-                                           help_text="`save_retried`: how many times the save was retried.")
-        waited_ms = serializers.IntegerField(min_value=0, max_value=WAITED_MS_MAX, required=False,
-                                             help_text="`save_replayed`: how long the save waited on the device (ms).")
+        retries = serializers.IntegerField(
+            min_value=1, max_value=10, required=False, help_text="`save_retried`: how many times the save was retried."
+        )
+        waited_ms = serializers.IntegerField(
+            min_value=0,
+            max_value=WAITED_MS_MAX,
+            required=False,
+            help_text="`save_replayed`: how long the save waited on the device (ms).",
+        )
 
         def validate(self, attrs):
             unknown = sorted(set(self.initial_data) - set(self.fields))
@@ -46,7 +51,9 @@ class BrowserEventApi(APIView):
         request=BrowserEventInputSerializer,
         responses={
             204: OpenApiResponse(description="Recorded."),
-            400: ApiValidationFailedSerializer, 401: ApiErrorSerializer, 403: ApiErrorSerializer,
+            400: ApiValidationFailedSerializer,
+            401: ApiErrorSerializer,
+            403: ApiErrorSerializer,
             404: OpenApiResponse(ApiErrorSerializer, description="The user has no onboarding session."),
             429: ApiThrottledSerializer,
         },
@@ -56,8 +63,9 @@ class BrowserEventApi(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         detail = {key: values[key] for key in DETAIL_OF if key in values}
-        event = services.event_record_from_browser(user=request.user, name=values["name"], step=values["step"],
-                                                   detail=detail)
+        event = services.event_record_from_browser(
+            user=request.user, name=values["name"], step=values["step"], detail=detail
+        )
         if event is None:
             raise Http404("No onboarding session.")
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,4 +1,5 @@
 """Throttles: authenticated writes per user, token requests per client address."""
+
 from django.conf import settings
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.throttling import SimpleRateThrottle

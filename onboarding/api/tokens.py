@@ -7,6 +7,7 @@ authentication class and the refresh serializer compare it with the user they lo
 password change cuts off every access and refresh token of that user at once, without a query.
 Refresh tokens rotate, and a used or logged-out one is blacklisted (simplejwt's blacklist app).
 """
+
 import re
 
 from django.contrib.auth import get_user_model
@@ -118,7 +119,9 @@ class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
 
     def validate(self, attrs):
         refresh = self.token_class(attrs["refresh"])
-        user = get_user_model().objects.filter(**{api_settings.USER_ID_FIELD: refresh[api_settings.USER_ID_CLAIM]}).first()
+        user = (
+            get_user_model().objects.filter(**{api_settings.USER_ID_FIELD: refresh[api_settings.USER_ID_CLAIM]}).first()
+        )
         if user is None or not api_settings.USER_AUTHENTICATION_RULE(user):
             raise exceptions.AuthenticationFailed(self.error_messages["no_active_account"], "no_active_account")
         if token_revoked(refresh, user):

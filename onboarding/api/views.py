@@ -4,6 +4,7 @@ Every write goes through a service with ``source="api"``; the services own valid
 normalisation, revision checks, conflict diffing and telemetry. Domain errors propagate to
 ``errors.api_exception_handler``, which renders the contract's error bodies.
 """
+
 from django.conf import settings
 from django.utils.http import parse_etags
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -19,31 +20,55 @@ from .authentication import JoinsTokenUser
 from .idempotency import IDEMPOTENCY_KEY, idempotent_request
 from .progress import ProgressSerializer, progress_document
 from .serializers import (
-    ApiConflictSerializer, ApiErrorSerializer, ApiThrottledSerializer, ApiValidationFailedSerializer, ManifestSerializer,
+    ApiConflictSerializer,
+    ApiErrorSerializer,
+    ApiThrottledSerializer,
+    ApiValidationFailedSerializer,
+    ManifestSerializer,
 )
 from .throttling import TokenRequestThrottle
 
 SOURCE = "api"
 
 IF_MATCH = OpenApiParameter(
-    "If-Match", location=OpenApiParameter.HEADER, required=False,
+    "If-Match",
+    location=OpenApiParameter.HEADER,
+    required=False,
     description='The revision, quoted (`"<revision>"`); used when the body carries no `revision`.',
 )
 ETAG = OpenApiParameter(
-    "ETag", location=OpenApiParameter.HEADER, response=[200, 409], description='The session\'s revision, quoted: `"<revision>"`.',
+    "ETag",
+    location=OpenApiParameter.HEADER,
+    response=[200, 409],
+    description='The session\'s revision, quoted: `"<revision>"`.',
 )
-UNAUTHENTICATED = OpenApiResponse(ApiErrorSerializer, description="No, bad or expired credentials (`not_authenticated`, `token_not_valid`, ...).")
-FORBIDDEN = OpenApiResponse(ApiErrorSerializer, description="Session authentication without a valid CSRF token (`csrf_failed`).")
-TOO_LARGE = OpenApiResponse(ApiErrorSerializer, description="The body exceeds DATA_UPLOAD_MAX_MEMORY_SIZE (`request_too_large`).")
-UNSUPPORTED = OpenApiResponse(ApiErrorSerializer, description="The body is not `application/json` (`unsupported_media_type`).")
-THROTTLED = OpenApiResponse(ApiThrottledSerializer, description="Too many writes (`throttled`); retry after `retry_after` seconds.")
-KEY_REUSED = OpenApiResponse(ApiErrorSerializer, description=(
-    "`idempotency_key_reused`: this Idempotency-Key came with a different request; nothing was written."))
-CONFLICT = OpenApiResponse(ApiConflictSerializer, description=(
-    "`revision_conflict`: the session changed since `revision`; nothing was written. `current` is the progress now, "
-    "`changed_fields` the fields whose value differs from what that revision saw. "
-    "`already_completed`: the session is completed and can no longer change."
-))
+UNAUTHENTICATED = OpenApiResponse(
+    ApiErrorSerializer, description="No, bad or expired credentials (`not_authenticated`, `token_not_valid`, ...)."
+)
+FORBIDDEN = OpenApiResponse(
+    ApiErrorSerializer, description="Session authentication without a valid CSRF token (`csrf_failed`)."
+)
+TOO_LARGE = OpenApiResponse(
+    ApiErrorSerializer, description="The body exceeds DATA_UPLOAD_MAX_MEMORY_SIZE (`request_too_large`)."
+)
+UNSUPPORTED = OpenApiResponse(
+    ApiErrorSerializer, description="The body is not `application/json` (`unsupported_media_type`)."
+)
+THROTTLED = OpenApiResponse(
+    ApiThrottledSerializer, description="Too many writes (`throttled`); retry after `retry_after` seconds."
+)
+KEY_REUSED = OpenApiResponse(
+    ApiErrorSerializer,
+    description=("`idempotency_key_reused`: this Idempotency-Key came with a different request; nothing was written."),
+)
+CONFLICT = OpenApiResponse(
+    ApiConflictSerializer,
+    description=(
+        "`revision_conflict`: the session changed since `revision`; nothing was written. `current` is the progress now, "
+        "`changed_fields` the fields whose value differs from what that revision saw. "
+        "`already_completed`: the session is completed and can no longer change."
+    ),
+)
 
 
 def revision_from(request, body_revision: str | None) -> str | None:
@@ -66,13 +91,20 @@ class OnboardingProgressApi(JoinsTokenUser, APIView):
     """The signed-in user's own onboarding progress: read it, or save/skip/back/draft a step."""
 
     class InputSerializer(serializers.Serializer):
-        revision = serializers.CharField(required=False, allow_blank=True, max_length=100,
-                                         help_text="The revision last seen (or send `If-Match`).")
-        step = serializers.CharField(max_length=80, help_text="Step key in any case style: `work-profile`, `workProfile`, `work_profile`.")
-        action = serializers.ChoiceField(choices=["save", "skip", "back", "draft"], default="save", help_text=(
-            "`save`: validate and mark done; `skip`: skippable steps only; `back`: un-mark the step before `step` "
-            "and make it current; `draft`: store partial answers without validation."
-        ))
+        revision = serializers.CharField(
+            required=False, allow_blank=True, max_length=100, help_text="The revision last seen (or send `If-Match`)."
+        )
+        step = serializers.CharField(
+            max_length=80, help_text="Step key in any case style: `work-profile`, `workProfile`, `work_profile`."
+        )
+        action = serializers.ChoiceField(
+            choices=["save", "skip", "back", "draft"],
+            default="save",
+            help_text=(
+                "`save`: validate and mark done; `skip`: skippable steps only; `back`: un-mark the step before `step` "
+                "and make it current; `draft`: store partial answers without validation."
+            ),
+        )
         answers = serializers.DictField(required=False, help_text="Field: value, field names in any case style.")
 
     @extend_schema(
@@ -89,10 +121,17 @@ class OnboardingProgressApi(JoinsTokenUser, APIView):
         request=InputSerializer,
         responses={
             200: ProgressSerializer,
-            400: OpenApiResponse(ApiValidationFailedSerializer, description=(
-                "`validation_failed` (with `issues`), `revision_required` or `parse_error`.")),
-            401: UNAUTHENTICATED, 403: FORBIDDEN, 409: CONFLICT, 413: TOO_LARGE, 415: UNSUPPORTED,
-            422: KEY_REUSED, 429: THROTTLED,
+            400: OpenApiResponse(
+                ApiValidationFailedSerializer,
+                description=("`validation_failed` (with `issues`), `revision_required` or `parse_error`."),
+            ),
+            401: UNAUTHENTICATED,
+            403: FORBIDDEN,
+            409: CONFLICT,
+            413: TOO_LARGE,
+            415: UNSUPPORTED,
+            422: KEY_REUSED,
+            429: THROTTLED,
         },
     )
     def patch(self, request):
@@ -100,8 +139,13 @@ class OnboardingProgressApi(JoinsTokenUser, APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         # The services find and lock the user's live session themselves: no read first.
-        write = {"user": request.user, "step": values["step"], "source": SOURCE,
-                 "revision": revision_from(request, values.get("revision")), "idempotency": idempotent_request(request)}
+        write = {
+            "user": request.user,
+            "step": values["step"],
+            "source": SOURCE,
+            "revision": revision_from(request, values.get("revision")),
+            "idempotency": idempotent_request(request),
+        }
         action = values["action"]
         if action == "save":
             session = services.session_save_step(**write, answers=values.get("answers", {}))
@@ -118,8 +162,9 @@ class OnboardingCompleteApi(JoinsTokenUser, APIView):
     """Complete the signed-in user's onboarding once; a repeat returns the same completed progress."""
 
     class InputSerializer(serializers.Serializer):
-        revision = serializers.CharField(required=False, allow_blank=True, max_length=100,
-                                         help_text="The revision last seen (or send `If-Match`).")
+        revision = serializers.CharField(
+            required=False, allow_blank=True, max_length=100, help_text="The revision last seen (or send `If-Match`)."
+        )
 
     @extend_schema(
         operation_id="onboarding_complete",
@@ -127,28 +172,43 @@ class OnboardingCompleteApi(JoinsTokenUser, APIView):
         request=InputSerializer,
         responses={
             200: ProgressSerializer,
-            400: OpenApiResponse(ApiValidationFailedSerializer, description=(
-                "`validation_failed` with `blocking_step` and `issues`, `revision_required` or `parse_error`.")),
-            401: UNAUTHENTICATED, 403: FORBIDDEN, 409: CONFLICT, 413: TOO_LARGE, 415: UNSUPPORTED,
-            422: KEY_REUSED, 429: THROTTLED,
+            400: OpenApiResponse(
+                ApiValidationFailedSerializer,
+                description=(
+                    "`validation_failed` with `blocking_step` and `issues`, `revision_required` or `parse_error`."
+                ),
+            ),
+            401: UNAUTHENTICATED,
+            403: FORBIDDEN,
+            409: CONFLICT,
+            413: TOO_LARGE,
+            415: UNSUPPORTED,
+            422: KEY_REUSED,
+            429: THROTTLED,
         },
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         session = services.session_complete(
-            user=request.user, revision=revision_from(request, data.validated_data.get("revision")), source=SOURCE,
+            user=request.user,
+            revision=revision_from(request, data.validated_data.get("revision")),
+            source=SOURCE,
             idempotency=idempotent_request(request),
         )
         return progress_response(session)
 
 
 IF_NONE_MATCH = OpenApiParameter(
-    "If-None-Match", location=OpenApiParameter.HEADER, required=False,
+    "If-None-Match",
+    location=OpenApiParameter.HEADER,
+    required=False,
     description="The manifest's `ETag` a client cached: `304 Not Modified` while it still describes the session.",
 )
 MANIFEST_ETAG = OpenApiParameter(
-    "ETag", location=OpenApiParameter.HEADER, response=[200, 304],
+    "ETag",
+    location=OpenApiParameter.HEADER,
+    response=[200, 304],
     description="A digest of the manifest document: it changes when the session's steps, fields or flags do.",
 )
 
@@ -157,14 +217,22 @@ class OnboardingManifestApi(APIView):
     """The steps and field definitions of the signed-in user's session (starts one if none), with its flags."""
 
     @extend_schema(
-        operation_id="onboarding_manifest", parameters=[IF_NONE_MATCH, MANIFEST_ETAG],
-        responses={200: ManifestSerializer, 304: OpenApiResponse(description="The cached manifest is current."),
-                   401: UNAUTHENTICATED},
+        operation_id="onboarding_manifest",
+        parameters=[IF_NONE_MATCH, MANIFEST_ETAG],
+        responses={
+            200: ManifestSerializer,
+            304: OpenApiResponse(description="The cached manifest is current."),
+            401: UNAUTHENTICATED,
+        },
     )
     def get(self, request):
         manifest = manifest_of(services.session_get_or_start(user=request.user, source=SOURCE))
-        document = {"version": settings.ONBOARDING_VERSION, "answer_schema_version": ANSWER_SCHEMA_VERSION,
-                    "flags": manifest.flags, "steps": [step_definition(step) for step in manifest.steps]}
+        document = {
+            "version": settings.ONBOARDING_VERSION,
+            "answer_schema_version": ANSWER_SCHEMA_VERSION,
+            "flags": manifest.flags,
+            "steps": [step_definition(step) for step in manifest.steps],
+        }
         etag = f'"{json_digest(document)}"'
         headers = {"ETag": etag, "Cache-Control": "private, no-cache"}  # per user: revalidate with If-None-Match
         if etag in parse_etags(request.headers.get("If-None-Match", "")):
@@ -172,7 +240,12 @@ class OnboardingManifestApi(APIView):
         return Response(document, headers=headers)
 
 
-_TOKEN_ERRORS = {400: ApiValidationFailedSerializer, 401: ApiErrorSerializer, 413: ApiErrorSerializer, 429: ApiThrottledSerializer}
+_TOKEN_ERRORS = {
+    400: ApiValidationFailedSerializer,
+    401: ApiErrorSerializer,
+    413: ApiErrorSerializer,
+    429: ApiThrottledSerializer,
+}
 
 
 @extend_schema(responses={200: jwt_views.TokenObtainPairView.serializer_class, **_TOKEN_ERRORS})

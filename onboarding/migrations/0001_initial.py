@@ -8,7 +8,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,136 +16,258 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='OnboardingSession',
+            name="OnboardingSession",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('state', models.CharField(choices=[('in_progress', 'In Progress'), ('completed', 'Completed'), ('superseded', 'Superseded')], default='in_progress', max_length=20)),
-                ('revision', models.CharField(default=onboarding.models.new_revision, max_length=40)),
-                ('version', models.PositiveIntegerField()),
-                ('answer_schema_version', models.PositiveIntegerField()),
-                ('current_step', models.CharField(blank=True, default='', max_length=40)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('last_event_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='onboarding_sessions', to=settings.AUTH_USER_MODEL)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("in_progress", "In Progress"),
+                            ("completed", "Completed"),
+                            ("superseded", "Superseded"),
+                        ],
+                        default="in_progress",
+                        max_length=20,
+                    ),
+                ),
+                ("revision", models.CharField(default=onboarding.models.new_revision, max_length=40)),
+                ("version", models.PositiveIntegerField()),
+                ("answer_schema_version", models.PositiveIntegerField()),
+                ("current_step", models.CharField(blank=True, default="", max_length=40)),
+                ("data", models.JSONField(blank=True, default=dict)),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                ("last_event_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="onboarding_sessions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'onboarding_sessions',
+                "db_table": "onboarding_sessions",
             },
         ),
         migrations.CreateModel(
-            name='OnboardingEvent',
+            name="OnboardingEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(choices=[('started', 'Started'), ('resumed', 'Resumed'), ('step_saved', 'Step Saved'), ('step_skipped', 'Step Skipped'), ('step_back', 'Step Back'), ('draft_saved', 'Draft Saved'), ('validation_failed', 'Validation Failed'), ('revision_conflict', 'Revision Conflict'), ('reset', 'Reset'), ('completed', 'Completed')], max_length=30)),
-                ('step', models.CharField(blank=True, default='', max_length=40)),
-                ('source', models.CharField(choices=[('wizard', 'Wizard'), ('api', 'Api'), ('admin', 'Admin'), ('system', 'System')], max_length=10)),
-                ('duration_ms', models.BigIntegerField(blank=True, help_text="Time since the session's previous event.", null=True)),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('session', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='events', to='onboarding.onboardingsession')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "name",
+                    models.CharField(
+                        choices=[
+                            ("started", "Started"),
+                            ("resumed", "Resumed"),
+                            ("step_saved", "Step Saved"),
+                            ("step_skipped", "Step Skipped"),
+                            ("step_back", "Step Back"),
+                            ("draft_saved", "Draft Saved"),
+                            ("validation_failed", "Validation Failed"),
+                            ("revision_conflict", "Revision Conflict"),
+                            ("reset", "Reset"),
+                            ("completed", "Completed"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("step", models.CharField(blank=True, default="", max_length=40)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("wizard", "Wizard"), ("api", "Api"), ("admin", "Admin"), ("system", "System")],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "duration_ms",
+                    models.BigIntegerField(blank=True, help_text="Time since the session's previous event.", null=True),
+                ),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="events",
+                        to="onboarding.onboardingsession",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'onboarding_events',
+                "db_table": "onboarding_events",
             },
         ),
         migrations.CreateModel(
-            name='OutboxMessage',
+            name="OutboxMessage",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('topic', models.CharField(max_length=60)),
-                ('payload', models.JSONField()),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('delivered', 'Delivered'), ('failed', 'Failed')], default='pending', max_length=10)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('dispatched_at', models.DateTimeField(blank=True, null=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='outbox_messages', to='onboarding.onboardingsession')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("topic", models.CharField(max_length=60)),
+                ("payload", models.JSONField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("delivered", "Delivered"), ("failed", "Failed")],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("dispatched_at", models.DateTimeField(blank=True, null=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="outbox_messages",
+                        to="onboarding.onboardingsession",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'onboarding_outbox',
+                "db_table": "onboarding_outbox",
             },
         ),
         migrations.CreateModel(
-            name='Workspace',
+            name="Workspace",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=60)),
-                ('slug', models.SlugField(max_length=60, unique=True)),
-                ('join_code', models.CharField(default=onboarding.models.new_join_code, max_length=64, unique=True)),
-                ('joinable', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=60)),
+                ("slug", models.SlugField(max_length=60, unique=True)),
+                ("join_code", models.CharField(default=onboarding.models.new_join_code, max_length=64, unique=True)),
+                ("joinable", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'onboarding_workspaces',
+                "db_table": "onboarding_workspaces",
             },
         ),
         migrations.CreateModel(
-            name='Invitation',
+            name="Invitation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.EmailField(max_length=254)),
-                ('role', models.CharField(default='member', max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('invited_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='invitations', to='onboarding.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("email", models.EmailField(max_length=254)),
+                ("role", models.CharField(default="member", max_length=10)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "invited_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="invitations",
+                        to="onboarding.workspace",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'onboarding_invitations',
+                "db_table": "onboarding_invitations",
             },
         ),
         migrations.CreateModel(
-            name='WorkspaceMembership',
+            name="WorkspaceMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('owner', 'Owner'), ('admin', 'Admin'), ('member', 'Member')], default='member', max_length=10)),
-                ('joined_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='workspace_memberships', to=settings.AUTH_USER_MODEL)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='onboarding.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("owner", "Owner"), ("admin", "Admin"), ("member", "Member")],
+                        default="member",
+                        max_length=10,
+                    ),
+                ),
+                ("joined_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="workspace_memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="onboarding.workspace",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'onboarding_workspace_memberships',
+                "db_table": "onboarding_workspace_memberships",
             },
         ),
         migrations.AddIndex(
-            model_name='onboardingsession',
-            index=models.Index(fields=['state', 'updated_at'], name='onb_session_state_updated'),
+            model_name="onboardingsession",
+            index=models.Index(fields=["state", "updated_at"], name="onb_session_state_updated"),
         ),
         migrations.AddIndex(
-            model_name='onboardingsession',
-            index=models.Index(fields=['completed_at', 'id'], name='onb_session_completed'),
+            model_name="onboardingsession",
+            index=models.Index(fields=["completed_at", "id"], name="onb_session_completed"),
         ),
         migrations.AddConstraint(
-            model_name='onboardingsession',
-            constraint=models.UniqueConstraint(condition=models.Q(('state', 'superseded'), _negated=True), fields=('user',), name='uniq_live_onboarding_session'),
+            model_name="onboardingsession",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("state", "superseded"), _negated=True),
+                fields=("user",),
+                name="uniq_live_onboarding_session",
+            ),
         ),
         migrations.AddIndex(
-            model_name='onboardingevent',
-            index=models.Index(fields=['session', 'created_at'], name='onb_event_session_time'),
+            model_name="onboardingevent",
+            index=models.Index(fields=["session", "created_at"], name="onb_event_session_time"),
         ),
         migrations.AddIndex(
-            model_name='onboardingevent',
-            index=models.Index(fields=['created_at', 'name'], name='onb_event_time_name'),
+            model_name="onboardingevent",
+            index=models.Index(fields=["created_at", "name"], name="onb_event_time_name"),
         ),
         migrations.AddIndex(
-            model_name='outboxmessage',
-            index=models.Index(fields=['state', 'dispatched_at'], name='onb_outbox_state_dispatched'),
+            model_name="outboxmessage",
+            index=models.Index(fields=["state", "dispatched_at"], name="onb_outbox_state_dispatched"),
         ),
         migrations.AddConstraint(
-            model_name='outboxmessage',
-            constraint=models.UniqueConstraint(fields=('topic', 'session'), name='uniq_outbox_topic_session'),
+            model_name="outboxmessage",
+            constraint=models.UniqueConstraint(fields=("topic", "session"), name="uniq_outbox_topic_session"),
         ),
         migrations.AddConstraint(
-            model_name='invitation',
-            constraint=models.UniqueConstraint(fields=('workspace', 'email'), name='uniq_workspace_invite'),
+            model_name="invitation",
+            constraint=models.UniqueConstraint(fields=("workspace", "email"), name="uniq_workspace_invite"),
         ),
         migrations.AddConstraint(
-            model_name='workspacemembership',
-            constraint=models.UniqueConstraint(fields=('workspace', 'user'), name='uniq_workspace_member'),
+            model_name="workspacemembership",
+            constraint=models.UniqueConstraint(fields=("workspace", "user"), name="uniq_workspace_member"),
         ),
     ]

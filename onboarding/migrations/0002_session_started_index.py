@@ -5,15 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('onboarding', '0001_initial'),
+        ("onboarding", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='onboardingsession',
-            index=models.Index(fields=['started_at'], name='onb_session_started'),
+            model_name="onboardingsession",
+            index=models.Index(fields=["started_at"], name="onb_session_started"),
         ),
     ]

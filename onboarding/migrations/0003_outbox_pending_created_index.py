@@ -4,14 +4,13 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('onboarding', '0002_session_started_index'),
+        ("onboarding", "0002_session_started_index"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='outboxmessage',
-            index=models.Index(fields=['state', 'created_at'], name='onb_outbox_state_created'),
+            model_name="outboxmessage",
+            index=models.Index(fields=["state", "created_at"], name="onb_outbox_state_created"),
         ),
     ]

@@ -4,6 +4,7 @@ GIN is PostgreSQL's, so the index is created there only (other databases filter 
 not in the model's Meta: SQLite rebuilds a table from its Meta indexes and cannot create a GIN index.
 CONCURRENTLY, outside a transaction, so that a big sessions table keeps taking writes while it builds.
 """
+
 from django.db import migrations
 
 INDEX = "onb_session_flags"

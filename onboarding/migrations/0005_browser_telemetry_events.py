@@ -4,20 +4,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('onboarding', '0004_session_flags_index'),
+        ("onboarding", "0004_session_flags_index"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='onboardingevent',
-            name='name',
-            field=models.CharField(choices=[('started', 'Started'), ('resumed', 'Resumed'), ('step_saved', 'Step Saved'), ('step_skipped', 'Step Skipped'), ('step_back', 'Step Back'), ('draft_saved', 'Draft Saved'), ('validation_failed', 'Validation Failed'), ('revision_conflict', 'Revision Conflict'), ('reset', 'Reset'), ('completed', 'Completed'), ('save_retried', 'Save Retried'), ('conflict_shown', 'Conflict Shown')], max_length=30),
+            model_name="onboardingevent",
+            name="name",
+            field=models.CharField(
+                choices=[
+                    ("started", "Started"),
+                    ("resumed", "Resumed"),
+                    ("step_saved", "Step Saved"),
+                    ("step_skipped", "Step Skipped"),
+                    ("step_back", "Step Back"),
+                    ("draft_saved", "Draft Saved"),
+                    ("validation_failed", "Validation Failed"),
+                    ("revision_conflict", "Revision Conflict"),
+                    ("reset", "Reset"),
+                    ("completed", "Completed"),
+                    ("save_retried", "Save Retried"),
+                    ("conflict_shown", "Conflict Shown"),
+                ],
+                max_length=30,
+            ),
         ),
         migrations.AlterField(
-            model_name='onboardingevent',
-            name='source',
-            field=models.CharField(choices=[('wizard', 'Wizard'), ('api', 'Api'), ('admin', 'Admin'), ('system', 'System'), ('browser', 'Browser')], max_length=10),
+            model_name="onboardingevent",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("wizard", "Wizard"),
+                    ("api", "Api"),
+                    ("admin", "Admin"),
+                    ("system", "System"),
+                    ("browser", "Browser"),
+                ],
+                max_length=10,
+            ),
         ),
     ]

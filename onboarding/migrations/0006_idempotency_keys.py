@@ -6,28 +6,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('onboarding', '0005_browser_telemetry_events'),
+        ("onboarding", "0005_browser_telemetry_events"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='IdempotencyKey',
+            name="IdempotencyKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=255)),
-                ('fingerprint', models.CharField(help_text='SHA-256 of the request: a reused key must repeat it.', max_length=64)),
-                ('status', models.PositiveSmallIntegerField()),
-                ('body', models.JSONField()),
-                ('created_at', models.DateTimeField()),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=255)),
+                (
+                    "fingerprint",
+                    models.CharField(help_text="SHA-256 of the request: a reused key must repeat it.", max_length=64),
+                ),
+                ("status", models.PositiveSmallIntegerField()),
+                ("body", models.JSONField()),
+                ("created_at", models.DateTimeField()),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'db_table': 'onboarding_idempotency_keys',
-                'indexes': [models.Index(fields=['created_at'], name='onb_idempotency_created')],
-                'constraints': [models.UniqueConstraint(fields=('user', 'key'), name='uniq_idempotency_user_key')],
+                "db_table": "onboarding_idempotency_keys",
+                "indexes": [models.Index(fields=["created_at"], name="onb_idempotency_created")],
+                "constraints": [models.UniqueConstraint(fields=("user", "key"), name="uniq_idempotency_user_key")],
             },
         ),
     ]

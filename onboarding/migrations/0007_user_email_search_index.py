@@ -4,6 +4,7 @@ Django's ``email__iexact`` on PostgreSQL compares ``UPPER(email::text)``: this e
 serves it (auth_user has no index on e-mail at all). Built CONCURRENTLY, so adding it to a big
 users table does not block sign-ups; other databases get nothing (their tables stay small).
 """
+
 from django.conf import settings
 from django.db import migrations
 

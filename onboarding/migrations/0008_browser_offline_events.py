@@ -4,15 +4,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('onboarding', '0007_user_email_search_index'),
+        ("onboarding", "0007_user_email_search_index"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='onboardingevent',
-            name='name',
-            field=models.CharField(choices=[('started', 'Started'), ('resumed', 'Resumed'), ('step_saved', 'Step Saved'), ('step_skipped', 'Step Skipped'), ('step_back', 'Step Back'), ('draft_saved', 'Draft Saved'), ('validation_failed', 'Validation Failed'), ('revision_conflict', 'Revision Conflict'), ('reset', 'Reset'), ('completed', 'Completed'), ('save_retried', 'Save Retried'), ('conflict_shown', 'Conflict Shown'), ('save_queued', 'Save Queued'), ('save_replayed', 'Save Replayed')], max_length=30),
+            model_name="onboardingevent",
+            name="name",
+            field=models.CharField(
+                choices=[
+                    ("started", "Started"),
+                    ("resumed", "Resumed"),
+                    ("step_saved", "Step Saved"),
+                    ("step_skipped", "Step Skipped"),
+                    ("step_back", "Step Back"),
+                    ("draft_saved", "Draft Saved"),
+                    ("validation_failed", "Validation Failed"),
+                    ("revision_conflict", "Revision Conflict"),
+                    ("reset", "Reset"),
+                    ("completed", "Completed"),
+                    ("save_retried", "Save Retried"),
+                    ("conflict_shown", "Conflict Shown"),
+                    ("save_queued", "Save Queued"),
+                    ("save_replayed", "Save Replayed"),
+                ],
+                max_length=30,
+            ),
         ),
     ]

@@ -1,24 +1,56 @@
 """The only writers of onboarding state. Views, API views, admin and tasks call these."""
+
 from .completion import completion_issues, session_complete
 from .events import BROWSER_EVENT_NAMES, event_record, event_record_from_browser, event_record_resumed_if_away
 from .flags import UnknownFlag, flag_redecide_in_flight
 from .idempotency import IdempotentRequest, idempotency_keys_purge
 from .outbox import (
-    INGEST_TASK_NAME, completion_message, outbox_acknowledge, outbox_add_completion, outbox_dispatch,
+    INGEST_TASK_NAME,
+    completion_message,
+    outbox_acknowledge,
+    outbox_add_completion,
+    outbox_dispatch,
     outbox_redispatch_stale,
 )
 from .sessions import (
-    session_get_or_start, session_go_back, session_locked, session_redecide_flags, session_reset_to_baseline,
-    session_restart, session_save_draft, session_save_step, session_skip_step,
+    session_get_or_start,
+    session_go_back,
+    session_locked,
+    session_redecide_flags,
+    session_reset_to_baseline,
+    session_restart,
+    session_save_draft,
+    session_save_step,
+    session_skip_step,
 )
 from .writes import changed_fields_since, step_validate
 
 __all__ = [
-    "BROWSER_EVENT_NAMES", "INGEST_TASK_NAME", "UnknownFlag", "changed_fields_since", "completion_issues",
-    "completion_message", "IdempotentRequest", "event_record", "event_record_from_browser",
-    "event_record_resumed_if_away", "flag_redecide_in_flight", "idempotency_keys_purge", "outbox_acknowledge",
-    "outbox_add_completion", "outbox_dispatch", "outbox_redispatch_stale", "session_complete",
-    "session_get_or_start", "session_go_back", "session_locked", "session_redecide_flags",
-    "session_reset_to_baseline", "session_restart", "session_save_draft", "session_save_step",
-    "session_skip_step", "step_validate",
+    "BROWSER_EVENT_NAMES",
+    "INGEST_TASK_NAME",
+    "UnknownFlag",
+    "changed_fields_since",
+    "completion_issues",
+    "completion_message",
+    "IdempotentRequest",
+    "event_record",
+    "event_record_from_browser",
+    "event_record_resumed_if_away",
+    "flag_redecide_in_flight",
+    "idempotency_keys_purge",
+    "outbox_acknowledge",
+    "outbox_add_completion",
+    "outbox_dispatch",
+    "outbox_redispatch_stale",
+    "session_complete",
+    "session_get_or_start",
+    "session_go_back",
+    "session_locked",
+    "session_redecide_flags",
+    "session_reset_to_baseline",
+    "session_restart",
+    "session_save_draft",
+    "session_save_step",
+    "session_skip_step",
+    "step_validate",
 ]

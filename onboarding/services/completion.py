@@ -1,4 +1,5 @@
 """Completion: validate every step, create or join the workspace, invite, announce. Once."""
+
 import logging
 
 from django.core.mail import send_mass_mail
@@ -37,11 +38,13 @@ def completion_issues(session: OnboardingSession, *, user) -> list[dict]:
     return issues
 
 
-def session_complete(*, user, revision: str | None, source: str,
-                     idempotency: IdempotentRequest | None = None) -> OnboardingSession:
+def session_complete(
+    *, user, revision: str | None, source: str, idempotency: IdempotentRequest | None = None
+) -> OnboardingSession:
     """Complete the session once: validate, apply the workspace and invites, publish the outbox message."""
-    with session_locked(user=user, revision=revision, source=source, step="workspace", completed_ok=True,
-                        idempotency=idempotency) as unit:
+    with session_locked(
+        user=user, revision=revision, source=source, step="workspace", completed_ok=True, idempotency=idempotency
+    ) as unit:
         session = unit.session
         if session.is_completed:  # a double submit or a retry: the same result, nothing new
             return session
@@ -67,12 +70,16 @@ def _apply_workspace(session: OnboardingSession, *, user) -> Workspace:
                     name=answers["workspace_name"], slug=slugify(answers["workspace_name"]), created_by=user
                 )
         except IntegrityError:  # taken between the check and now by a concurrent completion
-            raise StepValidationError([issue("workspace", "workspace_name", "slug_taken", "That workspace name is taken.")])
+            raise StepValidationError(
+                [issue("workspace", "workspace_name", "slug_taken", "That workspace name is taken.")]
+            ) from None
         role = WorkspaceMembership.Role.OWNER
     else:
         workspace = Workspace.objects.filter(join_code=answers["join_code"], joinable=True).first()
         if workspace is None:
-            raise StepValidationError([issue("workspace", "join_code", "invalid_code", "No joinable workspace has that code.")])
+            raise StepValidationError(
+                [issue("workspace", "join_code", "invalid_code", "No joinable workspace has that code.")]
+            )
         role = WorkspaceMembership.Role.MEMBER
     WorkspaceMembership.objects.get_or_create(workspace=workspace, user=user, defaults={"role": role})
     return workspace
@@ -85,7 +92,8 @@ def _invite_teammates(session: OnboardingSession, workspace: Workspace, *, user)
     created = []
     for email in invites.get("emails", []):
         invitation, new = Invitation.objects.get_or_create(
-            workspace=workspace, email=email.lower(),
+            workspace=workspace,
+            email=email.lower(),
             defaults={"role": invites.get("invite_role", "member"), "invited_by": user},
         )
         if new:

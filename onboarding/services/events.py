@@ -5,6 +5,7 @@ A session write records its event through ``SessionWrite`` (writes.py), which st
 ``last_event_at`` in the same UPDATE as the write; an event that is not part of a write
 (started, resumed, a refused write) is recorded with ``event_record``, which stamps it itself.
 """
+
 import logging
 from datetime import datetime
 
@@ -20,32 +21,58 @@ logger = logging.getLogger("onboarding.events")
 RESUME_AFTER_SECONDS = 30 * 60
 
 
-def event_insert(*, session: OnboardingSession, name: str, source: str, step: str = "", detail: dict | None = None,
-                 at: datetime, since: datetime | None) -> OnboardingEvent:
+def event_insert(
+    *,
+    session: OnboardingSession,
+    name: str,
+    source: str,
+    step: str = "",
+    detail: dict | None = None,
+    at: datetime,
+    since: datetime | None,
+) -> OnboardingEvent:
     """Insert one event that happened ``at``; its duration is the time since ``since`` (the event before it).
 
     The caller stamps the session's ``last_event_at`` with ``at`` (``event_record`` does, a session write does).
     """
     duration_ms = int((at - since).total_seconds() * 1000) if since else None
     event = OnboardingEvent.objects.create(
-        session=session, user_id=session.user_id, name=name, step=step or "", source=source,
-        duration_ms=duration_ms, detail=detail or {},
+        session=session,
+        user_id=session.user_id,
+        name=name,
+        step=step or "",
+        source=source,
+        duration_ms=duration_ms,
+        detail=detail or {},
     )
     logger.info(
         "onboarding_event name=%s step=%s source=%s session=%s user=%s duration_ms=%s",
-        name, step or "-", source, session.pk, session.user_id, duration_ms,
-        extra={"event": name, "step": step, "source": source, "session_id": str(session.pk),
-               "user_id": session.user_id, "duration_ms": duration_ms},
+        name,
+        step or "-",
+        source,
+        session.pk,
+        session.user_id,
+        duration_ms,
+        extra={
+            "event": name,
+            "step": step,
+            "source": source,
+            "session_id": str(session.pk),
+            "user_id": session.user_id,
+            "duration_ms": duration_ms,
+        },
     )
     return event
 
 
-def event_record(*, session: OnboardingSession, name: str, source: str, step: str = "",
-                 detail: dict | None = None) -> OnboardingEvent:
+def event_record(
+    *, session: OnboardingSession, name: str, source: str, step: str = "", detail: dict | None = None
+) -> OnboardingEvent:
     """Record one event now, outside a session write, and stamp it as the session's last event."""
     now = timezone.now()
-    event = event_insert(session=session, name=name, source=source, step=step, detail=detail,
-                         at=now, since=session.last_event_at)
+    event = event_insert(
+        session=session, name=name, source=source, step=step, detail=detail, at=now, since=session.last_event_at
+    )
     OnboardingSession.objects.filter(pk=session.pk).update(last_event_at=now)
     session.last_event_at = now
     return event
@@ -68,8 +95,10 @@ def event_record_resumed_if_away(*, session: OnboardingSession, source: str, for
 
 
 BROWSER_EVENT_NAMES = (
-    OnboardingEvent.Name.SAVE_RETRIED, OnboardingEvent.Name.CONFLICT_SHOWN,
-    OnboardingEvent.Name.SAVE_QUEUED, OnboardingEvent.Name.SAVE_REPLAYED,
+    OnboardingEvent.Name.SAVE_RETRIED,
+    OnboardingEvent.Name.CONFLICT_SHOWN,
+    OnboardingEvent.Name.SAVE_QUEUED,
+    OnboardingEvent.Name.SAVE_REPLAYED,
 )
 
 
@@ -84,9 +113,18 @@ def event_record_from_browser(*, user, name: str, step: str, detail: dict) -> On
     try:
         step = canonical_step_key(step)
     except UnknownStep:
-        raise StepValidationError([issue(str(step)[:80], None, "unknown_step", f"“{str(step)[:80]}” is not an onboarding step.")])
+        raise StepValidationError(
+            [issue(str(step)[:80], None, "unknown_step", f"“{str(step)[:80]}” is not an onboarding step.")]
+        ) from None
     session = session_live_for_user(user)
     if session is None:
         return None
-    return event_insert(session=session, name=name, source=OnboardingEvent.Source.BROWSER, step=step, detail=detail,
-                        at=timezone.now(), since=None)
+    return event_insert(
+        session=session,
+        name=name,
+        source=OnboardingEvent.Source.BROWSER,
+        step=step,
+        detail=detail,
+        at=timezone.now(),
+        since=None,
+    )

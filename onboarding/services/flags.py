@@ -5,6 +5,7 @@ When staff want in-flight sessions to follow, every in-progress session decides 
 through ``session_redecide_flags``, i.e. the version-reset path: a changed decision keeps the
 answers that still validate, shows a notice and records a ``reset`` event.
 """
+
 from collections import Counter
 from collections.abc import Callable
 
@@ -19,8 +20,9 @@ class UnknownFlag(LookupError):
     """Raised for a flag the manifest does not reference (no session decided it)."""
 
 
-def flag_redecide_in_flight(*, flag: str, source: str, batch_size: int = 200,
-                            on_batch: Callable[[int], None] = lambda size: None) -> Counter:
+def flag_redecide_in_flight(
+    *, flag: str, source: str, batch_size: int = 200, on_batch: Callable[[int], None] = lambda size: None
+) -> Counter:
     """Decide ``flag`` again for every in-progress session; return how many were ``reset`` or ``unchanged``.
 
     Each session is locked and decided on its own (a short transaction per user), in batches of

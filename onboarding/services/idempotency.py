@@ -10,6 +10,7 @@ transaction has rolled back and the refusal is recorded: its repeat gets the sam
 records nothing again. Keys expire after ONBOARDING_IDEMPOTENCY_TTL_SECONDS
 (24 h by default): older rows are ignored, and ``idempotency_keys_purge`` (beat, hourly) deletes them.
 """
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,7 +32,7 @@ class IdempotentRequest:
     key: str
     fingerprint: str
     answer: Callable[[OnboardingSession], tuple[int, dict]]  # the response (status, body) to a written session
-    refused: Callable[[Exception], tuple[int, dict]]         # the response to a refused write (the domain error)
+    refused: Callable[[Exception], tuple[int, dict]]  # the response to a refused write (the domain error)
 
 
 def _ttl() -> timedelta:
@@ -58,7 +59,8 @@ def idempotency_store(*, user, request: IdempotentRequest, session: OnboardingSe
 def _keep(*, user, request: IdempotentRequest, answer: tuple[int, dict]) -> None:
     status, body = answer  # an expired row of the same key is replaced
     IdempotencyKey.objects.update_or_create(
-        user_id=user.pk, key=request.key,
+        user_id=user.pk,
+        key=request.key,
         defaults={"fingerprint": request.fingerprint, "status": status, "body": body, "created_at": timezone.now()},
     )
 

@@ -1,4 +1,5 @@
 """The transactional outbox: completion messages written with the session, sent after commit."""
+
 import logging
 from datetime import timedelta
 
@@ -31,7 +32,8 @@ def completion_message(session: OnboardingSession) -> dict:
 def outbox_add_completion(*, session: OnboardingSession) -> OutboxMessage:
     """Write the completion message in the caller's transaction and send it after commit."""
     message, _ = OutboxMessage.objects.get_or_create(
-        topic=OutboxMessage.TOPIC_SESSION_COMPLETED, session=session,
+        topic=OutboxMessage.TOPIC_SESSION_COMPLETED,
+        session=session,
         defaults={"payload": completion_message(session)},
     )
     transaction.on_commit(lambda: outbox_dispatch(message_ids=[message.pk]))
@@ -82,8 +84,12 @@ def outbox_mark_failed(*, message_id: int, error: str) -> None:
 
 def outbox_oldest_pending_at():
     """Return when the oldest message still waiting for its consumer was written (None: none waits)."""
-    return (OutboxMessage.objects.filter(state=OutboxMessage.State.PENDING).order_by("created_at")
-            .values_list("created_at", flat=True).first())
+    return (
+        OutboxMessage.objects.filter(state=OutboxMessage.State.PENDING)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
 
 
 def outbox_redispatch_stale(*, older_than: timedelta, limit: int = 1000) -> int:

@@ -14,6 +14,7 @@ named, in the same transaction; the event's duration is the time since the event
 from the locked row. A refused write (StepValidationError, RevisionConflict) rolls back and is
 then recorded as ``validation_failed`` / ``revision_conflict``.
 """
+
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 
@@ -24,19 +25,33 @@ from django.utils import timezone
 from ..errors import RevisionConflict, RevisionRequired, StepValidationError, issue
 from ..flags import flags_decide
 from ..manifest import (
-    ANSWER_SCHEMA_VERSION, MANIFEST_FLAGS, STEP_KEYS, Step, UnknownStep, canonical_step_key, get_step, session_manifest,
+    ANSWER_SCHEMA_VERSION,
+    MANIFEST_FLAGS,
+    STEP_KEYS,
+    Step,
+    UnknownStep,
+    canonical_step_key,
+    get_step,
+    session_manifest,
 )
 from ..models import OnboardingEvent, OnboardingSession
 from ..selectors import first_outstanding_step, manifest_of, session_live_for_user, step_is_reachable
 from .events import event_insert, event_record, event_record_resumed_if_away
 from .idempotency import IdempotentRequest, idempotency_check, idempotency_store, idempotency_store_refusal
 from .writes import (
-    SessionWrite, changed_fields_since, check_revision, normalise_answers, session_is_outdated, session_lock_live,
+    SessionWrite,
+    changed_fields_since,
+    check_revision,
+    normalise_answers,
+    session_is_outdated,
+    session_lock_live,
     step_validate,
 )
 
 Name = OnboardingEvent.Name
-RESET_NOTICE = "Onboarding has changed since you started. Please review your answers; we kept the ones that still apply."
+RESET_NOTICE = (
+    "Onboarding has changed since you started. Please review your answers; we kept the ones that still apply."
+)
 FLAGS_RESET_NOTICE = (
     "Some onboarding questions have changed for you since you started. Please review your answers; "
     "we kept the ones that still apply."
@@ -44,8 +59,15 @@ FLAGS_RESET_NOTICE = (
 
 
 @contextmanager
-def session_locked(*, user, revision: str | None, source: str, step: str, completed_ok: bool = False,
-                   idempotency: IdempotentRequest | None = None) -> Iterator[SessionWrite]:
+def session_locked(
+    *,
+    user,
+    revision: str | None,
+    source: str,
+    step: str,
+    completed_ok: bool = False,
+    idempotency: IdempotentRequest | None = None,
+) -> Iterator[SessionWrite]:
     """Lock the user's live session, check ``revision``, yield the write; write it on a clean exit.
 
     ``step`` names the step a refusal is recorded against. ``completed_ok``: a completed session is
@@ -81,14 +103,20 @@ def session_locked(*, user, revision: str | None, source: str, step: str, comple
         if not revision:
             raise RevisionRequired()
         conflict = RevisionConflict(session=fresh, changed_fields=changed_fields_since(fresh, str(revision).strip('"')))
-        event_record(session=fresh, name=Name.REVISION_CONFLICT, source=source, step=step,
-                     detail={"changed_fields": conflict.changed_fields[:20]})
+        event_record(
+            session=fresh,
+            name=Name.REVISION_CONFLICT,
+            source=source,
+            step=step,
+            detail={"changed_fields": conflict.changed_fields[:20]},
+        )
         raise conflict
 
 
 @contextmanager
-def _step_locked(*, user, step: str, revision: str | None, source: str,
-                idempotency: IdempotentRequest | None = None) -> Iterator[tuple[SessionWrite, Step]]:
+def _step_locked(
+    *, user, step: str, revision: str | None, source: str, idempotency: IdempotentRequest | None = None
+) -> Iterator[tuple[SessionWrite, Step]]:
     """Lock the live session for a write to ``step`` (as session_locked); yield the write and the step as the session sees it."""
     key = _step_key_or_error(step)
     with session_locked(user=user, revision=revision, source=source, step=key, idempotency=idempotency) as unit:
@@ -105,8 +133,13 @@ def _refusal_record(unit: SessionWrite, exc: Exception, *, step: str) -> None:
         detail = {"issues": [{"field": i["field"], "code": i["code"]} for i in exc.issues][:20]}
         event_record(session=session, name=Name.VALIDATION_FAILED, source=unit.source, step=step, detail=detail)
     else:
-        event_record(session=session, name=Name.REVISION_CONFLICT, source=unit.source, step=step,
-                     detail={"changed_fields": exc.changed_fields[:20]})
+        event_record(
+            session=session,
+            name=Name.REVISION_CONFLICT,
+            source=unit.source,
+            step=step,
+            detail={"changed_fields": exc.changed_fields[:20]},
+        )
 
 
 def session_get_or_start(*, user, source: str) -> OnboardingSession:
@@ -127,10 +160,19 @@ def _session_start(*, user, source: str) -> OnboardingSession:
         with transaction.atomic():
             now = timezone.now()
             session = OnboardingSession.objects.create(
-                user=user, version=settings.ONBOARDING_VERSION, answer_schema_version=ANSWER_SCHEMA_VERSION,
-                current_step=STEP_KEYS[0], last_event_at=now,
-                data={"answers": {}, "completed_steps": [], "skipped_steps": [], "drafts": {}, "history": [],
-                      "flags": flags},
+                user=user,
+                version=settings.ONBOARDING_VERSION,
+                answer_schema_version=ANSWER_SCHEMA_VERSION,
+                current_step=STEP_KEYS[0],
+                last_event_at=now,
+                data={
+                    "answers": {},
+                    "completed_steps": [],
+                    "skipped_steps": [],
+                    "drafts": {},
+                    "history": [],
+                    "flags": flags,
+                },
             )
             event_insert(session=session, name=Name.STARTED, source=source, step=STEP_KEYS[0], at=now, since=None)
     except IntegrityError:  # a concurrent request started it first
@@ -138,10 +180,14 @@ def _session_start(*, user, source: str) -> OnboardingSession:
     return session
 
 
-def session_save_step(*, user, step: str, answers: dict, revision: str, source: str,
-                      idempotency: IdempotentRequest | None = None) -> OnboardingSession:
+def session_save_step(
+    *, user, step: str, answers: dict, revision: str, source: str, idempotency: IdempotentRequest | None = None
+) -> OnboardingSession:
     """Validate a step's answers, store them and mark the step done."""
-    with _step_locked(user=user, step=step, revision=revision, source=source, idempotency=idempotency) as (unit, step_def):
+    with _step_locked(user=user, step=step, revision=revision, source=source, idempotency=idempotency) as (
+        unit,
+        step_def,
+    ):
         _check_reachable(unit.session, step_def.key)
         cleaned = step_validate(step=step_def, answers=normalise_answers(step_def, answers), user=unit.user)
         data = unit.session.data
@@ -153,13 +199,19 @@ def session_save_step(*, user, step: str, answers: dict, revision: str, source: 
     return unit.session
 
 
-def session_skip_step(*, user, step: str, revision: str, source: str,
-                      idempotency: IdempotentRequest | None = None) -> OnboardingSession:
+def session_skip_step(
+    *, user, step: str, revision: str, source: str, idempotency: IdempotentRequest | None = None
+) -> OnboardingSession:
     """Mark a skippable step skipped; its answers, if any, no longer count."""
-    with _step_locked(user=user, step=step, revision=revision, source=source, idempotency=idempotency) as (unit, step_def):
+    with _step_locked(user=user, step=step, revision=revision, source=source, idempotency=idempotency) as (
+        unit,
+        step_def,
+    ):
         _check_reachable(unit.session, step_def.key)
         if not step_def.skippable:
-            raise StepValidationError([issue(step_def.key, None, "not_skippable", f"“{step_def.title}” can't be skipped.")])
+            raise StepValidationError(
+                [issue(step_def.key, None, "not_skippable", f"“{step_def.title}” can't be skipped.")]
+            )
         data = unit.session.data
         data.get("answers", {}).pop(step_def.key, None)
         data.get("drafts", {}).pop(step_def.key, None)
@@ -169,10 +221,14 @@ def session_skip_step(*, user, step: str, revision: str, source: str,
     return unit.session
 
 
-def session_go_back(*, user, step: str, revision: str, source: str,
-                    idempotency: IdempotentRequest | None = None) -> OnboardingSession:
+def session_go_back(
+    *, user, step: str, revision: str, source: str, idempotency: IdempotentRequest | None = None
+) -> OnboardingSession:
     """Un-mark the step before ``step`` and make it the current one."""
-    with _step_locked(user=user, step=step, revision=revision, source=source, idempotency=idempotency) as (unit, step_def):
+    with _step_locked(user=user, step=step, revision=revision, source=source, idempotency=idempotency) as (
+        unit,
+        step_def,
+    ):
         previous = manifest_of(unit.session).previous_step(step_def.key)
         if previous is None:
             raise StepValidationError([issue(step_def.key, None, "no_previous_step", "This is the first step.")])
@@ -184,10 +240,14 @@ def session_go_back(*, user, step: str, revision: str, source: str,
     return unit.session
 
 
-def session_save_draft(*, user, step: str, answers: dict, revision: str, source: str,
-                       idempotency: IdempotentRequest | None = None) -> OnboardingSession:
+def session_save_draft(
+    *, user, step: str, answers: dict, revision: str, source: str, idempotency: IdempotentRequest | None = None
+) -> OnboardingSession:
     """Keep partial, unvalidated answers of a step (autosave); known fields only."""
-    with _step_locked(user=user, step=step, revision=revision, source=source, idempotency=idempotency) as (unit, step_def):
+    with _step_locked(user=user, step=step, revision=revision, source=source, idempotency=idempotency) as (
+        unit,
+        step_def,
+    ):
         draft = normalise_answers(step_def, answers)
         drafts = unit.session.data.setdefault("drafts", {})
         drafts[step_def.key] = {**drafts.get(step_def.key, {}), **draft}
@@ -237,8 +297,10 @@ def _session_rebase(session: OnboardingSession, *, user, source: str, redecide: 
     session.data.update(answers=kept, completed_steps=[], skipped_steps=[], drafts={}, flags=flags)
     session.version, session.answer_schema_version = settings.ONBOARDING_VERSION, ANSWER_SCHEMA_VERSION
     unit.current_step, unit.notice = manifest.step_keys[0], RESET_NOTICE if outdated else FLAGS_RESET_NOTICE
-    unit.record(Name.RESET, detail={"kept_steps": sorted(kept), "to_version": settings.ONBOARDING_VERSION,
-                                    "flags_changed": changed})
+    unit.record(
+        Name.RESET,
+        detail={"kept_steps": sorted(kept), "to_version": settings.ONBOARDING_VERSION, "flags_changed": changed},
+    )
     unit.write()
     return True
 
@@ -266,7 +328,7 @@ def _step_key_or_error(step: str) -> str:
     try:
         return canonical_step_key(step)
     except (UnknownStep, TypeError):
-        raise _unknown_step(step)
+        raise _unknown_step(step) from None
 
 
 def _session_step(session: OnboardingSession, key: str) -> Step:
@@ -274,11 +336,13 @@ def _session_step(session: OnboardingSession, key: str) -> Step:
     try:
         return manifest_of(session).get_step(key)
     except UnknownStep:
-        raise _unknown_step(key)
+        raise _unknown_step(key) from None
 
 
 def _unknown_step(step) -> StepValidationError:
-    return StepValidationError([issue(str(step)[:80], None, "unknown_step", f"“{str(step)[:80]}” is not an onboarding step.")])
+    return StepValidationError(
+        [issue(str(step)[:80], None, "unknown_step", f"“{str(step)[:80]}” is not an onboarding step.")]
+    )
 
 
 def _check_reachable(session: OnboardingSession, step: str) -> None:

@@ -1,6 +1,7 @@
 """The mechanics of a session write (``SessionWrite``, the row lock, revision checks, conflict
 diffing) and the answer rules every write shares. ``sessions.session_locked`` puts them together.
 """
+
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from ..manifest import Step, snake_key
 from ..models import OnboardingSession, new_revision
 from ..selectors import first_outstanding_step
 from .events import event_insert, resumed_event
+
 HISTORY_LIMIT = 50
 # Columns a write may change besides its data (completion, a version reset): written only when it does.
 CHANGEABLE_COLUMNS = ("state", "completed_at", "version", "answer_schema_version")
@@ -31,9 +33,9 @@ class SessionWrite:
     user: object
     source: str
     previous_event_at: datetime | None  # the session's last event as locked: this write's event counts from it
-    resumed: dict | None                # the "resumed" event that goes first, when the user was away long enough
-    old_answers: dict                   # the answers as locked: what the history entry diffs against
-    old_columns: dict                   # CHANGEABLE_COLUMNS as locked
+    resumed: dict | None  # the "resumed" event that goes first, when the user was away long enough
+    old_answers: dict  # the answers as locked: what the history entry diffs against
+    old_columns: dict  # CHANGEABLE_COLUMNS as locked
     current_step: str | None = None
     notice: str | None = None
     event: dict | None = field(default=None, repr=False)
@@ -42,9 +44,15 @@ class SessionWrite:
     def begin(cls, session: OnboardingSession, *, user, source: str) -> "SessionWrite":
         """Start a write of ``session``, which the caller has locked."""
         # Writes replace a step's dict, never change one in place: a shallow copy is the state as locked.
-        return cls(session=session, user=user, source=source, previous_event_at=session.last_event_at,
-                   resumed=resumed_event(session), old_answers=dict(session.answers),
-                   old_columns={name: getattr(session, name) for name in CHANGEABLE_COLUMNS})
+        return cls(
+            session=session,
+            user=user,
+            source=source,
+            previous_event_at=session.last_event_at,
+            resumed=resumed_event(session),
+            old_answers=dict(session.answers),
+            old_columns={name: getattr(session, name) for name in CHANGEABLE_COLUMNS},
+        )
 
     def record(self, name: str, *, step: str = "", detail: dict | None = None) -> None:
         """Name the event this write records (inserted with the session row by ``write``)."""
@@ -63,10 +71,18 @@ class SessionWrite:
         else:
             data.pop("notice", None)  # a one-off message is shown until the next write
         session.revision, session.updated_at, session.last_event_at = new_revision(), now, now
-        session.current_step = "" if session.is_completed else (self.current_step or first_outstanding_step(session) or "")
-        changed = {name: getattr(session, name) for name, old in self.old_columns.items() if getattr(session, name) != old}
+        session.current_step = (
+            "" if session.is_completed else (self.current_step or first_outstanding_step(session) or "")
+        )
+        changed = {
+            name: getattr(session, name) for name, old in self.old_columns.items() if getattr(session, name) != old
+        }
         written = OnboardingSession.objects.filter(pk=session.pk, revision=old_revision).update(
-            revision=session.revision, data=data, updated_at=now, last_event_at=now, current_step=session.current_step,
+            revision=session.revision,
+            data=data,
+            updated_at=now,
+            last_event_at=now,
+            current_step=session.current_step,
             **changed,
         )
         if written != 1:  # only reachable without row locks (SQLite); the compare-and-swap keeps one winner
@@ -88,8 +104,11 @@ def session_lock_live(user) -> OnboardingSession | None:
     The user's row comes joined (not locked): a user the API knows by its token's id only
     (``onboarding.api.authentication.TokenUser``) adopts it, so the write reads no user row of its own.
     """
-    live = (OnboardingSession.objects.select_for_update(of=("self",)).select_related("user")
-            .filter(user_id=user.pk, state__in=LIVE_STATES))
+    live = (
+        OnboardingSession.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .filter(user_id=user.pk, state__in=LIVE_STATES)
+    )
     try:
         session = live.get()  # at most one: uniq_live_onboarding_session (no ORDER BY, unlike first())
     except OnboardingSession.DoesNotExist:
@@ -159,12 +178,20 @@ def normalise_answers(step: Step, answers) -> dict:
     for key, value in answers.items():
         name = snake_key(key)
         if name in spelled:
-            issues.append(issue(step.key, name, "duplicate_field",
-                                f"“{spelled[name]}” and “{str(key)[:80]}” are the same field: send it once."))
+            issues.append(
+                issue(
+                    step.key,
+                    name,
+                    "duplicate_field",
+                    f"“{spelled[name]}” and “{str(key)[:80]}” are the same field: send it once.",
+                )
+            )
             continue
         spelled[name] = str(key)[:80]
         if name not in step.kinds:
-            issues.append(issue(step.key, str(key)[:80], "unknown_field", f"“{str(key)[:80]}” is not a field of {step.key}."))
+            issues.append(
+                issue(step.key, str(key)[:80], "unknown_field", f"“{str(key)[:80]}” is not a field of {step.key}.")
+            )
         elif not _is_plain_value(value):
             issues.append(issue(step.key, name, "invalid_type", "Use text, a number, true/false or a list of text."))
         else:
@@ -185,8 +212,10 @@ def step_validate(*, step: Step, answers: dict, user) -> dict:
     form = step.form(data=answers, user=user)
     if form.is_valid():
         return {name: form.cleaned_data[name] for name in step.field_names}
-    raise StepValidationError([
-        issue(step.key, None if name == "__all__" else name, error.code or "invalid", " ".join(error.messages))
-        for name, errors in form.errors.as_data().items()
-        for error in errors
-    ])
+    raise StepValidationError(
+        [
+            issue(step.key, None if name == "__all__" else name, error.code or "invalid", " ".join(error.messages))
+            for name, errors in form.errors.as_data().items()
+            for error in errors
+        ]
+    )

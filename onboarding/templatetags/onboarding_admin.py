@@ -7,6 +7,7 @@ the column's index) and lists every year, month or day between them: a period ma
 The links and the filtering are Django's own (``<field>__year``/``__month``/``__day``, turned into
 an indexed range by the changelist).
 """
+
 import calendar
 import datetime
 
@@ -33,9 +34,14 @@ def calendar_date_hierarchy(cl):
 
     if year and month and day:
         chosen = datetime.date(year, month, day)
-        return {"show": True, "back": {"link": link({fields["year"]: year, fields["month"]: month}),
-                                       "title": capfirst(formats.date_format(chosen, "YEAR_MONTH_FORMAT"))},
-                "choices": [{"title": capfirst(formats.date_format(chosen, "MONTH_DAY_FORMAT"))}]}
+        return {
+            "show": True,
+            "back": {
+                "link": link({fields["year"]: year, fields["month"]: month}),
+                "title": capfirst(formats.date_format(chosen, "YEAR_MONTH_FORMAT")),
+            },
+            "choices": [{"title": capfirst(formats.date_format(chosen, "MONTH_DAY_FORMAT"))}],
+        }
     first, last = _range(cl.queryset, name)
     if first is None:
         return {"show": True, "back": None, "choices": []}
@@ -43,19 +49,47 @@ def calendar_date_hierarchy(cl):
         year = first.year
         month = first.month if first.month == last.month else None
     if year and month:
-        days = _between(first.date(), last.date(), datetime.date(year, month, 1),
-                        datetime.date(year, month, calendar.monthrange(year, month)[1]))
-        return {"show": True, "back": {"link": link({fields["year"]: year}), "title": str(year)},
-                "choices": [{"link": link({fields["year"]: year, fields["month"]: month, fields["day"]: d.day}),
-                             "title": capfirst(formats.date_format(d, "MONTH_DAY_FORMAT"))} for d in days]}
+        days = _between(
+            first.date(),
+            last.date(),
+            datetime.date(year, month, 1),
+            datetime.date(year, month, calendar.monthrange(year, month)[1]),
+        )
+        return {
+            "show": True,
+            "back": {"link": link({fields["year"]: year}), "title": str(year)},
+            "choices": [
+                {
+                    "link": link({fields["year"]: year, fields["month"]: month, fields["day"]: d.day}),
+                    "title": capfirst(formats.date_format(d, "MONTH_DAY_FORMAT")),
+                }
+                for d in days
+            ],
+        }
     if year:
-        months = [datetime.date(year, m, 1) for m in range(1, 13)
-                  if (year, m) >= (first.year, first.month) and (year, m) <= (last.year, last.month)]
-        return {"show": True, "back": {"link": link({}), "title": _("All dates")},
-                "choices": [{"link": link({fields["year"]: year, fields["month"]: m.month}),
-                             "title": capfirst(formats.date_format(m, "YEAR_MONTH_FORMAT"))} for m in months]}
-    return {"show": True, "back": None,
-            "choices": [{"link": link({fields["year"]: str(y)}), "title": str(y)} for y in range(first.year, last.year + 1)]}
+        months = [
+            datetime.date(year, m, 1)
+            for m in range(1, 13)
+            if (year, m) >= (first.year, first.month) and (year, m) <= (last.year, last.month)
+        ]
+        return {
+            "show": True,
+            "back": {"link": link({}), "title": _("All dates")},
+            "choices": [
+                {
+                    "link": link({fields["year"]: year, fields["month"]: m.month}),
+                    "title": capfirst(formats.date_format(m, "YEAR_MONTH_FORMAT")),
+                }
+                for m in months
+            ],
+        }
+    return {
+        "show": True,
+        "back": None,
+        "choices": [
+            {"link": link({fields["year"]: str(y)}), "title": str(y)} for y in range(first.year, last.year + 1)
+        ],
+    }
 
 
 def _range(queryset, name: str):

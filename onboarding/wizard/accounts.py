@@ -1,4 +1,5 @@
 """Sign-up: create the account, log in, start onboarding."""
+
 from django import forms
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.forms import UserCreationForm
@@ -21,9 +22,9 @@ class SignupForm(UserCreationForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Django's default help is HTML; the templates escape help text, so say it in plain words.
-        self.fields["password1"].help_text = (
-            "At least 8 characters, not a common password, not all digits and not like your username."
-        )
+        self.fields[
+            "password1"
+        ].help_text = "At least 8 characters, not a common password, not all digits and not like your username."
 
     def clean_email(self):
         email = self.cleaned_data["email"]

@@ -1,4 +1,5 @@
 """The "changed elsewhere" fragment the browser client shows after a conflict or a save in another tab."""
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render

@@ -9,6 +9,7 @@ worker, which deletes the old caches.
 The shell (``/o/offline/``) is the wizard page without a step: the browser keeps a copy of it per
 user and, when the server cannot be reached, renders a step into it from the cached manifest.
 """
+
 import functools
 import hashlib
 import json
@@ -71,19 +72,24 @@ def service_worker(request):
     """Serve the service worker script (no login needed: it holds nothing of any user)."""
     bundle = offline_bundle()
     urls = {
-        "shell": reverse("onboarding:offline-shell"), "progress": reverse("api-onboarding-progress"),
-        "complete": reverse("api-onboarding-complete"), "events": reverse("api-onboarding-events"),
-        "login": reverse("login"), "dashboard": reverse("onboarding:dashboard"),
+        "shell": reverse("onboarding:offline-shell"),
+        "progress": reverse("api-onboarding-progress"),
+        "complete": reverse("api-onboarding-complete"),
+        "events": reverse("api-onboarding-events"),
+        "login": reverse("login"),
+        "dashboard": reverse("onboarding:dashboard"),
     }
-    body = get_template(SERVICE_WORKER_TEMPLATE).render({
-        "version": bundle["version"],
-        # Our own URLs, as JSON (a JavaScript file: no HTML escaping applies).
-        "precache": mark_safe(json.dumps(bundle["precache"])),  # noqa: S308
-        "urls": mark_safe(json.dumps(urls)),  # noqa: S308
-        "static_prefix": "/" + settings.STATIC_URL.lstrip("/"),
-        "replay_url": static("onboarding/lib/offline-replay.js"),
-        "store_url": static("onboarding/lib/offline-store.js"),
-    })
+    body = get_template(SERVICE_WORKER_TEMPLATE).render(
+        {
+            "version": bundle["version"],
+            # Our own URLs, as JSON (a JavaScript file: no HTML escaping applies).
+            "precache": mark_safe(json.dumps(bundle["precache"])),  # noqa: S308
+            "urls": mark_safe(json.dumps(urls)),  # noqa: S308
+            "static_prefix": "/" + settings.STATIC_URL.lstrip("/"),
+            "replay_url": static("onboarding/lib/offline-replay.js"),
+            "store_url": static("onboarding/lib/offline-store.js"),
+        }
+    )
     response = HttpResponse(body, content_type="text/javascript; charset=utf-8")
     response["Cache-Control"] = "no-cache"  # the browser compares it on every navigation: updates arrive at once
     return response

@@ -1,4 +1,5 @@
 """The pages around the wizard: the site root and the dashboard completed users land on."""
+
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 

@@ -1,4 +1,5 @@
 """How the wizard shows answers and issues: readable values, form binding, progress."""
+
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import QueryDict
 
@@ -56,20 +57,27 @@ def changed_fields_display(session, changed_fields: list[dict]) -> list[dict]:
     rows = []
     for item in changed_fields:
         step_key, field = item["step"], item["field"]
-        rows.append({
-            "step": step_key,
-            "field": field,
-            "step_title": get_step(step_key).title,
-            "label": field_label(step_key, field),
-            "value": display_value(step_key, field, session.answers.get(step_key, {}).get(field)),
-        })
+        rows.append(
+            {
+                "step": step_key,
+                "field": field,
+                "step_title": get_step(step_key).title,
+                "label": field_label(step_key, field),
+                "value": display_value(step_key, field, session.answers.get(step_key, {}).get(field)),
+            }
+        )
     return rows
 
 
 def progress_steps(session, current: str) -> list[dict]:
     """Return every step of the session with its status, for the progress indicator."""
     return [
-        {"key": step.key, "title": step.title, "status": step_status(session, step.key),
-         "status_label": STATUS_LABELS[step_status(session, step.key)], "current": step.key == current}
+        {
+            "key": step.key,
+            "title": step.title,
+            "status": step_status(session, step.key),
+            "status_label": STATUS_LABELS[step_status(session, step.key)],
+            "current": step.key == current,
+        }
         for step in manifest_of(session).steps
     ]

@@ -5,6 +5,7 @@ with every earlier answer. The storage is read-only: the wizard view writes thro
 ``onboarding.services``, and formtools' own writes (``set_step_data``, ``reset``) only touch
 this request's in-memory view of the session.
 """
+
 from formtools.wizard.storage.base import BaseStorage
 
 from ..selectors import resume_step

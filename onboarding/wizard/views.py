@@ -4,6 +4,7 @@ formtools provides the step plumbing (named URLs, form prefixes, the management 
 progress helper); the storage is the user's OnboardingSession and ``post()`` hands each submit
 to ``onboarding.services`` at once, so the services, not formtools' revalidation, decide.
 """
+
 import logging
 from collections import OrderedDict
 
@@ -18,10 +19,14 @@ from formtools.wizard.views import NamedUrlWizardView
 from .. import services
 from ..errors import RevisionConflict, RevisionRequired, SessionAlreadyCompleted, StepValidationError
 from ..manifest import STEP_KEYS, STEPS
-from .offline import offline_bundle
 from ..selectors import manifest_of, onboarding_url, resume_step, session_live_for_user, step_is_reachable
+from .offline import offline_bundle
 from .presentation import (
-    changed_fields_display, form_add_issues, form_data_for, progress_steps, typed_answers,
+    changed_fields_display,
+    form_add_issues,
+    form_data_for,
+    progress_steps,
+    typed_answers,
 )
 
 logger = logging.getLogger(__name__)
@@ -136,9 +141,11 @@ class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
         if "wizard_skip" in self.request.POST:
             session = services.session_skip_step(user=user, step=step, revision=revision, source=SOURCE)
             return redirect(onboarding_url(session))
-        self._use_session(services.session_save_step(
-            user=user, step=step, answers=typed_answers(form), revision=revision, source=SOURCE
-        ))
+        self._use_session(
+            services.session_save_step(
+                user=user, step=step, answers=typed_answers(form), revision=revision, source=SOURCE
+            )
+        )
         if step != STEP_KEYS[-1]:
             return redirect(onboarding_url(self.session))
         return self.render_done(form)
@@ -157,7 +164,8 @@ class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
         blocking = exc.blocking_step if exc.blocking_step in STEP_KEYS else step
         if blocking != step:
             self.request.session[PENDING_ISSUES_KEY] = {
-                "step": blocking, "issues": [i for i in exc.issues if i.get("step") == blocking] or exc.issues,
+                "step": blocking,
+                "issues": [i for i in exc.issues if i.get("step") == blocking] or exc.issues,
             }
             return redirect(self.get_step_url(blocking))
         form_add_issues(form, [i for i in exc.issues if i.get("step") in (step, None)])

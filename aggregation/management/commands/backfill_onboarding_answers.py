@@ -1,4 +1,5 @@
 """Replay completed onboarding sessions into snapshots and totals, idempotently."""
+
 import argparse
 import sys
 

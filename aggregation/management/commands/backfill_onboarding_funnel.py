@@ -1,4 +1,5 @@
 """Fold every event and session not in the funnel's rollups yet (all of them the first time)."""
+
 import sys
 import time
 
@@ -11,13 +12,16 @@ from onboarding.models import OnboardingEvent
 
 
 class Command(BaseCommand):
-    help = ("Fold the onboarding telemetry not folded yet into the funnel's rollups (from the beginning the first "
-            "time: the backfill for old data); --rebuild throws the rollups away first.")
+    help = (
+        "Fold the onboarding telemetry not folded yet into the funnel's rollups (from the beginning the first "
+        "time: the backfill for old data); --rebuild throws the rollups away first."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--rebuild", action="store_true", help="Delete the rollups and fold everything again.")
-        parser.add_argument("--chunk-size", type=int, default=CHUNK_EVENTS,
-                            help=f"Events per transaction (default {CHUNK_EVENTS:,}).")
+        parser.add_argument(
+            "--chunk-size", type=int, default=CHUNK_EVENTS, help=f"Events per transaction (default {CHUNK_EVENTS:,})."
+        )
 
     def handle(self, *args, rebuild, chunk_size, **options):
         if chunk_size < 1:

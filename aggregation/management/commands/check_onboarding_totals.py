@@ -1,4 +1,5 @@
 """Recompute the answer totals from the snapshots; report or repair any drift."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from aggregation.consistency import totals_drift, totals_repair

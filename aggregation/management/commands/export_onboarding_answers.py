@@ -1,4 +1,5 @@
 """Export answer snapshots to NDJSON batch files with a manifest (incremental by default)."""
+
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
@@ -33,7 +34,9 @@ class Command(BaseCommand):
         parser.add_argument("--redact-pii", action="store_true", help="Drop the fields of kind pii from every line.")
         parser.add_argument("--dry-run", action="store_true", help="Count what would be exported; write nothing.")
         parser.add_argument(
-            "--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+            "--batch-size",
+            type=int,
+            default=DEFAULT_BATCH_SIZE,
             help=f"Lines per file at most (default {DEFAULT_BATCH_SIZE}).",
         )
 
@@ -44,8 +47,16 @@ class Command(BaseCommand):
         bar = tqdm(unit="row", unit_scale=True, file=sys.stderr, disable=None)
         try:
             result = answers_export(
-                full=full, since=since, until=until, batch_size=batch_size, compress=gzip, redact_pii=redact_pii,
-                dry_run=dry_run, output_dir=output, on_total=lambda total: bar.reset(total=total), on_rows=bar.update,
+                full=full,
+                since=since,
+                until=until,
+                batch_size=batch_size,
+                compress=gzip,
+                redact_pii=redact_pii,
+                dry_run=dry_run,
+                output_dir=output,
+                on_total=lambda total: bar.reset(total=total),
+                on_rows=bar.update,
             )
         except ExportAlreadyRunning as exc:
             raise CommandError(str(exc)) from exc

@@ -5,6 +5,7 @@ updates (``StoryTimeline``), so the demo spreads over the last ~45 days without 
 Idempotent: an account that already exists is left as it is (only the named demo accounts get
 their printed password set again), so running it twice adds nothing.
 """
+
 import contextlib
 import logging
 import random
@@ -25,20 +26,72 @@ from onboarding import services
 from onboarding.errors import StepValidationError
 from onboarding.manifest import AI_QUESTION_FLAG, STEP_KEYS, get_step
 from onboarding.models import (
-    Invitation, OnboardingEvent, OnboardingSession, OutboxMessage, Workspace, WorkspaceMembership,
+    Invitation,
+    OnboardingEvent,
+    OnboardingSession,
+    OutboxMessage,
+    Workspace,
+    WorkspaceMembership,
 )
 from onboarding.selectors import manifest_of, session_live_for_user
 
 SOURCE = "wizard"
 ADMIN_PASSWORD = "onboarding-admin"
 DEMO_PASSWORD = "onboarding-demo"
-FIRST_NAMES = ["Ada", "Grace", "Alan", "Katherine", "Linus", "Margaret", "Dennis", "Barbara", "Ken", "Frances",
-               "Edsger", "Radia", "Tim", "Hedy", "John", "Annie", "Niklaus", "Sophie", "Guido", "Jean"]
-LAST_NAMES = ["Lovelace", "Hopper", "Turing", "Johnson", "Torvalds", "Hamilton", "Ritchie", "Liskov", "Thompson",
-              "Allen", "Dijkstra", "Perlman", "Berners-Lee", "Lamarr", "Backus", "Easley", "Wirth", "Wilson"]
+FIRST_NAMES = [
+    "Ada",
+    "Grace",
+    "Alan",
+    "Katherine",
+    "Linus",
+    "Margaret",
+    "Dennis",
+    "Barbara",
+    "Ken",
+    "Frances",
+    "Edsger",
+    "Radia",
+    "Tim",
+    "Hedy",
+    "John",
+    "Annie",
+    "Niklaus",
+    "Sophie",
+    "Guido",
+    "Jean",
+]
+LAST_NAMES = [
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Johnson",
+    "Torvalds",
+    "Hamilton",
+    "Ritchie",
+    "Liskov",
+    "Thompson",
+    "Allen",
+    "Dijkstra",
+    "Perlman",
+    "Berners-Lee",
+    "Lamarr",
+    "Backus",
+    "Easley",
+    "Wirth",
+    "Wilson",
+]
 JOB_TITLES = ["Engineer", "Designer", "Product manager", "Analyst", "Team lead", "CTO", "Marketer", "", ""]
-TIMEZONES = ["Europe/Berlin", "Europe/London", "America/New_York", "America/Los_Angeles", "Asia/Tokyo",
-             "Europe/Paris", "America/Sao_Paulo", "Australia/Sydney", "UTC"]
+TIMEZONES = [
+    "Europe/Berlin",
+    "Europe/London",
+    "America/New_York",
+    "America/Los_Angeles",
+    "Asia/Tokyo",
+    "Europe/Paris",
+    "America/Sao_Paulo",
+    "Australia/Sydney",
+    "UTC",
+]
 # username, password, staff, stop before step index (None: complete), skipped steps, workspace name
 NAMED_ACCOUNTS = (
     ("admin", ADMIN_PASSWORD, True, None, (), "Demo HQ"),
@@ -46,8 +99,10 @@ NAMED_ACCOUNTS = (
     ("demo_halfway", DEMO_PASSWORD, False, 3, ("tools",), None),
     ("demo_done", DEMO_PASSWORD, False, None, (), "Demo Workspace"),
 )
-WORKSPACE_WORDS = (["Blue", "Quiet", "Rapid", "Bright", "Northern", "Clever", "Golden", "Open"],
-                   ["Otters", "Harbor", "Labs", "Works", "Foundry", "Orbit", "Garden", "Collective"])
+WORKSPACE_WORDS = (
+    ["Blue", "Quiet", "Rapid", "Bright", "Northern", "Clever", "Golden", "Open"],
+    ["Otters", "Harbor", "Labs", "Works", "Foundry", "Orbit", "Garden", "Collective"],
+)
 
 
 class StoryTimeline:
@@ -127,14 +182,21 @@ class Command(BaseCommand):
             with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
                 yield
         finally:
-            for logger, level in zip(loggers, levels):
+            for logger, level in zip(loggers, levels, strict=False):
                 logger.setLevel(level)
 
     def _experiment(self) -> str:
         """Show the AI question to half of the new demo users, unless its flag is set up already."""
         flag, _ = get_waffle_flag_model().objects.get_or_create(name=AI_QUESTION_FLAG, defaults={"superusers": False})
-        untouched = (flag.everyone is None and not flag.percent and not flag.staff and not flag.superusers
-                     and not flag.authenticated and not flag.users.exists() and not flag.groups.exists())
+        untouched = (
+            flag.everyone is None
+            and not flag.percent
+            and not flag.staff
+            and not flag.superusers
+            and not flag.authenticated
+            and not flag.users.exists()
+            and not flag.groups.exists()
+        )
         if untouched:
             flag.percent = 50
             flag.save()
@@ -157,7 +219,8 @@ class Command(BaseCommand):
         """Return (user, created); the named accounts always get their printed password back."""
         User = get_user_model()
         user, created = User.objects.get_or_create(
-            username=username, defaults={"email": f"{username}@example.com", "is_staff": staff, "is_superuser": staff},
+            username=username,
+            defaults={"email": f"{username}@example.com", "is_staff": staff, "is_superuser": staff},
         )
         user.set_password(password)
         user.save(update_fields=["password"])
@@ -174,8 +237,12 @@ class Command(BaseCommand):
         stop_before = None if kind == "completed" else self.rng.randint(0, len(STEP_KEYS) - 1)
         with transaction.atomic():  # a user exists with their whole story, or not at all
             user = User.objects.create(
-                username=username, email=f"{username}@example.com", first_name=first, last_name=last,
-                password=self.shared_hash, date_joined=timezone.now() - timedelta(days=days_ago),
+                username=username,
+                email=f"{username}@example.com",
+                first_name=first,
+                last_name=last,
+                password=self.shared_hash,
+                date_joined=timezone.now() - timedelta(days=days_ago),
             )
             self._walk(user, days_ago=days_ago, stop_before=stop_before, skip=skip, full_name=f"{first} {last}")
         return 1
@@ -204,15 +271,21 @@ class Command(BaseCommand):
     def _save(self, user, session, step: str, *, workspace_name, full_name):
         if step == "work-profile" and self.rng.random() < 0.15:  # some people miss a required field first
             with contextlib.suppress(StepValidationError):
-                services.session_save_step(user=user, step=step, revision=session.revision, source=SOURCE,
-                                           answers={**self._answers(step), "functions": []})
+                services.session_save_step(
+                    user=user,
+                    step=step,
+                    revision=session.revision,
+                    source=SOURCE,
+                    answers={**self._answers(step), "functions": []},
+                )
             self.timeline.think(self.rng, 5, 60)
         answers = self._answers(step, user=user, workspace_name=workspace_name, full_name=full_name)
         shown = manifest_of(session).get_step(step)
         for name in shown.field_flags:  # the experimental questions this session's flags show: some answer them
             answers[name] = self.rng.choice(["", *(value for value, _ in shown.form_class.base_fields[name].choices)])
-        return services.session_save_step(user=user, step=step, answers=answers, revision=session.revision,
-                                          source=SOURCE)
+        return services.session_save_step(
+            user=user, step=step, answers=answers, revision=session.revision, source=SOURCE
+        )
 
     # --- answers ---------------------------------------------------------------------------
 
@@ -228,20 +301,33 @@ class Command(BaseCommand):
             return rng.sample(values, rng.randint(1, min(most, len(values))))
 
         if step == "profile":
-            return {"full_name": full_name or user.get_full_name() or user.get_username(),
-                    "job_title": rng.choice(JOB_TITLES), "role": pick("role")}
+            return {
+                "full_name": full_name or user.get_full_name() or user.get_username(),
+                "job_title": rng.choice(JOB_TITLES),
+                "role": pick("role"),
+            }
         if step == "work-profile":
-            return {"team_name": rng.choice(["Platform", "Growth", "Core", "Mobile", ""]),
-                    "team_size": pick("team_size"), "timezone": rng.choice(TIMEZONES), "functions": some("functions"), "intents": some("intents"),
-                    "experience": pick("experience")}
+            return {
+                "team_name": rng.choice(["Platform", "Growth", "Core", "Mobile", ""]),
+                "team_size": pick("team_size"),
+                "timezone": rng.choice(TIMEZONES),
+                "functions": some("functions"),
+                "intents": some("intents"),
+                "experience": pick("experience"),
+            }
         if step == "tools":
             return {"tools": some("tools", 4), "other_tools": rng.choice([[], [], ["Miro"], ["Zapier", "Sentry"]])}
         if step == "invites":
             emails = [f"teammate{rng.randint(100, 999)}@example.net" for _ in range(rng.randint(1, 3))]
             return {"emails": emails, "invite_role": pick("invite_role")}
         if step == "preferences":
-            return {"theme": pick("theme"), "email_digest": pick("email_digest"),
-                    "notifications": some("notifications"), "language": pick("language"), "product_updates": rng.random() < 0.35}
+            return {
+                "theme": pick("theme"),
+                "email_digest": pick("email_digest"),
+                "notifications": some("notifications"),
+                "language": pick("language"),
+                "product_updates": rng.random() < 0.35,
+            }
         return self._workspace_answers(workspace_name)
 
     def _workspace_answers(self, name=None) -> dict:
@@ -265,11 +351,13 @@ class Command(BaseCommand):
         out.write(f"  admin         / {ADMIN_PASSWORD}   staff superuser, onboarding completed (/admin/)")
         out.write(f"  demo_new      / {DEMO_PASSWORD}    signed up, nothing answered yet")
         out.write(f"  demo_halfway  / {DEMO_PASSWORD}    profile and work profile done, tools skipped, at invites")
-        out.write(f"  demo_done     / {DEMO_PASSWORD}    completed, workspace \"Demo Workspace\"")
+        out.write(f'  demo_done     / {DEMO_PASSWORD}    completed, workspace "Demo Workspace"')
         generated = f"completed01..{options['completed']:02d}, abandoned01..{options['abandoned']:02d}"
         out.write(f"  {generated} / {DEMO_PASSWORD}   generated users")
         out.write("")
-        out.write(f"Experiment: {self.experiment} for sessions started now (staff: /admin/waffle/flag/; the readout: "
-                  "/admin/onboarding/funnel/?flag=onboarding-ai-question).")
+        out.write(
+            f"Experiment: {self.experiment} for sessions started now (staff: /admin/waffle/flag/; the readout: "
+            "/admin/onboarding/funnel/?flag=onboarding-ai-question)."
+        )
         # The command does not know where the site is served: `make run` prints the full address.
         out.write("Log in at /accounts/login/ (staff: /admin/), or sign up at /accounts/signup/.")

@@ -1,4 +1,5 @@
 """Decide a flag again for every onboarding session in progress (staff's re-decision), with progress."""
+
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
@@ -28,7 +29,10 @@ class Command(BaseCommand):
         total = sessions_in_flight().count()
         with tqdm(total=total, unit="session", file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
             summary = flag_redecide_in_flight(
-                flag=flag, source=OnboardingEvent.Source.ADMIN, batch_size=batch_size, on_batch=bar.update,
+                flag=flag,
+                source=OnboardingEvent.Source.ADMIN,
+                batch_size=batch_size,
+                on_batch=bar.update,
             )
         self.stdout.write(
             f"{flag}: {summary['reset'] + summary['unchanged']} sessions in progress: "
