@@ -7,9 +7,9 @@ querysets or plain data and knows nothing of HTTP.
 from dataclasses import dataclass
 from datetime import datetime
 
-from aggregation.documents import SNAPSHOT_DOCUMENT_FIELDS, snapshot_document
 from aggregation.funnel import SESSIONS, StepFigures, funnel_figures
 from aggregation.models import AnswerArmTotal, AnswerGroupTotal, AnswerSnapshot
+from aggregation.snapshots.documents import SNAPSHOT_DOCUMENT_FIELDS, snapshot_document
 from onboarding.manifest import STEP_KEYS, STEPS, step_index
 from onboarding.selectors import ARMS
 

@@ -3,12 +3,12 @@
 The documents themselves are built by selectors, so these serializers describe, they do not
 re-serialize (running 500 rows through field objects would also cost more than the query). The
 snapshot document's description is derived from its one definition,
-``aggregation.documents.SNAPSHOT_DOCUMENT``: a field added there is described here too.
+``aggregation.snapshots.documents.SNAPSHOT_DOCUMENT``: a field added there is described here too.
 """
 
 from rest_framework import serializers
 
-from aggregation.documents import FIELD_KINDS, SNAPSHOT_DOCUMENT, DocumentField
+from aggregation.snapshots.documents import FIELD_KINDS, SNAPSHOT_DOCUMENT, DocumentField
 
 
 class FlattenedAnswerSerializer(serializers.Serializer):

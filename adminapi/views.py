@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
-from aggregation.documents import SNAPSHOT_DOCUMENT_FIELDS
+from aggregation.snapshots.documents import SNAPSHOT_DOCUMENT_FIELDS
 from onboarding.manifest import MANIFEST_FLAGS, STEPS, UnknownStep, canonical_step_key, get_step, snake_key
 from onboarding.selectors import ARMS, workspace_id_for
 

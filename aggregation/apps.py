@@ -6,11 +6,7 @@ class AggregationConfig(AppConfig):
     verbose_name = "Onboarding analytics"
 
     def ready(self):
-        # Register the ingestion task in every process, not only in workers (autodiscovery runs
+        # Register the tasks in every process, not only in workers (autodiscovery runs
         # there): the web process's outbox sends it by name, and in eager mode (no REDIS_URL) it
         # must find the task to run it in-process.
-        from . import (
-            tasks,  # noqa: F401
-            tasks_export,  # noqa: F401  (the nightly export beat task, issue 6)
-            tasks_funnel,  # noqa: F401  (the funnel's fold, a beat task, issue 15)
-        )
+        from . import tasks  # noqa: F401

@@ -65,7 +65,7 @@ class AnswerGroupTotal(AnswerCount):
 class AnswerArmTotal(AnswerCount):
     """The totals split by experiment arm: per flag a session decided, its counted answers under on/off.
 
-    Maintained with the totals, in the same transaction (``aggregation.services``); a session that
+    Maintained with the totals, in the same transaction (``aggregation.snapshots.services``); a session that
     decided three flags adds its answers to three arms. Sessions without flags add nothing here.
     """
 

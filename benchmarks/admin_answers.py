@@ -208,7 +208,7 @@ def deep_url(client, url: str, depth: int, page_size: int = 50) -> str | None:
 def explain_summary(filters, cursor) -> str:
     from adminapi.pagination import keyset_queryset
     from adminapi.selectors import snapshots_filtered
-    from aggregation.documents import SNAPSHOT_DOCUMENT_FIELDS
+    from aggregation.snapshots.documents import SNAPSHOT_DOCUMENT_FIELDS
 
     queryset = keyset_queryset(
         snapshots_filtered(filters), cursor=cursor, page_size=50, fields=SNAPSHOT_DOCUMENT_FIELDS
@@ -322,7 +322,7 @@ def offset_baseline(depth: int, repeat: int) -> tuple[float, float]:
     """Return p50 ms of the deep page's query alone: keyset vs the OFFSET it replaces."""
     from adminapi.pagination import Cursor, keyset_queryset
     from adminapi.selectors import AnswerFilters, snapshots_filtered
-    from aggregation.documents import SNAPSHOT_DOCUMENT_FIELDS
+    from aggregation.snapshots.documents import SNAPSHOT_DOCUMENT_FIELDS
 
     queryset = snapshots_filtered(AnswerFilters())
     key = queryset.values("completed_at", "session_id")[depth - 1]

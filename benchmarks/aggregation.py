@@ -298,7 +298,7 @@ def totals_vs_json_scan(step: str, question: str, multi: bool) -> tuple[float, f
 def live_ingestion(count: int) -> float:
     """Ingest ``count`` new completion messages one by one (each its own transaction)."""
     from aggregation.models import AnswerSnapshot
-    from aggregation.services import snapshot_ingest
+    from aggregation.snapshots.services import snapshot_ingest
     from onboarding.models import OnboardingSession
     from onboarding.services import completion_message
 
@@ -306,7 +306,7 @@ def live_ingestion(count: int) -> float:
     messages = [{**completion_message(session), "session_id": str(uuid.uuid4())} for session in sessions]
     _, seconds = timed(lambda: [snapshot_ingest(message=message) for message in messages])
     AnswerSnapshot.objects.filter(session_id__in=[m["session_id"] for m in messages]).delete()
-    from aggregation.consistency import totals_repair
+    from aggregation.snapshots.consistency import totals_repair
 
     totals_repair()  # take the extra messages' counts back out
     return len(messages) / seconds
@@ -315,7 +315,7 @@ def live_ingestion(count: int) -> float:
 def main():
     args = parse_args()
     setup_django(args.database_url)
-    from aggregation.backfill import answers_backfill
+    from aggregation.snapshots.backfill import answers_backfill
 
     print(
         f"aggregation benchmark: {args.sessions:,} completed sessions, batch size {args.batch_size}, "

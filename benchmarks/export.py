@@ -73,7 +73,7 @@ def variant_documents() -> list[tuple[str, str, str]]:
     import django
 
     django.setup()
-    from aggregation.normalise import flatten_answers
+    from aggregation.snapshots.normalise import flatten_answers
     from onboarding.manifest import STEP_KEYS
     from tests.factories import valid_answers
 

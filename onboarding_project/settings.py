@@ -313,7 +313,7 @@ CELERY_TASK_PUBLISH_RETRY = False
 # that accepts connections but never answers must not hold the completion request for long.
 ONBOARDING_OUTBOX_PUBLISH_TIMEOUT = env.float("ONBOARDING_OUTBOX_PUBLISH_TIMEOUT", default=1.0)
 
-# The ingestion task's limits, read by aggregation/tasks.py and by the visibility timeout below.
+# The ingestion task's limits, read by aggregation/tasks/ingest.py and by the visibility timeout below.
 ONBOARDING_INGEST_TIME_LIMIT = 120  # seconds; the soft limit is 20 s earlier
 ONBOARDING_INGEST_RETRY_BACKOFF_MAX = 600  # seconds between retries at most
 CELERY_BROKER_TRANSPORT_OPTIONS = {

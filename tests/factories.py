@@ -7,7 +7,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from aggregation.normalise import flatten_answers
+from aggregation.snapshots.normalise import flatten_answers
 from onboarding.manifest import ANSWER_SCHEMA_VERSION, MANIFEST_FLAGS, STEP_KEYS
 from onboarding.models import OnboardingSession
 

@@ -5,7 +5,7 @@ from django.test import Client
 from drf_spectacular.generators import SchemaGenerator
 
 from adminapi.serializers import SnapshotDocumentSerializer
-from aggregation.documents import snapshot_document
+from aggregation.snapshots.documents import snapshot_document
 from onboarding.api.tokens import RefreshToken
 
 from .factories import AnswerSnapshotFactory

@@ -9,8 +9,8 @@ from django.db import connection
 
 from adminapi.pagination import Cursor, keyset_queryset
 from adminapi.selectors import AnswerFilters, snapshots_filtered
-from aggregation.documents import SNAPSHOT_DOCUMENT_FIELDS
 from aggregation.models import AnswerSnapshot
+from aggregation.snapshots.documents import SNAPSHOT_DOCUMENT_FIELDS
 from onboarding.models import Workspace
 
 pytestmark = [

@@ -9,8 +9,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from aggregation.consistency import totals_expected
 from aggregation.models import AnswerGroupTotal, AnswerSnapshot
+from aggregation.snapshots.consistency import totals_expected
 from onboarding.models import OnboardingSession
 
 from .aggregation_support import varied_answers

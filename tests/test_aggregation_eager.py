@@ -3,8 +3,8 @@
 import pytest
 from django.db import OperationalError
 
-from aggregation import tasks
 from aggregation.models import AnswerGroupTotal, AnswerSnapshot
+from aggregation.tasks import ingest as tasks
 from onboarding.models import OutboxMessage
 from onboarding_project.celery import app
 

@@ -7,11 +7,11 @@ from collections import Counter
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from aggregation.consistency import totals_drift, totals_expected
 from aggregation.models import AnswerGroupTotal, AnswerSnapshot
-from aggregation.normalise import InvalidCompletionMessage, completion_from_message
-from aggregation.services import snapshot_ingest, snapshot_ingest_batch, totals_apply_delta
-from aggregation.upgrades import UPGRADES, UnsupportedSchemaVersion, answers_upgrade
+from aggregation.snapshots.consistency import totals_drift, totals_expected
+from aggregation.snapshots.normalise import InvalidCompletionMessage, completion_from_message
+from aggregation.snapshots.services import snapshot_ingest, snapshot_ingest_batch, totals_apply_delta
+from aggregation.snapshots.upgrades import UPGRADES, UnsupportedSchemaVersion, answers_upgrade
 from onboarding.manifest import STEP_KEYS
 from onboarding.models import Workspace, WorkspaceMembership
 from onboarding.services import completion_message

@@ -11,10 +11,10 @@ from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
 from django.db import connections
 
-from aggregation.consistency import totals_drift
 from aggregation.models import AnswerGroupTotal, AnswerSnapshot
-from aggregation.normalise import completion_from_message
-from aggregation.services import snapshot_ingest
+from aggregation.snapshots.consistency import totals_drift
+from aggregation.snapshots.normalise import completion_from_message
+from aggregation.snapshots.services import snapshot_ingest
 from onboarding.models import OutboxMessage
 from onboarding.services import INGEST_TASK_NAME, outbox_redispatch_stale
 from onboarding.tasks import outbox_redispatch_stale_task  # noqa: F401 (registers the beat task)

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from adminapi.selectors import onboarding_funnel
 from aggregation.models import AnswerSnapshot
-from aggregation.services import snapshot_ingest
+from aggregation.snapshots.services import snapshot_ingest
 from onboarding.models import OnboardingEvent, OnboardingSession, OutboxMessage
 from onboarding.services import completion_message
 

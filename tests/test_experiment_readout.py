@@ -7,10 +7,10 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from adminapi.experiments import two_proportion_p_value
-from aggregation.consistency import totals_drift
 from aggregation.export import answers_export
 from aggregation.models import AnswerArmTotal, AnswerGroupTotal, AnswerSnapshot
-from aggregation.services import snapshot_ingest
+from aggregation.snapshots.consistency import totals_drift
+from aggregation.snapshots.services import snapshot_ingest
 from onboarding import services
 from onboarding.manifest import AI_QUESTION_FLAG
 from onboarding.models import OnboardingSession

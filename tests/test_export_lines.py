@@ -7,11 +7,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from aggregation.documents import SNAPSHOT_DOCUMENT_FIELDS, snapshot_document, snapshot_line
 from aggregation.export import answers_export
 from aggregation.export.lines import ExportWindow, document_line_builder, export_line, export_rows, pii_fields
 from aggregation.models import AnswerSnapshot
-from aggregation.normalise import flatten_answers
+from aggregation.snapshots.documents import SNAPSHOT_DOCUMENT_FIELDS, snapshot_document, snapshot_line
+from aggregation.snapshots.normalise import flatten_answers
 from onboarding.manifest import KINDS, STEP_KEYS, field_kind
 from onboarding.models import Workspace
 

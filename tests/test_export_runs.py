@@ -19,7 +19,6 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from aggregation.documents import snapshot_document
 from aggregation.export import (
     MANIFEST_NAME,
     ExportAlreadyRunning,
@@ -30,6 +29,7 @@ from aggregation.export import (
 )
 from aggregation.export.runs import EXPORT_LOCK_KEY
 from aggregation.models import AnswerSnapshot, ExportRun
+from aggregation.snapshots.documents import snapshot_document
 
 from .export_support import export_root, read_lines, read_manifest, run_dirs, session_ids  # noqa: F401
 from .factories import AnswerSnapshotFactory
@@ -45,7 +45,7 @@ def scheduled_watermark(export_root: Path):
 
 def nightly_drop() -> set[str]:
     """Run the beat task as beat would; return the session ids of the run it wrote."""
-    from aggregation.tasks_export import export_onboarding_answers_nightly
+    from aggregation.tasks.export import export_onboarding_answers_nightly
 
     location = export_onboarding_answers_nightly()["location"]
     return set(session_ids(read_lines(Path(location))))

@@ -14,7 +14,7 @@ from adminapi.selectors import onboarding_funnel, onboarding_funnel_by_arm
 from aggregation.funnel import funnel_drift, funnel_fold, funnel_rebuild, funnel_watermark
 from aggregation.funnel.window import window_parts
 from aggregation.models import FunnelRollup, FunnelSessionMarks
-from aggregation.tasks_funnel import fold_onboarding_funnel
+from aggregation.tasks.funnel import fold_onboarding_funnel
 from onboarding import services
 from onboarding.errors import RevisionConflict, StepValidationError
 from onboarding.manifest import STEP_KEYS

@@ -3,7 +3,7 @@
 import pytest
 from waffle.models import Flag
 
-from aggregation.backfill import answers_backfill
+from aggregation.snapshots.backfill import answers_backfill
 from onboarding.manifest import AI_QUESTION_FLAG
 from onboarding.models import OnboardingSession
 

@@ -1,4 +1,4 @@
-"""Rows of the export and their NDJSON lines: ``aggregation.documents.snapshot_line``, one snapshot per line.
+"""Rows of the export and their NDJSON lines: ``aggregation.snapshots.documents.snapshot_line``, one snapshot per line.
 
 On PostgreSQL the fast path never decodes the stored JSON: ``answers``, ``flattened`` and ``flags`` come over
 as jsonb text, which ``snapshot_line`` encodes nested values exactly like, and ``export_line``
@@ -17,8 +17,8 @@ from django.db.models.functions import Cast
 
 from onboarding.manifest import STEPS
 
-from ..documents import SNAPSHOT_DOCUMENT_FIELDS, encode_value, snapshot_document, snapshot_line
 from ..models import AnswerSnapshot
+from ..snapshots.documents import SNAPSHOT_DOCUMENT_FIELDS, encode_value, snapshot_document, snapshot_line
 
 # An export row holds the columns of SNAPSHOT_DOCUMENT_FIELDS, in that order.
 ROW_VERSION = SNAPSHOT_DOCUMENT_FIELDS.index("answer_schema_version")

@@ -6,8 +6,8 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from aggregation.backfill import answers_backfill, completed_sessions
 from aggregation.management.datetimes import aware_datetime
+from aggregation.snapshots.backfill import answers_backfill, completed_sessions
 
 
 def since_argument(value: str):

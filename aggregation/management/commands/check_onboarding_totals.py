@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from aggregation.consistency import totals_drift, totals_repair
+from aggregation.snapshots.consistency import totals_drift, totals_repair
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""Celery tasks of the aggregation pipeline: a few lines each, calling one service."""
+"""The ingestion of completion messages as a Celery task: a few lines around the snapshot service."""
 
 import logging
 
@@ -9,8 +9,8 @@ from django.db import IntegrityError, InterfaceError, OperationalError
 from onboarding.services import outbox_acknowledge
 from onboarding.services.outbox import outbox_mark_failed
 
-from .normalise import InvalidCompletionMessage
-from .services import snapshot_ingest
+from ..snapshots.normalise import InvalidCompletionMessage
+from ..snapshots.services import snapshot_ingest
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from .funnel import funnel_fold
+from ..funnel import funnel_fold
 
 logger = logging.getLogger(__name__)
 

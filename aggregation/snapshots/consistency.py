@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
-from .models import AnswerArmTotal, AnswerGroupTotal, AnswerSnapshot
+from ..models import AnswerArmTotal, AnswerGroupTotal, AnswerSnapshot
 from .normalise import arm_counted_answers, counted_answers
 from .services import arm_totals_apply_delta, totals_apply_delta
 

@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from .export import ExportAlreadyRunning, answers_export
+from ..export import ExportAlreadyRunning, answers_export
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .models import AnswerArmTotal, AnswerGroupTotal, AnswerSnapshot
+from ..models import AnswerArmTotal, AnswerGroupTotal, AnswerSnapshot
 from .normalise import Completion, arm_counted_answers, completion_from_message, counted_answers, workspace_ids
 
 logger = logging.getLogger(__name__)
