@@ -51,18 +51,6 @@ class IdempotencyKeyReused(OnboardingError):
     message = "This Idempotency-Key was already used for a different request. Send a new key for a new request."
 
 
-class IdempotentReplay(OnboardingError):
-    """A repeat of a request already answered under the same Idempotency-Key: here is that answer."""
-
-    code = "idempotent_replay"
-    message = "The answer of the first request with this Idempotency-Key."
-
-    def __init__(self, *, status: int, body: dict):
-        super().__init__()
-        self.status = status
-        self.body = body
-
-
 def issue(step: str | None, field: str | None, code: str, message: str) -> dict:
     """Build one validation issue in the contract's shape."""
     return {"step": step, "field": field, "code": code, "message": str(message)}

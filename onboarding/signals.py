@@ -18,7 +18,7 @@ def create_manifest_flags(sender, using, apps=None, verbosity=1, **kwargs):
     """Create the waffle flags the manifest references (off) once the tables exist (connected to post_migrate)."""
     from waffle import get_waffle_flag_model
 
-    from .flags import manifest_flags_create_missing
+    from .flag_decisions import manifest_flags_create_missing
 
     if apps is not None:  # after migrate (flush sends no apps: every table is there)
         try:

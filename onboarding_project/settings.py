@@ -61,7 +61,7 @@ INSTALLED_APPS = [
     "formtools",
     "django_guid",
     # Feature flags (admin screens, the waffle_flag command). No waffle middleware: onboarding decides
-    # a session's flags itself, once, by user (onboarding/flags.py), never by waffle's cookies.
+    # a session's flags itself, once, by user (onboarding/flag_decisions.py), never by waffle's cookies.
     "waffle",
     "onboarding",
     "aggregation",
@@ -240,7 +240,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["onboarding.api.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_THROTTLE_CLASSES": ["onboarding.api.throttling.AuthenticatedWriteThrottle"],
-    "EXCEPTION_HANDLER": "onboarding.api.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "onboarding.api.exception_handler.api_exception_handler",
 }
 # Bearer tokens for cross-origin SPAs: a short-lived access token, renewed with the refresh token.
 SIMPLE_JWT = {

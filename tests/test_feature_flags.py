@@ -15,7 +15,7 @@ from waffle.models import Flag
 
 from adminapi.selectors import onboarding_funnel
 from onboarding import manifest, services
-from onboarding.flags import flag_bucket, flags_decide
+from onboarding.flag_decisions import flag_bucket, flags_decide
 from onboarding.manifest import AI_QUESTION_FLAG, ANSWER_SCHEMA_VERSION, MANIFEST_FLAGS
 from onboarding.models import OnboardingEvent, OnboardingSession, OutboxMessage
 from onboarding_project.celery import app

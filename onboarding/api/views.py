@@ -2,7 +2,7 @@
 
 Every write goes through a service with ``source="api"``; the services own validation, key
 normalisation, revision checks, conflict diffing and telemetry. Domain errors propagate to
-``errors.api_exception_handler``, which renders the contract's error bodies.
+``exception_handler.api_exception_handler``, which renders the contract's error bodies.
 """
 
 from django.conf import settings
@@ -17,7 +17,7 @@ from .. import services
 from ..manifest import ANSWER_SCHEMA_VERSION, step_definition
 from ..selectors import json_digest, manifest_of
 from .authentication import JoinsTokenUser
-from .idempotency import IDEMPOTENCY_KEY, idempotent_request
+from .idempotency import IDEMPOTENCY_KEY, idempotent
 from .progress import ProgressSerializer, progress_document
 from .serializers import (
     ApiConflictSerializer,
@@ -134,6 +134,7 @@ class OnboardingProgressApi(JoinsTokenUser, APIView):
             429: THROTTLED,
         },
     )
+    @idempotent
     def patch(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -144,7 +145,6 @@ class OnboardingProgressApi(JoinsTokenUser, APIView):
             "step": values["step"],
             "source": SOURCE,
             "revision": revision_from(request, values.get("revision")),
-            "idempotency": idempotent_request(request),
         }
         action = values["action"]
         if action == "save":
@@ -187,6 +187,7 @@ class OnboardingCompleteApi(JoinsTokenUser, APIView):
             429: THROTTLED,
         },
     )
+    @idempotent
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -194,7 +195,6 @@ class OnboardingCompleteApi(JoinsTokenUser, APIView):
             user=request.user,
             revision=revision_from(request, data.validated_data.get("revision")),
             source=SOURCE,
-            idempotency=idempotent_request(request),
         )
         return progress_response(session)
 

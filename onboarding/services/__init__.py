@@ -2,8 +2,8 @@
 
 from .completion import completion_issues, session_complete
 from .events import BROWSER_EVENT_NAMES, event_record, event_record_from_browser, event_record_resumed_if_away
-from .flags import UnknownFlag, flag_redecide_in_flight
-from .idempotency import IdempotentRequest, idempotency_keys_purge
+from .flag_redecision import UnknownFlag, flag_redecide_in_flight
+from .idempotency import KeptAnswer, idempotency_claim, idempotency_keep, idempotency_keys_purge, idempotency_release
 from .outbox import (
     INGEST_TASK_NAME,
     completion_message,
@@ -32,12 +32,15 @@ __all__ = [
     "changed_fields_since",
     "completion_issues",
     "completion_message",
-    "IdempotentRequest",
+    "KeptAnswer",
     "event_record",
     "event_record_from_browser",
     "event_record_resumed_if_away",
     "flag_redecide_in_flight",
+    "idempotency_claim",
+    "idempotency_keep",
     "idempotency_keys_purge",
+    "idempotency_release",
     "outbox_acknowledge",
     "outbox_add_completion",
     "outbox_dispatch",

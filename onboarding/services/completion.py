@@ -10,7 +10,6 @@ from django.utils.text import slugify
 from ..errors import StepValidationError, issue
 from ..models import Invitation, OnboardingEvent, OnboardingSession, Workspace, WorkspaceMembership
 from ..selectors import manifest_of
-from .idempotency import IdempotentRequest
 from .outbox import outbox_add_completion
 from .sessions import session_locked
 from .writes import step_validate
@@ -38,13 +37,9 @@ def completion_issues(session: OnboardingSession, *, user) -> list[dict]:
     return issues
 
 
-def session_complete(
-    *, user, revision: str | None, source: str, idempotency: IdempotentRequest | None = None
-) -> OnboardingSession:
+def session_complete(*, user, revision: str | None, source: str) -> OnboardingSession:
     """Complete the session once: validate, apply the workspace and invites, publish the outbox message."""
-    with session_locked(
-        user=user, revision=revision, source=source, step="workspace", completed_ok=True, idempotency=idempotency
-    ) as unit:
+    with session_locked(user=user, revision=revision, source=source, step="workspace", completed_ok=True) as unit:
         session = unit.session
         if session.is_completed:  # a double submit or a retry: the same result, nothing new
             return session

@@ -1,17 +1,14 @@
-"""Idempotency-Key (CONTRACT §3): a repeated write gets its first answer, and nothing is written again.
+"""Idempotency-Key's store: the first answer to a write, kept so that a repeat gets it again.
 
 Keys live in ``onboarding_idempotency_keys``, one row per (user, key), holding a fingerprint of
-the request and the answer sent (status and body). ``session_locked`` looks the key up under the
-session's row lock, before the revision check (a retry carries the revision its first attempt
-replaced), and stores the answer in the same transaction as the write: a first attempt that
-committed is always found by its retry, and a retry that races its first attempt waits for the
-lock and then finds it. A refused write (400 validation, 409 conflict) is kept too, once its
-transaction has rolled back and the refusal is recorded: its repeat gets the same answer and
-records nothing again. Keys expire after ONBOARDING_IDEMPOTENCY_TTL_SECONDS
-(24 h by default): older rows are ignored, and ``idempotency_keys_purge`` (beat, hourly) deletes them.
+the request and the answer sent (status and body). The caller (the API's ``idempotent`` view
+decorator) claims the key in its transaction before the write and keeps the answer in the same
+transaction: a first attempt that committed is always found by its retry, and a retry that races
+its first attempt waits for the key's row and then finds its answer. Keys expire after
+ONBOARDING_IDEMPOTENCY_TTL_SECONDS (24 h by default): older rows are ignored, and
+``idempotency_keys_purge`` (beat, hourly) deletes them.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -19,59 +16,61 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..errors import IdempotencyKeyReused, IdempotentReplay
-from ..models import IdempotencyKey, OnboardingSession
+from ..errors import IdempotencyKeyReused
+from ..models import IdempotencyKey
 
 PURGE_BATCH = 10_000
 
 
 @dataclass(frozen=True)
-class IdempotentRequest:
-    """A write sent with an Idempotency-Key: the key, what identifies the request, how to answer it."""
+class KeptAnswer:
+    """The answer given to the first request with a key: a status and a JSON body."""
 
-    key: str
-    fingerprint: str
-    answer: Callable[[OnboardingSession], tuple[int, dict]]  # the response (status, body) to a written session
-    refused: Callable[[Exception], tuple[int, dict]]  # the response to a refused write (the domain error)
+    status: int
+    body: dict
 
 
 def _ttl() -> timedelta:
     return timedelta(seconds=settings.ONBOARDING_IDEMPOTENCY_TTL_SECONDS)
 
 
-def idempotency_check(*, user, request: IdempotentRequest) -> None:
-    """Raise IdempotentReplay with the first answer to this key, or IdempotencyKeyReused for another request."""
-    kept = IdempotencyKey.objects.filter(
-        user_id=user.pk, key=request.key, created_at__gte=timezone.now() - _ttl()
-    ).first()
-    if kept is None:
-        return
-    if kept.fingerprint != request.fingerprint:
-        raise IdempotencyKeyReused()
-    raise IdempotentReplay(status=kept.status, body=kept.body)
+def idempotency_claim(*, user, key: str, fingerprint: str) -> KeptAnswer | None:
+    """Hold ``key`` in the caller's transaction: return the answer kept for it, or None for a first request.
+
+    Raises IdempotencyKeyReused when the key came with another request (another fingerprint). A first
+    request's key stays held until the caller's transaction ends, which ``idempotency_keep`` or
+    ``idempotency_release`` must precede: a racing repeat waits for it, then finds its answer.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("idempotency_claim runs inside the transaction of the write it answers")
+    for _attempt in range(2):
+        kept = IdempotencyKey.objects.select_for_update().filter(user_id=user.pk, key=key).first()
+        if kept is not None:
+            if kept.created_at < timezone.now() - _ttl():  # expired: forgotten, this request takes it over
+                IdempotencyKey.objects.filter(pk=kept.pk).update(fingerprint=fingerprint, created_at=timezone.now())
+                return None
+            if kept.fingerprint != fingerprint:
+                raise IdempotencyKeyReused()
+            return KeptAnswer(status=kept.status, body=kept.body)
+        try:
+            with transaction.atomic():  # waits while a racing first attempt holds the same key
+                IdempotencyKey.objects.create(
+                    user_id=user.pk, key=key, fingerprint=fingerprint, status=0, body={}, created_at=timezone.now()
+                )
+            return None
+        except IntegrityError:  # that attempt committed: read its answer
+            continue
+    raise RuntimeError(f"Idempotency-Key {key!r} could be neither read nor claimed")
 
 
-def idempotency_store(*, user, request: IdempotentRequest, session: OnboardingSession) -> None:
-    """Keep the answer to ``request`` in the caller's transaction (the write's)."""
-    _keep(user=user, request=request, answer=request.answer(session))
+def idempotency_keep(*, user, key: str, status: int, body: dict) -> None:
+    """Keep the answer to a claimed key, in the caller's transaction (the write's)."""
+    IdempotencyKey.objects.filter(user_id=user.pk, key=key).update(status=status, body=body, created_at=timezone.now())
 
 
-def _keep(*, user, request: IdempotentRequest, answer: tuple[int, dict]) -> None:
-    status, body = answer  # an expired row of the same key is replaced
-    IdempotencyKey.objects.update_or_create(
-        user_id=user.pk,
-        key=request.key,
-        defaults={"fingerprint": request.fingerprint, "status": status, "body": body, "created_at": timezone.now()},
-    )
-
-
-def idempotency_store_refusal(*, user, request: IdempotentRequest, error: Exception) -> None:
-    """Keep the answer to a refused ``request`` after its write rolled back (a racing repeat's answer wins)."""
-    try:
-        with transaction.atomic():
-            _keep(user=user, request=request, answer=request.refused(error))
-    except IntegrityError:  # an identical request, refused at the same moment, kept the same answer first
-        pass
+def idempotency_release(*, user, key: str) -> None:
+    """Give a claimed key up without an answer (the request was refused in a way that is not kept)."""
+    IdempotencyKey.objects.filter(user_id=user.pk, key=key).delete()
 
 
 def idempotency_keys_purge() -> int:

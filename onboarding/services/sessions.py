@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..errors import RevisionConflict, RevisionRequired, StepValidationError, issue
-from ..flags import flags_decide
+from ..flag_decisions import flags_decide
 from ..manifest import (
     ANSWER_SCHEMA_VERSION,
     MANIFEST_FLAGS,
@@ -37,7 +37,6 @@ from ..manifest import (
 from ..models import OnboardingEvent, OnboardingSession
 from ..selectors import first_outstanding_step, manifest_of, session_live_for_user, step_is_reachable
 from .events import event_insert, event_record, event_record_resumed_if_away
-from .idempotency import IdempotentRequest, idempotency_check, idempotency_store, idempotency_store_refusal
 from .writes import (
     SessionWrite,
     changed_fields_since,
@@ -66,7 +65,6 @@ def session_locked(
     source: str,
     step: str,
     completed_ok: bool = False,
-    idempotency: IdempotentRequest | None = None,
 ) -> Iterator[SessionWrite]:
     """Lock the user's live session, check ``revision``, yield the write; write it on a clean exit.
 
@@ -74,29 +72,20 @@ def session_locked(
     yielded without a revision check (completing twice answers the first result) instead of being
     refused. A user without a live session of the current version first gets one (started, or reset
     to the new baseline), then a revision conflict: the client cannot have seen that revision.
-    ``idempotency``: a repeat of an answered key raises IdempotentReplay before the revision check;
-    the answer to this write is stored with it, or, if refused, once the refusal is recorded
-    (services/idempotency.py).
     """
     unit = None
     try:
         with transaction.atomic():
             session = session_lock_live(user)
             if session is not None and not session_is_outdated(session):
-                if idempotency is not None:
-                    idempotency_check(user=user, request=idempotency)
                 unit = SessionWrite.begin(session, user=user, source=source)
                 if not (completed_ok and session.is_completed):
                     check_revision(session, revision)
                 yield unit
                 unit.write()
-                if idempotency is not None:
-                    idempotency_store(user=user, request=idempotency, session=unit.session)
     except (StepValidationError, RevisionConflict) as exc:
         if unit is not None:
             _refusal_record(unit, exc, step=step)
-            if idempotency is not None:
-                idempotency_store_refusal(user=user, request=idempotency, error=exc)
         raise
     if unit is None:
         fresh = session_get_or_start(user=user, source=source)
@@ -114,12 +103,10 @@ def session_locked(
 
 
 @contextmanager
-def _step_locked(
-    *, user, step: str, revision: str | None, source: str, idempotency: IdempotentRequest | None = None
-) -> Iterator[tuple[SessionWrite, Step]]:
+def _step_locked(*, user, step: str, revision: str | None, source: str) -> Iterator[tuple[SessionWrite, Step]]:
     """Lock the live session for a write to ``step`` (as session_locked); yield the write and the step as the session sees it."""
     key = _step_key_or_error(step)
-    with session_locked(user=user, revision=revision, source=source, step=key, idempotency=idempotency) as unit:
+    with session_locked(user=user, revision=revision, source=source, step=key) as unit:
         yield unit, _session_step(unit.session, key)
 
 
@@ -180,11 +167,9 @@ def _session_start(*, user, source: str) -> OnboardingSession:
     return session
 
 
-def session_save_step(
-    *, user, step: str, answers: dict, revision: str, source: str, idempotency: IdempotentRequest | None = None
-) -> OnboardingSession:
+def session_save_step(*, user, step: str, answers: dict, revision: str, source: str) -> OnboardingSession:
     """Validate a step's answers, store them and mark the step done."""
-    with _step_locked(user=user, step=step, revision=revision, source=source, idempotency=idempotency) as (
+    with _step_locked(user=user, step=step, revision=revision, source=source) as (
         unit,
         step_def,
     ):
@@ -199,11 +184,9 @@ def session_save_step(
     return unit.session
 
 
-def session_skip_step(
-    *, user, step: str, revision: str, source: str, idempotency: IdempotentRequest | None = None
-) -> OnboardingSession:
+def session_skip_step(*, user, step: str, revision: str, source: str) -> OnboardingSession:
     """Mark a skippable step skipped; its answers, if any, no longer count."""
-    with _step_locked(user=user, step=step, revision=revision, source=source, idempotency=idempotency) as (
+    with _step_locked(user=user, step=step, revision=revision, source=source) as (
         unit,
         step_def,
     ):
@@ -221,11 +204,9 @@ def session_skip_step(
     return unit.session
 
 
-def session_go_back(
-    *, user, step: str, revision: str, source: str, idempotency: IdempotentRequest | None = None
-) -> OnboardingSession:
+def session_go_back(*, user, step: str, revision: str, source: str) -> OnboardingSession:
     """Un-mark the step before ``step`` and make it the current one."""
-    with _step_locked(user=user, step=step, revision=revision, source=source, idempotency=idempotency) as (
+    with _step_locked(user=user, step=step, revision=revision, source=source) as (
         unit,
         step_def,
     ):
@@ -240,11 +221,9 @@ def session_go_back(
     return unit.session
 
 
-def session_save_draft(
-    *, user, step: str, answers: dict, revision: str, source: str, idempotency: IdempotentRequest | None = None
-) -> OnboardingSession:
+def session_save_draft(*, user, step: str, answers: dict, revision: str, source: str) -> OnboardingSession:
     """Keep partial, unvalidated answers of a step (autosave); known fields only."""
-    with _step_locked(user=user, step=step, revision=revision, source=source, idempotency=idempotency) as (
+    with _step_locked(user=user, step=step, revision=revision, source=source) as (
         unit,
         step_def,
     ):

@@ -21,7 +21,6 @@ from rest_framework.views import exception_handler
 
 from ..errors import (
     IdempotencyKeyReused,
-    IdempotentReplay,
     OnboardingError,
     RevisionConflict,
     SessionAlreadyCompleted,
@@ -92,9 +91,6 @@ def _issue(field, error) -> dict:
 
 
 def _domain_error_response(exc: OnboardingError, context) -> Response:
-    if isinstance(exc, IdempotentReplay):  # not an error: the first answer to this key, again
-        revision = exc.body.get("revision") if isinstance(exc.body, dict) else None
-        return Response(exc.body, status=exc.status, headers={"ETag": f'"{revision}"'} if revision else {})
     status_code, body, headers = domain_error_answer(exc, user=context["request"].user)
     return Response(body, status=status_code, headers=headers)
 
