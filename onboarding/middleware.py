@@ -3,8 +3,9 @@
 from django.conf import settings
 from django.shortcuts import redirect
 
+from .flow import onboarding_url, step_is_reachable
 from .manifest import STEP_KEYS
-from .selectors import onboarding_url, session_live_for_user, step_is_reachable
+from .selectors import session_live_for_user
 
 WIZARD_PREFIX = "/o/"
 

@@ -2,16 +2,17 @@
 
 ``expected_funnel`` computes the staff funnel the plain way, in Python from every session and
 event, sharing nothing with ``aggregation.funnel`` but the page-flow rule of which steps a
-session reached (``onboarding.selectors.steps_reached`` over its manifest): the rollups must equal it.
+session reached (``onboarding.flow.steps_reached`` over its manifest): the rollups must equal it.
 """
 
 import statistics
 from collections import Counter, defaultdict
 
 from aggregation.funnel import BUCKET_ERROR
+from onboarding.flow import steps_reached
 from onboarding.manifest import STEP_KEYS
 from onboarding.models import OnboardingEvent, OnboardingSession
-from onboarding.selectors import manifest_of, steps_reached
+from onboarding.selectors import manifest_of
 
 from .factories import OnboardingSessionFactory
 

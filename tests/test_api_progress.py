@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from onboarding.api.digests import answers_checksum
 from onboarding.models import OnboardingEvent, OnboardingSession
-from onboarding.selectors import answers_checksum
 
 from .factories import valid_answers
 

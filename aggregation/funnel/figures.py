@@ -13,9 +13,9 @@ from functools import lru_cache
 from django.db.models import Case, FloatField, IntegerField, Value, When
 from django.db.models.functions import Cast, Floor, Ln
 
+from onboarding.flow import steps_reached
 from onboarding.manifest import STEP_KEYS, session_manifest, step_index
 from onboarding.models import OnboardingEvent, OnboardingSession
-from onboarding.selectors import steps_reached
 
 Name = OnboardingEvent.Name
 
@@ -145,7 +145,7 @@ def session_marks(state: str, completed_steps, skipped_steps, flags) -> tuple[tu
     """Return the steps a session (reached, completed, skipped) and whether it completed onboarding.
 
     None when the funnel ignores it: a superseded session (a staff reset). Reached is
-    ``onboarding.selectors.steps_reached`` over the session's own steps (a step its flags leave out
+    ``onboarding.flow.steps_reached`` over the session's own steps (a step its flags leave out
     is never reached; a completed session reached every other); a step both done and skipped counts as done.
     """
     if state == OnboardingSession.State.SUPERSEDED:

@@ -55,7 +55,7 @@ class JWTAuthentication(simplejwt_authentication.JWTAuthentication):
 class TokenUser(SimpleLazyObject):
     """The bearer token's user: its id from the token, the row read only when more is needed.
 
-    A session write locks the session joined with its user (``onboarding.services.writes.
+    A session write locks the session joined with its user (``onboarding.services.write_protocol.
     session_lock_live``) and hands the row over (``adopt``), so a PATCH reads no user row of its
     own. Either way the row passes ``JWTAuthentication.check_user`` before anything uses it.
     """

@@ -8,8 +8,6 @@ again. The services know nothing of keys or of HTTP; the answer kept is the one 
 """
 
 import functools
-import hashlib
-import json
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -19,6 +17,7 @@ from rest_framework.response import Response
 
 from .. import services
 from ..errors import OnboardingError, RevisionConflict, StepValidationError
+from .digests import json_digest
 from .exception_handler import domain_error_answer
 
 HEADER = "Idempotency-Key"
@@ -54,18 +53,13 @@ def idempotent_request(request) -> IdempotentRequest | None:
     if len(key) > MAX_LENGTH:
         raise exceptions.ValidationError({HEADER: f"Use at most {MAX_LENGTH} characters."})
     # What makes two requests "the same": where they went and what they said (the revision included).
-    canonical = json.dumps(
-        {
-            "method": request.method,
-            "path": request.path,
-            "body": request.data,
-            "if_match": request.headers.get("If-Match", ""),
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return IdempotentRequest(key=key, fingerprint=hashlib.sha256(canonical.encode()).hexdigest())
+    request_document = {
+        "method": request.method,
+        "path": request.path,
+        "body": request.data,
+        "if_match": request.headers.get("If-Match", ""),
+    }
+    return IdempotentRequest(key=key, fingerprint=json_digest(request_document))
 
 
 def idempotent(method):

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 from rest_framework import serializers
 
+from ..flow import first_outstanding_step, step_status
 from ..manifest import STEP_KEYS
 from ..models import OnboardingSession
-from ..selectors import answers_checksum, first_outstanding_step, manifest_of, step_status
+from ..selectors import manifest_of
+from .digests import answers_checksum
 
 STEP_STATUSES = ("done", "skipped", "pending")
 SESSION_STATES = ("in_progress", "completed")

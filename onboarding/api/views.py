@@ -15,8 +15,9 @@ from rest_framework_simplejwt import views as jwt_views
 
 from .. import services
 from ..manifest import ANSWER_SCHEMA_VERSION, step_definition
-from ..selectors import json_digest, manifest_of
+from ..selectors import manifest_of
 from .authentication import JoinsTokenUser
+from .digests import json_digest
 from .idempotency import IDEMPOTENCY_KEY, idempotent
 from .progress import ProgressSerializer, progress_document
 from .serializers import (

@@ -1,5 +1,6 @@
 """The only writers of onboarding state. Views, API views, admin and tasks call these."""
 
+from .answer_rules import step_validate
 from .completion import completion_issues, session_complete
 from .events import BROWSER_EVENT_NAMES, event_record, event_record_from_browser, event_record_resumed_if_away
 from .flag_redecision import UnknownFlag, flag_redecide_in_flight
@@ -23,7 +24,7 @@ from .sessions import (
     session_save_step,
     session_skip_step,
 )
-from .writes import changed_fields_since, step_validate
+from .write_protocol import changed_fields_since
 
 __all__ = [
     "BROWSER_EVENT_NAMES",

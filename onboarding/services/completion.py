@@ -10,9 +10,9 @@ from django.utils.text import slugify
 from ..errors import StepValidationError, issue
 from ..models import Invitation, OnboardingEvent, OnboardingSession, Workspace, WorkspaceMembership
 from ..selectors import manifest_of
+from .answer_rules import step_validate
 from .outbox import outbox_add_completion
 from .sessions import session_locked
-from .writes import step_validate
 
 logger = logging.getLogger(__name__)
 

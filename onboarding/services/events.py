@@ -1,7 +1,7 @@
 """Telemetry: the one writer of OnboardingEvent rows and their structured log lines.
 
 Each event's ``duration_ms`` is the time since the session's previous event (``last_event_at``).
-A session write records its event through ``SessionWrite`` (writes.py), which stamps
+A session write records its event through ``SessionWrite`` (write_protocol.py), which stamps
 ``last_event_at`` in the same UPDATE as the write; an event that is not part of a write
 (started, resumed, a refused write) is recorded with ``event_record``, which stamps it itself.
 """

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from ..errors import RevisionConflict, RevisionRequired, StepValidationError, issue
 from ..flag_decisions import flags_decide
+from ..flow import first_outstanding_step, step_is_reachable
 from ..manifest import (
     ANSWER_SCHEMA_VERSION,
     MANIFEST_FLAGS,
@@ -35,16 +36,15 @@ from ..manifest import (
     session_manifest,
 )
 from ..models import OnboardingEvent, OnboardingSession
-from ..selectors import first_outstanding_step, manifest_of, session_live_for_user, step_is_reachable
+from ..selectors import manifest_of, session_live_for_user
+from .answer_rules import normalise_answers, step_validate
 from .events import event_insert, event_record, event_record_resumed_if_away
-from .writes import (
+from .write_protocol import (
     SessionWrite,
     changed_fields_since,
     check_revision,
-    normalise_answers,
     session_is_outdated,
     session_lock_live,
-    step_validate,
 )
 
 Name = OnboardingEvent.Name

@@ -3,8 +3,9 @@
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import QueryDict
 
+from ..flow import step_status
 from ..manifest import display_value, get_step
-from ..selectors import manifest_of, step_status
+from ..selectors import manifest_of
 
 STATUS_LABELS = {"done": "done", "skipped": "skipped", "pending": "to do"}
 

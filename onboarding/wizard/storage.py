@@ -8,7 +8,7 @@ this request's in-memory view of the session.
 
 from formtools.wizard.storage.base import BaseStorage
 
-from ..selectors import resume_step
+from ..flow import resume_step
 
 
 class OnboardingSessionStorage(BaseStorage):

@@ -18,8 +18,9 @@ from formtools.wizard.views import NamedUrlWizardView
 
 from .. import services
 from ..errors import RevisionConflict, RevisionRequired, SessionAlreadyCompleted, StepValidationError
+from ..flow import onboarding_url, resume_step, step_is_reachable
 from ..manifest import STEP_KEYS, STEPS
-from ..selectors import manifest_of, onboarding_url, resume_step, session_live_for_user, step_is_reachable
+from ..selectors import manifest_of, session_live_for_user
 from .offline import offline_bundle
 from .presentation import (
     changed_fields_display,

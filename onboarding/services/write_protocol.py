@@ -1,5 +1,6 @@
-"""The mechanics of a session write (``SessionWrite``, the row lock, revision checks, conflict
-diffing) and the answer rules every write shares. ``sessions.session_locked`` puts them together.
+"""The write protocol of a session: ``SessionWrite``, the row lock, revision checks, conflict diffing.
+
+``sessions.session_locked`` puts them together; the answer rules every write shares are in ``answer_rules``.
 """
 
 from dataclasses import dataclass, field
@@ -8,10 +9,9 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
-from ..errors import RevisionConflict, RevisionRequired, SessionAlreadyCompleted, StepValidationError, issue
-from ..manifest import Step, snake_key
+from ..errors import RevisionConflict, RevisionRequired, SessionAlreadyCompleted
+from ..flow import first_outstanding_step
 from ..models import OnboardingSession, new_revision
-from ..selectors import first_outstanding_step
 from .events import event_insert, resumed_event
 
 HISTORY_LIMIT = 50
@@ -167,55 +167,3 @@ def answers_before(old: dict, new: dict) -> dict:
             if old_fields.get(name, _MISSING) != new_fields.get(name, _MISSING):
                 before.setdefault(step, {})[name] = old_fields.get(name, _MISSING)
     return before
-
-
-def normalise_answers(step: Step, answers) -> dict:
-    """Return answers with snake_case keys; reject unknown fields, non-JSON-scalar values, and two
-    keys that name the same field (``full_name`` and ``fullName``: which one was meant is unknowable)."""
-    if not isinstance(answers, dict):
-        raise StepValidationError([issue(step.key, None, "invalid", "Answers must be an object of field: value.")])
-    normalised, issues, spelled = {}, [], {}
-    for key, value in answers.items():
-        name = snake_key(key)
-        if name in spelled:
-            issues.append(
-                issue(
-                    step.key,
-                    name,
-                    "duplicate_field",
-                    f"“{spelled[name]}” and “{str(key)[:80]}” are the same field: send it once.",
-                )
-            )
-            continue
-        spelled[name] = str(key)[:80]
-        if name not in step.kinds:
-            issues.append(
-                issue(step.key, str(key)[:80], "unknown_field", f"“{str(key)[:80]}” is not a field of {step.key}.")
-            )
-        elif not _is_plain_value(value):
-            issues.append(issue(step.key, name, "invalid_type", "Use text, a number, true/false or a list of text."))
-        else:
-            normalised[name] = value
-    if issues:
-        raise StepValidationError(issues)
-    return normalised
-
-
-def _is_plain_value(value) -> bool:
-    if isinstance(value, list):
-        return all(isinstance(item, (str, int, float)) and not isinstance(item, bool) for item in value)
-    return value is None or isinstance(value, (str, int, float, bool))
-
-
-def step_validate(*, step: Step, answers: dict, user) -> dict:
-    """Validate a step's answers with its form and return the cleaned values."""
-    form = step.form(data=answers, user=user)
-    if form.is_valid():
-        return {name: form.cleaned_data[name] for name in step.field_names}
-    raise StepValidationError(
-        [
-            issue(step.key, None if name == "__all__" else name, error.code or "invalid", " ".join(error.messages))
-            for name, errors in form.errors.as_data().items()
-            for error in errors
-        ]
-    )

@@ -1,0 +1,56 @@
+"""The answer rules every write shares: answers normalised to the manifest's fields, then validated by the step's form."""
+
+from ..errors import StepValidationError, issue
+from ..manifest import Step, snake_key
+
+
+def normalise_answers(step: Step, answers) -> dict:
+    """Return answers with snake_case keys; reject unknown fields, non-JSON-scalar values, and two
+    keys that name the same field (``full_name`` and ``fullName``: which one was meant is unknowable)."""
+    if not isinstance(answers, dict):
+        raise StepValidationError([issue(step.key, None, "invalid", "Answers must be an object of field: value.")])
+    normalised, issues, spelled = {}, [], {}
+    for key, value in answers.items():
+        name = snake_key(key)
+        if name in spelled:
+            issues.append(
+                issue(
+                    step.key,
+                    name,
+                    "duplicate_field",
+                    f"“{spelled[name]}” and “{str(key)[:80]}” are the same field: send it once.",
+                )
+            )
+            continue
+        spelled[name] = str(key)[:80]
+        if name not in step.kinds:
+            issues.append(
+                issue(step.key, str(key)[:80], "unknown_field", f"“{str(key)[:80]}” is not a field of {step.key}.")
+            )
+        elif not _is_plain_value(value):
+            issues.append(issue(step.key, name, "invalid_type", "Use text, a number, true/false or a list of text."))
+        else:
+            normalised[name] = value
+    if issues:
+        raise StepValidationError(issues)
+    return normalised
+
+
+def _is_plain_value(value) -> bool:
+    if isinstance(value, list):
+        return all(isinstance(item, (str, int, float)) and not isinstance(item, bool) for item in value)
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def step_validate(*, step: Step, answers: dict, user) -> dict:
+    """Validate a step's answers with its form and return the cleaned values."""
+    form = step.form(data=answers, user=user)
+    if form.is_valid():
+        return {name: form.cleaned_data[name] for name in step.field_names}
+    raise StepValidationError(
+        [
+            issue(step.key, None if name == "__all__" else name, error.code or "invalid", " ".join(error.messages))
+            for name, errors in form.errors.as_data().items()
+            for error in errors
+        ]
+    )
