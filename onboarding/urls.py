@@ -26,6 +26,6 @@ onboarding_patterns = [
 urlpatterns = [
     path("accounts/signup/", signup_throttled(accounts.signup), name="signup"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", offline.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", accounts.LogoutView.as_view(), name="logout"),
     path("", include((onboarding_patterns, "onboarding"))),
 ]

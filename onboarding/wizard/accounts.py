@@ -1,7 +1,8 @@
-"""Sign-up: create the account, log in, start onboarding."""
+"""The account pages: sign up (create the account, log in, start onboarding) and log out."""
 
 from django import forms
 from django.contrib.auth import get_user_model, login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import UserCreationForm
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
@@ -46,3 +47,17 @@ def signup(request):
         services.session_get_or_start(user=user, source="wizard")
         return redirect("onboarding:start")
     return render(request, "registration/signup.html", {"form": form})
+
+
+class LogoutView(auth_views.LogoutView):
+    """Django's logout, which also tells the browser to delete what this device kept for the user.
+
+    ``Clear-Site-Data`` removes the offline queue (IndexedDB), the offline caches and the service
+    worker of this origin; the logout-cleanup module has already deleted them before the form was
+    sent, which also covers a logout pressed while the server cannot be reached.
+    """
+
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        response["Clear-Site-Data"] = '"cache", "storage"'
+        return response

@@ -15,7 +15,6 @@ import hashlib
 import json
 
 from django.conf import settings
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.http import HttpResponse
@@ -101,17 +100,3 @@ def shell(request):
     """Render the wizard page without a step: the copy the browser shows when the server is unreachable."""
     services.session_get_or_start(user=request.user, source=SOURCE)  # the guard sent completed users away
     return render(request, "onboarding/wizard_offline.html", {"offline_version": offline_bundle()["version"]})
-
-
-class LogoutView(auth_views.LogoutView):
-    """Django's logout, which also tells the browser to delete what this device kept for the user.
-
-    ``Clear-Site-Data`` removes the offline queue (IndexedDB), the offline caches and the service
-    worker of this origin; the logout-cleanup module has already deleted them before the form was
-    sent, which also covers a logout pressed while the server cannot be reached.
-    """
-
-    def post(self, request, *args, **kwargs):
-        response = super().post(request, *args, **kwargs)
-        response["Clear-Site-Data"] = '"cache", "storage"'
-        return response
