@@ -1,4 +1,4 @@
-"""The onboarding funnel page of the Django admin, at /admin/onboarding/funnel/.
+"""The onboarding funnel page of the Django admin, at /admin/onboarding/funnel/ (the site adds its URL).
 
 It lives here, not in onboarding/admin.py, because it reads ``adminapi.selectors.onboarding_funnel``
 (the same selector as ``GET /api/admin/onboarding/funnel``) and onboarding never imports upward.
@@ -11,7 +11,6 @@ from datetime import date, datetime, time, timedelta
 from django import forms
 from django.contrib import admin
 from django.template.response import TemplateResponse
-from django.urls import path
 from django.utils import timezone
 
 from aggregation.funnel import BUCKET_ERROR
@@ -180,16 +179,3 @@ def _presets(flag: str) -> list[tuple[str, str]]:
         ("Last 30 days", f"?started_after={today - timedelta(days=29)}&started_before={today}{split}"),
         ("All time", f"?flag={flag}" if flag else "?"),
     ]
-
-
-def _with_funnel_url(get_urls):
-    def urls():
-        funnel = path("onboarding/funnel/", admin.site.admin_view(funnel_view), name="onboarding_funnel")
-        return [funnel, *get_urls()]
-
-    return urls
-
-
-# One page is not worth a custom AdminSite (and a settings change): prepend its URL to the default
-# site's URLs. admin.autodiscover() imports this module before the URLconf reads admin.site.urls.
-admin.site.get_urls = _with_funnel_url(admin.site.get_urls)

@@ -8,9 +8,6 @@ or queue a task that does, never write rows themselves. The funnel page lives in
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import ngettext
 from waffle import get_waffle_flag_model
@@ -60,50 +57,6 @@ def answers_table(answers: dict, *, skipped_steps=()):
     return format_html(
         '<table class="onb-answers"><tbody>{}</tbody></table>', format_html_join("", "{}", ((row,) for row in rows))
     )
-
-
-class CalendarSafeChangeList(ChangeList):
-    """A changelist whose date filters past the calendar are a bad lookup (Django's "?e=1"), not a 500.
-
-    Django checks the lookups of a query string when it filters, but the bounds of a date lookup
-    (``completed_at__year=99999``) and of a date drill-down (the day after 9999-12-31) are computed
-    later, when the SQL is made or in Python, where the ValueError or OverflowError escapes.
-    """
-
-    def get_filters(self, request):
-        try:
-            return super().get_filters(request)
-        except (ValueError, OverflowError) as exc:
-            raise IncorrectLookupParameters(exc) from exc
-
-    def get_queryset(self, request, exclude_parameters=None):
-        queryset = super().get_queryset(request, exclude_parameters)
-        try:
-            queryset.query.get_compiler(queryset.db).as_sql()  # makes the SQL now, without running it
-        except (EmptyResultSet, FullResultSet):
-            pass
-        except (ValueError, OverflowError) as exc:
-            raise IncorrectLookupParameters(exc) from exc
-        return queryset
-
-
-class CalendarSafeAdminMixin:
-    """Use CalendarSafeChangeList (see ``admin_site_calendar_safe``)."""
-
-    def get_changelist(self, request, **kwargs):
-        return CalendarSafeChangeList
-
-
-def admin_site_calendar_safe(site=admin.site) -> None:
-    """Give every ModelAdmin on ``site`` the CalendarSafeChangeList: ours, Django's User and Group, any app's.
-
-    Called from OnboardingConfig.ready(), once the admin has imported every app's admin module.
-    """
-    for model, model_admin in list(site._registry.items()):
-        if not isinstance(model_admin, CalendarSafeAdminMixin):
-            admin_class = type(model_admin)
-            site.unregister(model)
-            site.register(model, type(admin_class.__name__, (CalendarSafeAdminMixin, admin_class), {}))
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -8,7 +8,5 @@ class OnboardingConfig(AppConfig):
 
     def ready(self):
         from . import signals  # (login → "resumed" telemetry; the manifest's flags after migrate)
-        from .admin import admin_site_calendar_safe
 
-        admin_site_calendar_safe()  # the admin's ready() ran first (it is listed first): all is registered
         post_migrate.connect(signals.create_manifest_flags, sender=self)

@@ -46,7 +46,7 @@ SECURE_PROXY_SSL_HEADER = (
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "onboarding_project.admin_site.OnboardingAdminConfig",  # django.contrib.admin with the project's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
