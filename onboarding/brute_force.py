@@ -6,7 +6,6 @@ locked-out account or address before the password is checked. This module tells 
 is and how to say no.
 """
 
-import ipaddress
 import math
 from functools import wraps
 
@@ -14,6 +13,7 @@ from axes.helpers import get_cool_off
 from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
+from ipware import get_client_ip
 from rest_framework.throttling import SimpleRateThrottle
 
 LOCKED_OUT_MESSAGE = "Too many failed login attempts. Try again later."
@@ -25,20 +25,22 @@ def client_address(request) -> str:
 
     Each trusted proxy appends the address it received the request from, so the entry that many
     places from the end is the one the outermost trusted proxy saw; anything before it is
-    whatever the client chose to send. With no trusted proxy, REMOTE_ADDR is the client.
+    whatever the client chose to send. In django-ipware's terms the client is followed by
+    TRUSTED_PROXY_COUNT - 1 proxies in the header (the innermost one is REMOTE_ADDR). With no
+    trusted proxy, or no usable entry at that place, REMOTE_ADDR (the peer we can see) is the client.
     """
     remote = request.META.get("REMOTE_ADDR", "")
     proxies = settings.TRUSTED_PROXY_COUNT
     if proxies <= 0:
         return remote
-    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-    if not forwarded:
-        return remote
-    candidate = forwarded[-min(proxies, len(forwarded))]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:  # a proxy that forwards garbage: fall back to the peer we can see
-        return remote
+    address, _routable = get_client_ip(
+        request,
+        proxy_order="left-most",
+        proxy_count=proxies - 1,
+        request_header_order=["HTTP_X_FORWARDED_FOR"],
+        strict=False,  # entries the client put before the ones the proxies appended are allowed, and ignored
+    )
+    return address or remote
 
 
 def retry_after_seconds(request) -> int:
