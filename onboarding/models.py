@@ -147,6 +147,11 @@ class OnboardingSession(models.Model):
     def is_completed(self) -> bool:
         return self.state == self.State.COMPLETED
 
+    @property
+    def completed_workspace_id(self) -> int | None:
+        """The workspace the completion created or joined (None before completion)."""
+        return self.data.get("workspace_id")
+
 
 class OnboardingEvent(models.Model):
     """Telemetry: one row per thing that happened to a session."""

@@ -14,7 +14,7 @@ from aggregation.snapshots.services import snapshot_ingest, snapshot_ingest_batc
 from aggregation.snapshots.upgrades import UPGRADES, UnsupportedSchemaVersion, answers_upgrade
 from onboarding.manifest import STEP_KEYS
 from onboarding.models import Workspace, WorkspaceMembership
-from onboarding.services import completion_message
+from onboarding.services import COMPLETION_MESSAGE_VERSION, completion_message
 
 from .aggregation_support import completion_message_for, later, varied_answers
 from .conftest import complete_through_services
@@ -156,7 +156,40 @@ def test_it_rejects_a_malformed_message(user):
     assert not AnswerSnapshot.objects.exists()
 
 
-def test_it_takes_the_workspace_from_the_answers_or_the_latest_membership(db):
+def version_1(message: dict) -> dict:
+    """Return ``message`` as a version 1 producer sent it: no message_version, no workspace_id."""
+    return {key: value for key, value in message.items() if key not in ("message_version", "workspace_id")}
+
+
+def test_a_completion_message_carries_the_workspace_the_completion_created(db):
+    session = complete_through_services(UserFactory(), workspace_name="Difference Engine")
+
+    message = completion_message(session)
+
+    assert message["message_version"] == COMPLETION_MESSAGE_VERSION == 2
+    assert message["workspace_id"] == Workspace.objects.get(slug="difference-engine").pk
+
+
+def test_ingestion_takes_the_workspace_from_the_message_without_deriving_it(db):
+    session = complete_through_services(UserFactory(), workspace_name="Difference Engine")
+    other = Workspace.objects.create(name="Elsewhere", slug="elsewhere", created_by=session.user)
+
+    snapshot_ingest(message={**completion_message(session), "workspace_id": other.pk})
+
+    assert AnswerSnapshot.objects.get().workspace_id == other.pk  # not the workspace the answers name
+
+
+def test_a_workspace_deleted_before_ingestion_leaves_the_snapshot_without_one(db):
+    session = complete_through_services(UserFactory(), workspace_name="Difference Engine")
+    message = completion_message(session)
+    Workspace.objects.filter(pk=message["workspace_id"]).delete()
+
+    snapshot_ingest(message=message)
+
+    assert AnswerSnapshot.objects.get().workspace_id is None
+
+
+def test_an_old_message_is_upgraded_with_the_workspace_its_answers_name_or_the_latest_membership(db):
     created = complete_through_services(UserFactory(), workspace_name="Difference Engine")
     workspace = Workspace.objects.get(slug="difference-engine")
     joiner, stranger = UserFactory(), UserFactory()
@@ -165,11 +198,22 @@ def test_it_takes_the_workspace_from_the_answers_or_the_latest_membership(db):
     gone = {**join, "workspace": {"mode": "join", "join_code": "no-such-code", "workspace_name": ""}}
     WorkspaceMembership.objects.create(workspace=workspace, user=stranger)
 
-    snapshot_ingest(message=completion_message(created))
-    snapshot_ingest(message=completion_message_for(joiner, answers=join))
-    snapshot_ingest(message=completion_message_for(stranger, answers=gone))
+    snapshot_ingest_batch(
+        messages=[
+            version_1(completion_message(created)),
+            completion_message_for(joiner, answers=join),
+            completion_message_for(stranger, answers=gone),
+        ]
+    )
 
-    assert set(AnswerSnapshot.objects.values_list("workspace_id", flat=True)) == {workspace.pk}
+    assert list(AnswerSnapshot.objects.values_list("workspace_id", flat=True)) == [workspace.pk] * 3
+
+
+def test_it_rejects_a_message_of_an_unknown_version(user):
+    message = {**completion_message_for(user), "message_version": COMPLETION_MESSAGE_VERSION + 1, "workspace_id": None}
+
+    with pytest.raises(InvalidCompletionMessage):
+        snapshot_ingest(message=message)
 
 
 def v0_answers() -> dict:

@@ -56,13 +56,14 @@ def _next_batch(*, since, after, size) -> list["_CompletedSession"]:
         "answer_schema_version",
         answers=KeyTransform("answers", "data"),
         flags=KeyTransform("flags", "data"),
+        completed_workspace_id=KeyTransform("workspace_id", "data"),
     )[:size]
     return [_CompletedSession(**{**row, "answers": row["answers"] or {}, "flags": row["flags"] or {}}) for row in rows]
 
 
 @dataclass(frozen=True)
 class _CompletedSession:
-    """What ``completion_message`` reads of a session. Only the answers and flags are fetched from ``data``
+    """What ``completion_message`` reads of a session. Only the answers, flags and workspace are fetched from ``data``
     (not its write history), and no model instance is built (its field defaults, a fresh revision
     token each, took about a tenth of a batch's time); the message still comes from the outbox's
     own ``completion_message``, so the backfill and the live path send the same shape."""
@@ -73,3 +74,4 @@ class _CompletedSession:
     answer_schema_version: int
     answers: dict
     flags: dict
+    completed_workspace_id: int | None

@@ -10,12 +10,11 @@ from datetime import datetime
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.text import slugify
 
 from onboarding.manifest import CATEGORICAL_KINDS, STEPS, UnknownStep, canonical_step_key, snake_key
-from onboarding.models import Workspace, WorkspaceMembership
+from onboarding.services import COMPLETION_MESSAGE_VERSION
 
-from .upgrades import UnsupportedSchemaVersion, answers_upgrade
+from .upgrades import UnsupportedSchemaVersion, answers_upgrade, completions_upgrade
 
 _KINDS = {step.key: step.kinds for step in STEPS}
 _FIELD_ORDER = {step.key: step.field_names for step in STEPS}
@@ -99,7 +98,9 @@ class Completion:
 
     ``answers`` are canonical and in the current schema's shape; ``answer_schema_version`` is the
     version the user answered under, as stamped on the session and the message; ``flags`` the
-    session's flags (``{}`` in messages from before flags existed).
+    session's flags (``{}`` in messages from before flags existed); ``workspace_id`` the workspace
+    the completion created or joined, as the message says (from ``message_version`` 2 on; the
+    upgrade of an older message derives it).
     """
 
     session_id: uuid.UUID
@@ -112,7 +113,8 @@ class Completion:
     flags: dict
     arm_counted: tuple
     role: str
-    workspace: tuple  # (mode, slug or join code) named by the answers, or ("", "")
+    message_version: int
+    workspace_id: int | None
 
     @property
     def order_key(self) -> tuple:
@@ -120,9 +122,20 @@ class Completion:
         return (self.completed_at, self.answer_schema_version)
 
 
+def completions_from_messages(messages: list[dict]) -> list[Completion]:
+    """Validate, upgrade and normalise completion messages, in order (older message versions in one batch)."""
+    return completions_upgrade([completion_from_message(message) for message in messages])
+
+
 def completion_from_message(message: dict) -> Completion:
-    """Validate, upgrade and normalise one completion message (no database access)."""
+    """Validate and normalise one completion message, its answers upgraded (no database access).
+
+    A message older than COMPLETION_MESSAGE_VERSION comes back with its ``message_version``:
+    ``completions_from_messages`` upgrades it.
+    """
     try:
+        message_version = int(message.get("message_version", 1))
+        workspace_id = message["workspace_id"] if message_version >= 2 else None
         version = int(message["answer_schema_version"])
         completed_at = parse_datetime(str(message["completed_at"]))
         session_id, user_id = uuid.UUID(str(message["session_id"])), int(message["user_id"])
@@ -134,6 +147,10 @@ def completion_from_message(message: dict) -> Completion:
         raise InvalidCompletionMessage("completed_at must be an aware ISO 8601 time and answers an object")
     if not isinstance(flags, dict) or not all(isinstance(k, str) and isinstance(v, bool) for k, v in flags.items()):
         raise InvalidCompletionMessage("flags must be an object of flag name: true/false")
+    if not 1 <= message_version <= COMPLETION_MESSAGE_VERSION:
+        raise InvalidCompletionMessage(f"unknown completion message version {message_version}")
+    if workspace_id is not None and (isinstance(workspace_id, bool) or not isinstance(workspace_id, int)):
+        raise InvalidCompletionMessage("workspace_id must be an integer or null")
     try:
         answers = canonical_answers(answers_upgrade(raw_answers, from_version=version))
     except UnsupportedSchemaVersion as exc:
@@ -149,41 +166,6 @@ def completion_from_message(message: dict) -> Completion:
         flags=flags,
         arm_counted=tuple(arm_counted_answers(answers, flags)),
         role=extract_role(answers),
-        workspace=_named_workspace(answers),
+        message_version=message_version,
+        workspace_id=workspace_id,
     )
-
-
-def _named_workspace(answers: dict) -> tuple[str, str]:
-    fields = answers.get("workspace", {})
-    if fields.get("mode") == "create" and fields.get("workspace_name"):
-        return ("create", slugify(fields["workspace_name"]))  # the slug completion gave the workspace
-    if fields.get("mode") == "join" and fields.get("join_code"):
-        return ("join", fields["join_code"])
-    return ("", "")
-
-
-def workspace_ids(completions: list[Completion]) -> dict[uuid.UUID, int | None]:
-    """Return each completion's workspace id (three queries for any number of completions).
-
-    The answers name it (the slug of a created workspace, or the join code); when they name none
-    that still exists, the user's most recently joined workspace stands in.
-    """
-    slugs = {c.workspace[1] for c in completions if c.workspace[0] == "create"}
-    codes = {c.workspace[1] for c in completions if c.workspace[0] == "join"}
-    found = {("create", slug): pk for slug, pk in Workspace.objects.filter(slug__in=slugs).values_list("slug", "pk")}
-    found.update(
-        {
-            ("join", code): pk
-            for code, pk in Workspace.objects.filter(join_code__in=codes).values_list("join_code", "pk")
-        }
-    )
-    result = {c.session_id: found.get(c.workspace) for c in completions}
-    orphans = {c.user_id for c in completions if result[c.session_id] is None}
-    latest = {}
-    memberships = WorkspaceMembership.objects.filter(user_id__in=orphans).order_by("user_id", "-joined_at", "-pk")
-    for user_id, workspace_id in memberships.values_list("user_id", "workspace_id"):
-        latest.setdefault(user_id, workspace_id)
-    for c in completions:
-        if result[c.session_id] is None:
-            result[c.session_id] = latest.get(c.user_id)
-    return result

@@ -17,8 +17,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from onboarding.models import Workspace
+
 from ..models import AnswerArmTotal, AnswerGroupTotal, AnswerSnapshot
-from .normalise import Completion, arm_counted_answers, completion_from_message, counted_answers, workspace_ids
+from .normalise import Completion, arm_counted_answers, completions_from_messages, counted_answers
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ def snapshot_ingest_batch(*, messages: list[dict]) -> list[str]:
     Outcomes: ``created``, ``updated`` (a newer or different message), ``unchanged`` (a repeat),
     ``stale`` (older than the stored snapshot, ignored). Raises InvalidCompletionMessage.
     """
-    completions = [completion_from_message(message) for message in messages]
+    completions = completions_from_messages(messages)
     for attempt in range(1, _INSERT_ATTEMPTS + 1):
         try:
             return _ingest(completions)
@@ -70,7 +72,7 @@ def _ingest(completions: list[Completion]) -> list[str]:
     locked = locked.defer("flattened")  # derived from answers: not needed to compare or to subtract
     current = {snapshot.session_id: snapshot for snapshot in locked}
     stored_ids = set(current)
-    workspaces = workspace_ids(completions)
+    workspaces = _workspaces_existing(completions)
     now, delta, arm_delta, written, outcomes = timezone.now(), Counter(), Counter(), {}, []
     for completion in completions:
         previous = current.get(completion.session_id)
@@ -91,6 +93,13 @@ def _ingest(completions: list[Completion]) -> list[str]:
     totals_apply_delta(delta=delta)
     arm_totals_apply_delta(delta=arm_delta)
     return outcomes
+
+
+def _workspaces_existing(completions: list[Completion]) -> dict:
+    """Return each completion's workspace id, or None for a workspace deleted since (the snapshot's link is nulled then too)."""
+    named = {c.workspace_id for c in completions if c.workspace_id is not None}
+    existing = set(Workspace.objects.filter(pk__in=named).values_list("pk", flat=True)) if named else set()
+    return {c.session_id: c.workspace_id if c.workspace_id in existing else None for c in completions}
 
 
 def _outcome(completion: Completion, workspace_id: int | None, snapshot: AnswerSnapshot | None) -> str:

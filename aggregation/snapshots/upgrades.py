@@ -1,6 +1,11 @@
-"""Upgrades of older answer shapes to the current one, applied at ingestion.
+"""Upgrades of older completion messages and answer shapes to the current ones, applied at ingestion.
 
-``UPGRADES[n]`` turns answers written under schema version ``n`` into version ``n + 1``;
+Messages: ``completions_upgrade`` brings completions of an older ``message_version`` to
+``COMPLETION_MESSAGE_VERSION``. Version 1 carried no workspace: its upgrade derives the workspace
+id once, from the answers (the slug of the workspace created, or the join code), else the user's
+most recently joined workspace.
+
+Answers: ``UPGRADES[n]`` turns answers written under schema version ``n`` into version ``n + 1``;
 ``answers_upgrade`` chains them up to the manifest's ``ANSWER_SCHEMA_VERSION``. When the
 manifest's answer shape changes, bump the version there and register one function here.
 
@@ -12,9 +17,15 @@ instead of ``full_name``, and a head count in ``workProfile.teamSize`` instead o
 """
 
 import copy
+import dataclasses
+import uuid
 from collections.abc import Callable
 
+from django.utils.text import slugify
+
 from onboarding.manifest import ANSWER_SCHEMA_VERSION, get_step, snake_key
+from onboarding.models import Workspace, WorkspaceMembership
+from onboarding.services import COMPLETION_MESSAGE_VERSION
 
 
 class UnsupportedSchemaVersion(ValueError):
@@ -63,3 +74,53 @@ def answers_upgrade(answers: dict, *, from_version: int) -> dict:
             raise UnsupportedSchemaVersion(f"no upgrade registered from answer schema {version}")
         answers = UPGRADES[version](answers)
     return answers
+
+
+def completions_upgrade(completions: list) -> list:
+    """Return ``completions`` (``normalise.Completion``) in the current message version, in order.
+
+    Version 1 gets the workspace id its answers name (three queries for any number of completions).
+    """
+    old = [c for c in completions if c.message_version < COMPLETION_MESSAGE_VERSION]
+    if not old:
+        return completions
+    derived = _workspace_ids_derived(old)
+    return [
+        dataclasses.replace(c, message_version=COMPLETION_MESSAGE_VERSION, workspace_id=derived[c.session_id])
+        if c.message_version < COMPLETION_MESSAGE_VERSION
+        else c
+        for c in completions
+    ]
+
+
+def _named_workspace(answers: dict) -> tuple[str, str]:
+    fields = answers.get("workspace", {})
+    if fields.get("mode") == "create" and fields.get("workspace_name"):
+        return ("create", slugify(fields["workspace_name"]))  # the slug completion gave the workspace
+    if fields.get("mode") == "join" and fields.get("join_code"):
+        return ("join", fields["join_code"])
+    return ("", "")
+
+
+def _workspace_ids_derived(completions: list) -> dict[uuid.UUID, int | None]:
+    """Return each completion's workspace id: the one its answers name, else the user's latest membership."""
+    named = {c.session_id: _named_workspace(c.answers) for c in completions}
+    slugs = {name for mode, name in named.values() if mode == "create"}
+    codes = {name for mode, name in named.values() if mode == "join"}
+    found = {("create", slug): pk for slug, pk in Workspace.objects.filter(slug__in=slugs).values_list("slug", "pk")}
+    found.update(
+        {
+            ("join", code): pk
+            for code, pk in Workspace.objects.filter(join_code__in=codes).values_list("join_code", "pk")
+        }
+    )
+    result = {c.session_id: found.get(named[c.session_id]) for c in completions}
+    orphans = {c.user_id for c in completions if result[c.session_id] is None}
+    latest = {}
+    memberships = WorkspaceMembership.objects.filter(user_id__in=orphans).order_by("user_id", "-joined_at", "-pk")
+    for user_id, workspace_id in memberships.values_list("user_id", "workspace_id"):
+        latest.setdefault(user_id, workspace_id)
+    for c in completions:
+        if result[c.session_id] is None:
+            result[c.session_id] = latest.get(c.user_id)
+    return result

@@ -6,6 +6,7 @@ from .events import BROWSER_EVENT_NAMES, event_record, event_record_from_browser
 from .flag_redecision import UnknownFlag, flag_redecide_in_flight
 from .idempotency import KeptAnswer, idempotency_claim, idempotency_keep, idempotency_keys_purge, idempotency_release
 from .outbox import (
+    COMPLETION_MESSAGE_VERSION,
     INGEST_TASK_NAME,
     completion_message,
     outbox_acknowledge,
@@ -28,6 +29,7 @@ from .write_protocol import changed_fields_since
 
 __all__ = [
     "BROWSER_EVENT_NAMES",
+    "COMPLETION_MESSAGE_VERSION",
     "INGEST_TASK_NAME",
     "UnknownFlag",
     "changed_fields_since",

@@ -15,11 +15,19 @@ logger = logging.getLogger(__name__)
 
 # The consumer registers a task under this name; onboarding never imports it.
 INGEST_TASK_NAME = "aggregation.ingest_completion_message"
+# The completion message's own version (apart from the answers' schema version). 1: no
+# ``message_version`` key, no workspace; 2: ``workspace_id``, the workspace the completion created
+# or joined. The consumer upgrades older messages to this one.
+COMPLETION_MESSAGE_VERSION = 2
 
 
 def completion_message(session: OnboardingSession) -> dict:
-    """Return the contract's completion message for a completed session."""
-    return {
+    """Return the contract's completion message for a completed session.
+
+    A session completed before the completion recorded its workspace is described as a version 1
+    message (without ``workspace_id``), which the consumer upgrades.
+    """
+    message = {
         "user_id": session.user_id,
         "session_id": str(session.id),
         "completed_at": session.completed_at.isoformat(),
@@ -27,6 +35,9 @@ def completion_message(session: OnboardingSession) -> dict:
         "answers": session.answers,
         "flags": session.flags,
     }
+    if session.completed_workspace_id is not None:
+        message.update(message_version=COMPLETION_MESSAGE_VERSION, workspace_id=session.completed_workspace_id)
+    return message
 
 
 def outbox_add_completion(*, session: OnboardingSession) -> OutboxMessage:
