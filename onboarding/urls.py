@@ -8,7 +8,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from .brute_force import signup_throttled
-from .wizard import accounts, changes, offline, pages
+from .wizard import accounts, changes, offline, pages, password_reset
 from .wizard.views import OnboardingWizardView
 
 wizard = OnboardingWizardView.as_view(url_name="onboarding:step")
@@ -27,5 +27,13 @@ urlpatterns = [
     path("accounts/signup/", signup_throttled(accounts.signup), name="signup"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", accounts.LogoutView.as_view(), name="logout"),
+    path("accounts/password_reset/", password_reset.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/password_reset/done/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        password_reset.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("", include((onboarding_patterns, "onboarding"))),
 ]

@@ -128,8 +128,11 @@ WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = DEBUG
 # Request bodies beyond this are refused before a view parses them (the API answers 413/400).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=64 * 1024)
 
+# Password reset and invitation e-mails. The file backend writes each message to EMAIL_FILE_PATH.
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent-emails"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="onboarding@localhost")
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)  # seconds a reset link works
 
 # --- Database ---------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
@@ -157,13 +160,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env("REDIS_URL", default=None)
 # Lock-out and throttle counts live in the default cache: with REDIS_URL set they are shared by
 # every process (gunicorn workers, several hosts); without it they are per process (`make run`).
+# On Redis the cache fails open (onboarding_project/cache.py): a hung or dead Redis costs one request
+# CACHE_TIMEOUT per operation at most, then Redis is skipped for CACHE_RETRY_AFTER seconds.
+CACHE_TIMEOUT = env.float("CACHE_TIMEOUT", default=0.5)
+CACHE_RETRY_AFTER = env.float("CACHE_RETRY_AFTER", default=10.0)
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "onboarding_project.cache.FailOpenRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "onboarding",
-        # A hung Redis must not hang a login: give up after a second (the request then fails).
-        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        "OPTIONS": {"socket_connect_timeout": CACHE_TIMEOUT, "socket_timeout": CACHE_TIMEOUT},
     }
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
@@ -194,23 +200,29 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-# Brute force (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one username, or from one
-# client address, on any login surface (/accounts/login/, /admin/login/, /api/auth/token), further
-# logins of that account or from that address are refused with 429 for LOGIN_LOCKOUT_SECONDS,
-# the right password included. Counts are shared by every process: in Redis (the default cache)
-# when REDIS_URL is set, else in the database (axes' AccessAttempt table).
-AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+# Brute force (django-axes, onboarding/login_lockout.py): failed logins on any login surface
+# (/accounts/login/, /admin/login/, /api/auth/token) are counted per account from one address, per
+# account from every address and per address across accounts, each with its own limit; while one is
+# reached, logins of that account from that address (or of the account, or from the address) are
+# refused with 429, the right password included, for LOGIN_LOCKOUT_SECONDS after the failure that
+# locked it. Refused attempts do not count, so they cannot extend a lock-out. Counts are in the
+# default cache (Redis when REDIS_URL is set: shared by every process).
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)  # one account from one address
+LOGIN_ACCOUNT_FAILURE_LIMIT = env.int("LOGIN_ACCOUNT_FAILURE_LIMIT", default=50)  # one account, all addresses
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=30)  # one address, all accounts
 AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per account, and per address
-AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler" if REDIS_URL else "axes.handlers.database.AxesDatabaseHandler"
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a refused attempt neither counts nor extends
+AXES_HANDLER = "onboarding.login_lockout.LoginLockoutHandler"
 AXES_VERBOSE = False  # no start-up banner; each failure is still logged with its username and address
-# Lock-outs are lifted with `manage.py axes_reset_username NAME` or `axes_reset_ip ADDRESS` (both stores);
-# the admin pages of axes would show only the database store, empty when counts are in Redis.
+# Lock-outs are lifted by a completed password reset, `manage.py axes_reset_username NAME` or
+# `axes_reset_ip ADDRESS`; axes' admin pages would show its database store, which is not used.
 AXES_ENABLE_ADMIN = False
 AXES_CLIENT_IP_CALLABLE = "onboarding.brute_force.client_address"
 AXES_LOCKOUT_CALLABLE = "onboarding.brute_force.lockout_response"
 # Sign-ups per client address ("N/sec|min|hour|day"; empty disables); beyond it 429.
 ACCOUNT_SIGNUP_THROTTLE_RATE = env("ACCOUNT_SIGNUP_THROTTLE_RATE", default="10/hour") or None
+# Password reset requests per client address (each may send an e-mail); beyond it 429.
+PASSWORD_RESET_THROTTLE_RATE = env("PASSWORD_RESET_THROTTLE_RATE", default="5/hour") or None
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "onboarding:start"
 LOGOUT_REDIRECT_URL = "login"

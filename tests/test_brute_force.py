@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 import redis
-from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
+from django.test import Client
 from rest_framework.test import APIClient
 
 from .conftest import PASSWORD
@@ -14,13 +14,17 @@ from .factories import StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-LIMIT = 5
+LIMIT = 5  # one account from one address
+ACCOUNT_LIMIT = 12  # one account from every address
+ADDRESS_LIMIT = 10  # one address across accounts
 TOKEN_URL = "/api/auth/token"
 
 
 @pytest.fixture(autouse=True)
 def _lockout_settings(settings):
     settings.AXES_FAILURE_LIMIT = LIMIT
+    settings.LOGIN_ACCOUNT_FAILURE_LIMIT = ACCOUNT_LIMIT
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = ADDRESS_LIMIT
     settings.AXES_COOLOFF_TIME = timedelta(minutes=15)
     settings.TRUSTED_PROXY_COUNT = 0
 
@@ -52,10 +56,37 @@ def test_the_login_page_locks_an_account_and_refuses_even_the_right_password(cli
     assert not signed_in(client)
 
 
-def test_the_account_is_locked_from_any_address(client):
+def test_the_lock_out_page_links_to_the_password_reset(client):
     user = UserFactory()
-    for attempt in range(LIMIT):
+    for _ in range(LIMIT):
+        response = login_page(client, user.username, "wrong")
+
+    assert response.status_code == 429
+    assert 'href="/accounts/password_reset/"' in response.content.decode()
+
+
+def test_attempts_during_a_lock_out_do_not_extend_it(client, settings):
+    settings.AXES_COOLOFF_TIME = timedelta(seconds=2)  # counts expire in Redis itself: real seconds
+    user = UserFactory()
+    for _ in range(LIMIT):
+        login_page(client, user.username, "wrong")
+    time.sleep(1.2)
+    during = [login_page(client, user.username, password).status_code for password in ("wrong", PASSWORD)]
+
+    time.sleep(1.0)  # 2.2 s after the locking failure, 1 s after the attempts during the lock-out
+    after = login_page(client, user.username, PASSWORD)
+
+    assert during == [429, 429]
+    assert after.status_code == 302 and signed_in(client)
+
+
+def test_failures_from_other_addresses_lock_the_account_only_at_the_account_limit(client):
+    user = UserFactory()
+    for attempt in range(ACCOUNT_LIMIT - 1):
         login_page(client, user.username, "wrong", REMOTE_ADDR=f"198.51.100.{attempt + 1}")
+    assert login_page(client, user.username, PASSWORD, REMOTE_ADDR="203.0.113.9").status_code == 302
+    client.logout()
+    login_page(client, user.username, "wrong", REMOTE_ADDR="198.51.100.200")
 
     response = login_page(client, user.username, PASSWORD, REMOTE_ADDR="203.0.113.9")
 
@@ -63,16 +94,61 @@ def test_the_account_is_locked_from_any_address(client):
     assert not signed_in(client)
 
 
-def test_an_address_is_locked_across_accounts(client):
-    for attempt in range(LIMIT):
+def test_a_locked_account_does_not_lock_out_another_account_behind_the_same_address(client):
+    victim, colleague = UserFactory(), UserFactory()
+    for _ in range(LIMIT):
+        login_page(client, victim.username, "wrong", REMOTE_ADDR="198.51.100.7")
+
+    colleague_login = login_page(client, colleague.username, PASSWORD, REMOTE_ADDR="198.51.100.7")
+    victim_elsewhere = login_page(Client(), victim.username, PASSWORD, REMOTE_ADDR="198.51.100.8")
+
+    assert colleague_login.status_code == 302 and signed_in(client)
+    assert victim_elsewhere.status_code == 302  # the lock is on (account, address), not the account
+
+
+def test_an_address_is_locked_across_accounts_at_the_address_limit(client):
+    for attempt in range(ADDRESS_LIMIT - 1):
         login_page(client, f"guess{attempt}", "wrong", REMOTE_ADDR="198.51.100.7")
     other = UserFactory()
+    assert login_page(Client(), other.username, PASSWORD, REMOTE_ADDR="198.51.100.7").status_code == 302
+    login_page(client, "guess-last", "wrong", REMOTE_ADDR="198.51.100.7")
 
     from_there = login_page(client, other.username, PASSWORD, REMOTE_ADDR="198.51.100.7")
     elsewhere = login_page(client, other.username, PASSWORD, REMOTE_ADDR="198.51.100.8")
 
     assert from_there.status_code == 429
     assert elsewhere.status_code == 302  # the account itself is fine
+
+
+def test_logging_into_ones_own_account_does_not_reset_the_address_count(client):
+    own = UserFactory()
+    for attempt in range(ADDRESS_LIMIT - 1):
+        login_page(client, f"guess{attempt}", "wrong", REMOTE_ADDR="198.51.100.7")
+        if attempt == ADDRESS_LIMIT // 2:
+            assert login_page(Client(), own.username, PASSWORD, REMOTE_ADDR="198.51.100.7").status_code == 302
+    login_page(client, "guess-last", "wrong", REMOTE_ADDR="198.51.100.7")
+
+    assert login_page(client, own.username, PASSWORD, REMOTE_ADDR="198.51.100.7").status_code == 429
+
+
+def test_a_right_password_resets_the_count_of_that_account_from_that_address(client):
+    user = UserFactory()
+    for _ in range(LIMIT - 1):
+        login_page(client, user.username, "wrong")
+    assert login_page(client, user.username, PASSWORD).status_code == 302
+    client.logout()
+    for _ in range(LIMIT - 1):
+        login_page(client, user.username, "wrong")
+
+    assert login_page(client, user.username, PASSWORD).status_code == 302
+
+
+def test_a_username_shaped_like_an_address_does_not_count_against_that_address(client):
+    for _ in range(ADDRESS_LIMIT):  # from many addresses, all naming 198.51.100.7 as the "username"
+        login_page(Client(), "198.51.100.7", "wrong", REMOTE_ADDR=f"203.0.113.{_ + 1}")
+    other = UserFactory()
+
+    assert login_page(client, other.username, PASSWORD, REMOTE_ADDR="198.51.100.7").status_code == 302
 
 
 def test_the_admin_login_locks_out_staff_accounts(client):
@@ -102,14 +178,21 @@ def test_the_token_endpoint_locks_out_with_a_429_body_even_for_the_right_passwor
 
 def test_failures_on_one_surface_lock_the_others(client):
     user = UserFactory()
-    for _ in range(LIMIT):
-        login_page(client, user.username, "wrong")
+    for surface in range(LIMIT):  # the login page, the admin login and the token endpoint count together
+        if surface % 3 == 0:
+            login_page(client, user.username, "wrong")
+        elif surface % 3 == 1:
+            client.post("/admin/login/", {"username": user.username, "password": "wrong"})
+        else:
+            token(APIClient(), user.username, "wrong")
 
-    assert token(APIClient(), user.username, PASSWORD, REMOTE_ADDR="203.0.113.50").status_code == 429
+    assert token(APIClient(), user.username, PASSWORD).status_code == 429
+    assert login_page(client, user.username, PASSWORD).status_code == 429
+    assert client.post("/admin/login/", {"username": user.username, "password": PASSWORD}).status_code == 429
 
 
 def test_a_new_x_forwarded_for_per_try_does_not_escape_the_address_lock(client):
-    for attempt in range(LIMIT):
+    for attempt in range(ADDRESS_LIMIT):
         login_page(client, f"guess{attempt}", "wrong", HTTP_X_FORWARDED_FOR=f"10.9.8.{attempt}")
     other = UserFactory()
 
@@ -120,7 +203,7 @@ def test_a_new_x_forwarded_for_per_try_does_not_escape_the_address_lock(client):
 
 def test_behind_one_trusted_proxy_the_address_is_the_one_the_proxy_appended(client, settings):
     settings.TRUSTED_PROXY_COUNT = 1
-    for attempt in range(LIMIT):  # the client forges the left part; the proxy appends the real address
+    for attempt in range(ADDRESS_LIMIT):  # the client forges the left part; the proxy appends the real address
         login_page(client, f"guess{attempt}", "wrong", HTTP_X_FORWARDED_FOR=f"10.0.0.{attempt}, 203.0.113.5")
     other = UserFactory()
 
@@ -156,14 +239,14 @@ def test_the_lock_is_lifted_after_the_cool_off(client, settings):
 
 
 def test_the_counts_are_kept_in_the_shared_store(client, settings):
+    if not settings.REDIS_URL:
+        pytest.skip("without REDIS_URL the counts are in this process's memory (the embedded default)")
     user = UserFactory()
     login_page(client, user.username, "wrong")
 
-    if settings.REDIS_URL:  # Redis: visible to every process, not only this one's memory
-        keys = redis.Redis.from_url(settings.REDIS_URL).keys("onboarding:*axes*")
-        assert keys, "axes' counters are in Redis"
-    else:
-        assert AccessAttempt.objects.filter(username=user.username, failures_since_start=1).exists()
+    keys = redis.Redis.from_url(settings.REDIS_URL).keys("onboarding:*login-lockout:*")
+
+    assert len(keys) == 3, "the pair, account and address counters are in Redis, visible to every process"
 
 
 def test_sign_up_is_throttled_per_address(client, settings):
