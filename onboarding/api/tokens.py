@@ -19,6 +19,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 
 from ..brute_force import LOCKED_OUT_MESSAGE, retry_after_seconds
+from ..services.tokens import refresh_token_redeem
 
 USER_ID_DIGITS = re.compile(r"[0-9]{1,18}")  # simplejwt writes the id as a string of digits
 
@@ -109,16 +110,18 @@ class TokenRevoked(exceptions.AuthenticationFailed):
 
 
 class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
-    """A refresh token to a new access token and a new refresh token (the old one is blacklisted).
+    """A refresh token to a new access token and a new refresh token (the old one is used up, once).
 
     One whose user is gone or inactive is a 401 ``no_active_account`` (a deleted user was a 500),
-    one issued before the password changed a 401 ``token_revoked``.
+    one issued before the password changed a 401 ``token_revoked``, one already used (also by a
+    request running at the same moment) a 401 ``token_not_valid``. Rotation and blacklisting are
+    always on here (``ROTATE_REFRESH_TOKENS``, ``BLACKLIST_AFTER_ROTATION``).
     """
 
     token_class = RefreshToken
 
     def validate(self, attrs):
-        refresh = self.token_class(attrs["refresh"])
+        refresh = self.token_class(attrs["refresh"])  # signature, expiry, type, blacklist
         user = (
             get_user_model().objects.filter(**{api_settings.USER_ID_FIELD: refresh[api_settings.USER_ID_CLAIM]}).first()
         )
@@ -126,7 +129,14 @@ class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
             raise exceptions.AuthenticationFailed(self.error_messages["no_active_account"], "no_active_account")
         if token_revoked(refresh, user):
             raise TokenRevoked()
-        return super().validate(attrs)  # rotation and blacklisting, as simplejwt does them
+        refresh_token_redeem(token=refresh)  # the one check that holds when the same token arrives in parallel
+        data = {"access": str(refresh.access_token)}
+        refresh.set_jti()
+        refresh.set_exp()
+        refresh.set_iat()
+        refresh.outstand()
+        data["refresh"] = str(refresh)
+        return data
 
 
 class TokenBlacklistSerializer(jwt_serializers.TokenBlacklistSerializer):
