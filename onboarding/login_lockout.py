@@ -90,8 +90,9 @@ def _locked_scopes(counts: dict[str, int], limits: dict[str, int]) -> list[str]:
 class LoginLockoutHandler(AbstractAxesHandler, AxesBaseHandler):
     """The axes handler of ``AXES_HANDLER`` (see the module docstring)."""
 
-    def __init__(self):
-        self.cache = get_cache()
+    @property
+    def cache(self):
+        return get_cache()  # looked up each time: axes keeps one handler for the life of the process
 
     def _counts(self, request, credentials) -> LoginCounts:
         username = get_client_username(request, credentials) or ""

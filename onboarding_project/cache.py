@@ -28,10 +28,10 @@ class CacheOutageLog:
         self.fallbacks = 0
         self.last_error = ""
         self.last_failure_at = None  # wall clock, for people
-        self.open_until = 0.0  # monotonic clock: skip Redis until then
+        self.open_until = 0.0  # skip Redis until then (time.time(): one clock for people and code)
 
     def is_open(self) -> bool:
-        return time.monotonic() < self.open_until
+        return time.time() < self.open_until
 
     def record(self, operation: str, exc: Exception | None) -> None:
         """Count one answer given without Redis; on a new error, open the cache for a while and log it."""
@@ -41,7 +41,7 @@ class CacheOutageLog:
                 return
             self.last_error = f"{type(exc).__name__}: {exc}"[:300]
             self.last_failure_at = time.time()
-            self.open_until = time.monotonic() + settings.CACHE_RETRY_AFTER
+            self.open_until = self.last_failure_at + settings.CACHE_RETRY_AFTER
         logger.error(
             "cache: Redis failed on %s (%s); throttles and lock-out counts fail open for %s s",
             operation,

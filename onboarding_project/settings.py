@@ -346,6 +346,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # completion whose publish failed (broker down, worker killed) reaches the snapshots.
 ONBOARDING_OUTBOX_REDISPATCH_AFTER = env.int("ONBOARDING_OUTBOX_REDISPATCH_AFTER", default=300)
 ONBOARDING_OUTBOX_SWEEP_SECONDS = env.float("ONBOARDING_OUTBOX_SWEEP_SECONDS", default=60.0)
+# /readyz answers within this many seconds whatever is down: a check still running then fails.
+READYZ_TIMEOUT = env.float("READYZ_TIMEOUT", default=2.5)
 # /readyz fails when the oldest pending outbox message is older than this many seconds.
 ONBOARDING_OUTBOX_ALERT_AFTER = env.int("ONBOARDING_OUTBOX_ALERT_AFTER", default=900)
 

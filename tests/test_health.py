@@ -10,7 +10,7 @@ from django.utils import timezone
 from onboarding.models import OutboxMessage
 
 from .conftest import complete_through_services
-from .factories import UserFactory
+from .factories import StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -61,14 +61,64 @@ def test_readyz_is_503_when_the_broker_cannot_be_reached(client, settings, close
     response = client.get("/readyz")
     assert response.status_code == 503
     body = response.json()
-    assert body["status"] == "unavailable"
-    assert body["checks"]["broker"]["status"] == "fail" and body["checks"]["broker"]["error"]
-    assert body["checks"]["database"]["status"] == "ok"
+    assert body == {
+        "status": "unavailable",
+        "checks": {"database": {"status": "ok"}, "broker": {"status": "fail"}, "outbox": {"status": "ok"}},
+    }
     assert_never_cached(response)
 
 
+def test_anonymous_callers_learn_nothing_but_ok_or_fail(client, settings, closed_port_url, caplog):
+    settings.REDIS_URL = closed_port_url
+    port = closed_port_url.rsplit(":", 1)[1].split("/")[0]
+
+    response = client.get("/readyz")
+
+    assert port not in response.content.decode() and "error" not in response.content.decode()
+    assert any(port in record.getMessage() for record in caplog.records), "the details are in the log"
+
+
+def test_a_signed_in_non_staff_user_gets_only_ok_or_fail_too(client, settings, closed_port_url):
+    settings.REDIS_URL = closed_port_url
+    client.force_login(UserFactory())
+
+    body = client.get("/readyz").json()
+
+    assert body["checks"]["broker"] == {"status": "fail"} and "cache" not in body
+
+
+def test_staff_get_the_error_texts_the_outbox_age_and_the_cache_figures(client, settings, closed_port_url):
+    settings.REDIS_URL = closed_port_url
+    client.force_login(StaffFactory())
+
+    body = client.get("/readyz").json()
+
+    port = closed_port_url.rsplit(":", 1)[1].split("/")[0]
+    assert body["checks"]["broker"]["status"] == "fail" and port in body["checks"]["broker"]["error"]
+    assert body["checks"]["outbox"]["oldest_pending_seconds"] == 0
+    assert set(body["cache"]) == {"fallbacks", "failing_open", "last_error", "last_failure_at"}
+
+
+def test_staff_with_a_bearer_token_get_the_details(settings, closed_port_url, as_user):
+    settings.REDIS_URL = closed_port_url
+
+    body = as_user(StaffFactory()).get("/readyz").json()
+
+    assert "error" in body["checks"]["broker"]
+
+
+def test_a_bad_bearer_token_is_an_anonymous_caller(client, settings):
+    settings.REDIS_URL = None
+
+    response = client.get("/readyz", HTTP_AUTHORIZATION="Bearer not-a-token")
+
+    assert response.status_code == 200 and response.json()["checks"]["database"] == {"status": "ok"}
+
+
+@pytest.mark.django_db(transaction=True)  # the probe reads on its own connection, as a prober's request would
 def test_readyz_is_503_when_a_completion_message_waits_longer_than_the_alert_age(client, settings):
     settings.REDIS_URL = None
+    client.force_login(StaffFactory())
     settings.ONBOARDING_OUTBOX_ALERT_AFTER = 900
     session = complete_through_services(UserFactory())  # its message stays pending: no commit, no publish
     message = OutboxMessage.objects.get(session=session)

@@ -7,6 +7,7 @@ normalisation, revision checks, conflict diffing and telemetry. Domain errors pr
 
 from django.conf import settings
 from django.utils.http import parse_etags
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -107,6 +108,12 @@ class OnboardingProgressApi(JoinsTokenUser, APIView):
             ),
         )
         answers = serializers.DictField(required=False, help_text="Field: value, field names in any case style.")
+
+        def validate(self, attrs):
+            unknown = sorted(set(self.initial_data) - set(self.fields))
+            if unknown:  # a misspelt "answer" or "revison" must not be silently dropped
+                raise serializers.ValidationError({key: _("Not a field of a progress update.") for key in unknown})
+            return attrs
 
     @extend_schema(
         operation_id="onboarding_progress_retrieve",
