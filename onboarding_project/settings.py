@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "onboarding_project.health.HealthCheckMiddleware",  # /healthz, /readyz: before the HTTPS redirect and host check
     "corsheaders.middleware.CorsMiddleware",  # it answers preflights before anything else may
     "django.middleware.security.SecurityMiddleware",
+    "onboarding_project.query_guard.QueryStringGuardMiddleware",  # NUL or non-UTF-8 in an admin query: 400
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, right after the HTTPS redirect
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
