@@ -70,6 +70,10 @@ class AnswerSnapshotAdmin(ScaledChangeListMixin, ReadOnlyAdmin):
     list_select_related = ("user", "workspace")
     date_hierarchy = "completed_at"
     ordering = ("-completed_at", "-session_id")
+
+    class Media:
+        css = {"all": ["onboarding/admin.css"]}  # the workspace filter's text box (no inline styles: CSP)
+
     fields = (
         "session_id",
         "user",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "corsheaders",
+    "csp",  # its system checks (the middleware is what sets the header)
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",  # refresh tokens used or logged out stay refused
     "drf_spectacular",
@@ -81,6 +83,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",  # the Content-Security-Policy header (see Headers below)
     "onboarding.middleware.OnboardingGuardMiddleware",
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the 429 page
 ]
@@ -286,6 +289,8 @@ CORS_ALLOW_CREDENTIALS = False
 CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "if-match", "idempotency-key"]
 CORS_EXPOSE_HEADERS = ["ETag", "Retry-After", "X-Request-ID"]
 
+# The schema (/api/schema/) and its pages (/api/docs/, /api/redoc/) for staff only; on unless DEBUG.
+API_DOCS_STAFF_ONLY = env.bool("API_DOCS_STAFF_ONLY", default=not DEBUG)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Onboarding platform API",
     "DESCRIPTION": "Progress and completion of the onboarding flow, and staff-only answer analytics.",
@@ -296,6 +301,30 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# --- Headers ----------------------------------------------------------------------------
+# Content-Security-Policy on every response (django-csp): scripts, styles and everything else from
+# this origin only, no inline script or style, no plugins, no <base>, never framed. The API docs
+# pages add what Swagger UI and Redoc need (onboarding/api/docs.py). Browsers report violations to
+# /api/csp-report, which logs them (at most CSP_REPORT_THROTTLE_RATE per client address).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],  # the favicon is a data: URL
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "worker-src": [SELF],  # the offline wizard's service worker
+        "manifest-src": [SELF],
+        "form-action": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "report-uri": ["/api/csp-report"],
+    }
+}
+CSP_REPORT_THROTTLE_RATE = env("CSP_REPORT_THROTTLE_RATE", default="60/min") or None
 
 # --- Celery -----------------------------------------------------------------------------
 if REDIS_URL:

@@ -1,12 +1,11 @@
-"""Progress and completion API (CONTRACT §3), token endpoints and the OpenAPI schema and docs.
+"""Progress and completion API, token endpoints, CSP reports and the OpenAPI schema and docs.
 
 Contract URLs have no trailing slash; the schema and docs keep drf-spectacular's usual ones.
 """
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from . import telemetry, views
+from . import csp_reports, docs, telemetry, views
 
 urlpatterns = [
     path("users/me/onboarding-progress", views.OnboardingProgressApi.as_view(), name="api-onboarding-progress"),
@@ -16,7 +15,8 @@ urlpatterns = [
     path("auth/token", views.TokenObtainApi.as_view(), name="api-token-obtain"),
     path("auth/token/refresh", views.TokenRefreshApi.as_view(), name="api-token-refresh"),
     path("auth/logout", views.LogoutApi.as_view(), name="api-logout"),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("csp-report", csp_reports.csp_report, name="api-csp-report"),
+    path("schema/", docs.SchemaApi.as_view(), name="api-schema"),
+    path("docs/", docs.SwaggerPage.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", docs.RedocPage.as_view(url_name="api-schema"), name="api-redoc"),
 ]
