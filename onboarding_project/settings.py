@@ -158,6 +158,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABAS
         "max_size": DATABASE_POOL_MAX_SIZE,
         "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10),  # seconds a request waits for a free connection
     }
+    # Each connection is checked as it leaves the pool (an empty query): after PostgreSQL restarts or a
+    # network cut, a broken one is replaced at once instead of failing the request that drew it.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: the Celery broker (see Celery below) and the shared cache. Unset: the embedded default.
