@@ -128,6 +128,7 @@ def gunicorn(tmp_path_factory, static_root):
             "PORT": str(port),
             "HOST": "127.0.0.1",
             "WEB_CONCURRENCY": "1",
+            "API_DOCS_STAFF_ONLY": "false",  # the docs page's assets are fetched without logging in
         }
     )
     env.pop("REDIS_URL")  # the embedded default: no broker needed to serve pages
