@@ -1,11 +1,13 @@
 """Lock-outs after repeated failed logins (CONTRACT §8), the sign-up throttle, and whose address counts."""
 
+import io
 import time
 from datetime import timedelta
 
 import pytest
 import redis
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -275,3 +277,18 @@ def test_sign_up_is_throttled_per_address(client, settings):
     assert "Too many sign-ups" in third.content.decode() and int(third["Retry-After"]) > 0
     assert from_elsewhere.status_code == 302
     assert set(get_user_model().objects.values_list("username", flat=True)) == {"first", "second", "fourth"}
+
+
+def test_the_reset_commands_lift_an_account_and_an_address(client):
+    user = UserFactory()
+    for _ in range(LIMIT):
+        login_page(client, user.username, "wrong")
+    for attempt in range(ADDRESS_LIMIT):
+        login_page(client, f"guess{attempt}", "wrong", REMOTE_ADDR="198.51.100.9")
+    other = UserFactory()
+
+    call_command("axes_reset_username", user.username, stdout=io.StringIO())
+    call_command("axes_reset_ip", "198.51.100.9", stdout=io.StringIO())
+
+    assert login_page(Client(), user.username, PASSWORD).status_code == 302
+    assert login_page(Client(), other.username, PASSWORD, REMOTE_ADDR="198.51.100.9").status_code == 302

@@ -2,6 +2,7 @@
 
 import os
 import socket
+import time
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from onboarding.models import OutboxMessage
 
 from .conftest import complete_through_services
 from .factories import StaffFactory, UserFactory
+from .outage_support import hung_tcp_server
 
 pytestmark = pytest.mark.django_db
 
@@ -66,6 +68,30 @@ def test_readyz_is_503_when_the_broker_cannot_be_reached(client, settings, close
         "checks": {"database": {"status": "ok"}, "broker": {"status": "fail"}, "outbox": {"status": "ok"}},
     }
     assert_never_cached(response)
+
+
+def test_readyz_answers_within_3_seconds_with_the_broker_hung(client, settings):
+    with hung_tcp_server() as port:
+        settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
+        started = time.monotonic()
+        response = client.get("/readyz")
+        elapsed = time.monotonic() - started
+
+    assert response.status_code == 503 and response.json()["checks"]["broker"] == {"status": "fail"}
+    assert elapsed < 3, elapsed
+
+
+def test_a_check_slower_than_the_readyz_timeout_fails_as_timed_out(client, settings):
+    settings.READYZ_TIMEOUT = 0.3
+    with hung_tcp_server() as port:
+        settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"  # its ping gives up after 1 s: later than 0.3
+        client.force_login(StaffFactory())
+        started = time.monotonic()
+        body = client.get("/readyz").json()
+        elapsed = time.monotonic() - started
+
+    assert body["checks"]["broker"] == {"status": "fail", "error": "timed out after 0.3 s"}
+    assert elapsed < 1, elapsed
 
 
 def test_anonymous_callers_learn_nothing_but_ok_or_fail(client, settings, closed_port_url, caplog):
