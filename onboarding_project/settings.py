@@ -220,7 +220,7 @@ LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=30)
 AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60))
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a refused attempt neither counts nor extends
 AXES_HANDLER = "onboarding.login_lockout.LoginLockoutHandler"
-AXES_VERBOSE = False  # no start-up banner; each failure is still logged with its username and address
+AXES_VERBOSE = False  # no start-up banner; onboarding.login_lockout logs each failure with its address and counts
 # Lock-outs are lifted by a completed password reset, `manage.py axes_reset_username NAME` or
 # `axes_reset_ip ADDRESS`; axes' admin pages would show its database store, which is not used.
 AXES_ENABLE_ADMIN = False
