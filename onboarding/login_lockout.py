@@ -68,9 +68,14 @@ class LoginCounts:
         for scope, key in self.keys.items():
             if self.cache.add(key, 1, timeout=timeout):
                 counts[scope] = 1
-            else:
+                continue
+            try:
                 counts[scope] = self.cache.incr(key)
-                self.cache.touch(key, timeout=timeout)  # the window runs from the latest failure
+            except ValueError:  # it expired between the two calls: this failure starts it again
+                self.cache.add(key, 1, timeout=timeout)
+                counts[scope] = 1
+                continue
+            self.cache.touch(key, timeout=timeout)  # the window runs from the latest failure
         return counts
 
 
