@@ -1,6 +1,7 @@
 """Every API error body is JSON: unmatched URLs (a non-numeric id), unhandled exceptions, unknown keys."""
 
 import pytest
+from django.db import OperationalError
 from django.urls import path
 
 from onboarding_project import urls as project_urls
@@ -14,7 +15,17 @@ def broken_view(request):
     raise RuntimeError("a bug nobody handled")
 
 
-urlpatterns = [path("api/broken", broken_view), path("broken", broken_view), *project_urls.urlpatterns]
+def database_gone_view(request):
+    raise OperationalError("connection to server at 10.0.0.5, port 5432 failed: Connection refused")
+
+
+urlpatterns = [
+    path("api/broken", broken_view),
+    path("broken", broken_view),
+    path("api/database-gone", database_gone_view),
+    path("database-gone", database_gone_view),
+    *project_urls.urlpatterns,
+]
 handler404 = project_urls.handler404
 handler500 = project_urls.handler500
 
@@ -69,3 +80,23 @@ def test_unknown_top_level_keys_on_the_progress_patch_are_refused_by_name(as_use
     assert response.json()["code"] == "validation_failed"
     assert sorted(issue["field"] for issue in response.json()["issues"]) == ["answer", "extra"]
     assert client.get("/api/users/me/onboarding-progress").json()["revision"] == revision  # nothing written
+
+
+@pytest.mark.urls(__name__)
+def test_a_lost_database_connection_under_the_api_is_a_json_503_with_retry_after(client):
+    client.raise_request_exception = False
+
+    response = client.get("/api/database-gone")
+
+    assert response.status_code == 503 and response.json()["code"] == "unavailable"
+    assert int(response["Retry-After"]) > 0 and "10.0.0.5" not in response.content.decode()
+
+
+@pytest.mark.urls(__name__)
+def test_a_lost_database_connection_on_a_page_is_a_503_page_that_says_so(client):
+    client.raise_request_exception = False
+
+    response = client.get("/database-gone")
+
+    assert response.status_code == 503 and "Briefly unavailable" in response.content.decode()
+    assert "10.0.0.5" not in response.content.decode()
