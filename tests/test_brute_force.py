@@ -68,17 +68,20 @@ def test_the_lock_out_page_links_to_the_password_reset(client):
 
 
 def test_attempts_during_a_lock_out_do_not_extend_it(client, settings):
-    settings.AXES_COOLOFF_TIME = timedelta(seconds=2)  # counts expire in Redis itself: real seconds
+    settings.AXES_COOLOFF_TIME = timedelta(seconds=3)  # counts expire in Redis itself: real seconds
     user = UserFactory()
     for _ in range(LIMIT):
         login_page(client, user.username, "wrong")
-    time.sleep(1.2)
+    locked_at = time.monotonic()
+    time.sleep(1.0)
     during = [login_page(client, user.username, password).status_code for password in ("wrong", PASSWORD)]
 
-    time.sleep(1.0)  # 2.2 s after the locking failure, 1 s after the attempts during the lock-out
+    # 3.3 s after the locking failure; had the attempts renewed the window, it would run until 4 s at least.
+    time.sleep(max(0.0, locked_at + 3.3 - time.monotonic()))
     after = login_page(client, user.username, PASSWORD)
 
     assert during == [429, 429]
+    assert time.monotonic() - locked_at < 4, "too slow a machine to tell: the attempts were late"
     assert after.status_code == 302 and signed_in(client)
 
 
