@@ -8,7 +8,7 @@ REDIS_TEST_URL ?= redis://127.0.0.1:6379/0
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install install-dev check-services chromium migrate demo serve test-postgres test-smoke bench vendor clean stack
+.PHONY: run test lint install install-dev check-services chromium gettext messages messages-update migrate demo serve test-postgres test-smoke bench vendor clean stack
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -28,12 +28,14 @@ install-dev: $(VENV)/.installed-dev
 
 ## make run: virtualenv, install, migrate, demo data, serve on SQLite with Celery in-process.
 ## DEBUG=true: the development defaults (a development SECRET_KEY, no HTTPS redirect, static files from the source tree).
+## Another port or address: make run PORT=8080 (HOST=0.0.0.0 to be reached from other machines).
 RUN_ENV := env -u DATABASE_URL -u REDIS_URL DEBUG=true
 run: install
-	$(RUN_ENV) $(PY) manage.py migrate --noinput
-	$(RUN_ENV) $(PY) manage.py load_demo_data
+	@$(RUN_ENV) $(PY) manage.py migrate --noinput -v 0
+	@$(RUN_ENV) $(PY) manage.py load_demo_data
 	@echo ""
 	@echo "  Serving on http://$(HOST):$(PORT)/  (log in at http://$(HOST):$(PORT)/accounts/login/, staff at /admin/)"
+	@echo "  Another port: make run PORT=8080. Pages follow the browser's language; switch at the foot of any page."
 	@echo ""
 	$(RUN_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
@@ -79,12 +81,38 @@ test-smoke:
 
 ## make vendor: refresh static/vendor/ from the npm registry, exactly as package-lock.json pins it.
 ## Each library gets its release file, its licence and a VERSION file; commit the result.
+## axe-core (a devDependency) is injected by the accessibility tests only; no page loads it.
 vendor:
 	npm ci --ignore-scripts --no-audit --no-fund
 	rm -rf static/vendor/idb && mkdir -p static/vendor/idb
 	cp node_modules/idb/build/index.js static/vendor/idb/idb.js
 	cp node_modules/idb/LICENSE static/vendor/idb/LICENSE
 	node -p "require('./node_modules/idb/package.json').version" > static/vendor/idb/VERSION
+	rm -rf static/vendor/axe-core && mkdir -p static/vendor/axe-core
+	cp node_modules/axe-core/axe.min.js static/vendor/axe-core/axe.min.js
+	cp node_modules/axe-core/LICENSE static/vendor/axe-core/LICENSE
+	node -p "require('./node_modules/axe-core/package.json').version" > static/vendor/axe-core/VERSION
+
+## make messages-update: collect every translatable string of the code and templates into the catalogs
+## (locale/<ll>/LC_MESSAGES/django.po); new strings arrive untranslated. Then translate them and run `make messages`.
+## make messages: compile the catalogs into the .mo files Django reads (committed, so `make run` and a deploy
+## need no gettext tools). The test suite fails while any message lacks a translation or a .mo is stale.
+## See docs/languages.md.
+LOCALES := de fr es ja pt_BR
+MAKEMESSAGES_IGNORE := --ignore='.venv/*' --ignore='node_modules/*' --ignore='benchmarks/*' --ignore='tests/*' \
+	--ignore='static/*' --ignore='staticfiles/*' --ignore='exports/*' --ignore='var/*'
+messages-update: install gettext
+	$(RUN_ENV) $(PY) manage.py makemessages --no-obsolete $(MAKEMESSAGES_IGNORE) $(addprefix -l ,$(LOCALES))
+
+messages: install gettext
+	$(RUN_ENV) $(PY) manage.py compilemessages --ignore='.venv/*' --ignore='node_modules/*'
+	@for locale in $(LOCALES); do printf '%s: ' $$locale; msgfmt --statistics -o /dev/null locale/$$locale/LC_MESSAGES/django.po; done
+
+gettext:
+	@command -v msgfmt >/dev/null 2>&1 || { \
+	  echo "GNU gettext is missing: installing Debian's gettext package for the translation catalogs"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq gettext; }
 
 bench: install-dev
 	@echo "See benchmarks/README.md for each benchmark's command."

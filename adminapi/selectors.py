@@ -153,7 +153,7 @@ def _funnel(*, started_after, started_before, flag, arm) -> tuple[list[FunnelSte
         steps.append(
             FunnelStep(
                 key=step.key,
-                title=step.title,
+                title=str(step.title),
                 skippable=step.skippable,
                 reached=figures.reached,
                 completed=figures.completed,

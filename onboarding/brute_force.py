@@ -13,11 +13,12 @@ from axes.helpers import get_cool_off
 from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 from ipware import get_client_ip
 from rest_framework.throttling import SimpleRateThrottle
 
-LOCKED_OUT_MESSAGE = "Too many failed login attempts. Try again later."
-SIGNUP_THROTTLED_MESSAGE = "Too many sign-ups from your network. Try again later."
+LOCKED_OUT_MESSAGE = _("Too many failed login attempts. Try again later.")
+SIGNUP_THROTTLED_MESSAGE = _("Too many sign-ups from your network. Try again later.")
 
 
 def client_address(request) -> str:

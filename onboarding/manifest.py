@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from . import forms as step_forms
 
@@ -31,7 +33,7 @@ class UnknownStep(LookupError):
 @dataclass(frozen=True)
 class Step:
     key: str
-    title: str
+    title: str  # translatable (lazy): str() gives it in the active language
     form_class: type
     required: bool
     skippable: bool
@@ -77,19 +79,19 @@ def _form_without(form_class: type, names: frozenset[str]) -> type:
 AI_QUESTION_FLAG = "onboarding-ai-question"
 
 STEPS: tuple[Step, ...] = (
-    Step("profile", "Profile basics", step_forms.ProfileForm, required=True, skippable=False),
+    Step("profile", _("Profile basics"), step_forms.ProfileForm, required=True, skippable=False),
     Step(
         "work-profile",
-        "Work profile",
+        _("Work profile"),
         step_forms.WorkProfileForm,
         required=True,
         skippable=False,
         field_flags={"ai_usage": AI_QUESTION_FLAG},
     ),
-    Step("tools", "Tools", step_forms.ToolsForm, required=False, skippable=True),
-    Step("invites", "Invite teammates", step_forms.InvitesForm, required=False, skippable=True),
-    Step("preferences", "Preferences", step_forms.PreferencesForm, required=True, skippable=False),
-    Step("workspace", "Workspace", step_forms.WorkspaceForm, required=True, skippable=False),
+    Step("tools", _("Tools"), step_forms.ToolsForm, required=False, skippable=True),
+    Step("invites", _("Invite teammates"), step_forms.InvitesForm, required=False, skippable=True),
+    Step("preferences", _("Preferences"), step_forms.PreferencesForm, required=True, skippable=False),
+    Step("workspace", _("Workspace"), step_forms.WorkspaceForm, required=True, skippable=False),
 )
 STEP_KEYS: tuple[str, ...] = tuple(step.key for step in STEPS)
 _BY_KEY = {step.key: step for step in STEPS}
@@ -218,7 +220,7 @@ def step_definition(step: Step) -> dict:
     """Describe a step and its fields for API clients (``flag``: the flag that shows it, if any)."""
     return {
         "key": step.key,
-        "title": step.title,
+        "title": str(step.title),
         "required": step.required,
         "skippable": step.skippable,
         "flag": step.flag,
@@ -232,9 +234,9 @@ def step_definition(step: Step) -> dict:
 def display_value(step_key: str, field: str, value) -> str:
     """Return an answer as a person reads it: choice labels, Yes/No, lists joined (the wizard and the admin)."""
     if value is None or value == "" or value == []:
-        return "(empty)"
+        return gettext("(empty)")
     if isinstance(value, bool):
-        return "Yes" if value else "No"
+        return gettext("Yes") if value else gettext("No")
     form_field = get_step(step_key).form_class.base_fields.get(field)
     choices = dict(getattr(form_field, "choices", None) or [])
     if isinstance(value, (list, tuple)):

@@ -1,13 +1,19 @@
-"""The onboarding guard: signed-in users finish onboarding before they use the rest of the site."""
+"""The onboarding guard (signed-in users finish onboarding before they use the rest of the site),
+and the saved preferences (language, theme) applied to every page."""
 
 from django.conf import settings
 from django.shortcuts import redirect
+from django.utils import translation
 
 from .flow import onboarding_url, step_is_reachable
 from .manifest import STEP_KEYS
-from .selectors import session_live_for_user
+from .selectors import saved_preferences, session_live_for_user
 
 WIZARD_PREFIX = "/o/"
+# What the language switcher records in the login session: the language picked, and the saved answer
+# it was picked over (see OnboardingPreferencesMiddleware).
+LANGUAGE_SWITCH_KEY = "onboarding_language_switch"
+THEMES = ("system", "light", "dark")
 
 
 class OnboardingGuardMiddleware:
@@ -38,3 +44,43 @@ class OnboardingGuardMiddleware:
                 return redirect(onboarding_url(session))
             return None
         return None if completed else redirect(onboarding_url(session))
+
+
+class OnboardingPreferencesMiddleware:
+    """Apply a signed-in user's saved ``preferences`` answers: the language and the theme.
+
+    The language is the saved answer once there is one; before that LocaleMiddleware's choice (the
+    switcher's cookie, else Accept-Language) stands. The switcher still works for a user with a saved
+    answer: it records the language picked over that answer for the rest of the login, until the
+    answer itself changes (a newer choice). One small query per request of a signed-in user.
+    Sets ``request.onboarding_theme`` (system, light or dark) for the templates.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        static = "/" + settings.STATIC_URL.lstrip("/") if settings.STATIC_URL else "/static/"
+        # Staff surfaces keep Django's own choice (Accept-Language) and no query: a staff member's
+        # onboarding answers are not the admin's settings.
+        self.skipped_prefixes = (static, "/favicon.ico", "/admin/", "/api/admin/")
+
+    def __call__(self, request):
+        request.onboarding_theme = "system"
+        if request.user.is_authenticated and not request.path_info.startswith(self.skipped_prefixes):
+            saved = saved_preferences(request.user)
+            if saved["theme"] in THEMES:
+                request.onboarding_theme = saved["theme"]
+            language = self.language_for(request, saved["language"])
+            if language:
+                translation.activate(language)
+                request.LANGUAGE_CODE = translation.get_language()
+        return self.get_response(request)
+
+    @staticmethod
+    def language_for(request, saved: str | None) -> str | None:
+        """Return the language to use instead of LocaleMiddleware's, or None to keep its choice."""
+        if not saved or not translation.check_for_language(saved):
+            return None
+        switch = request.session.get(LANGUAGE_SWITCH_KEY) or {}
+        if switch.get("over") == saved and translation.check_for_language(switch.get("language") or ""):
+            return switch["language"]
+        return saved

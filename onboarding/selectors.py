@@ -2,9 +2,10 @@
 
 from django.db import connection
 from django.db.models.fields.json import KeyTransform
+from django.utils.translation import gettext_lazy as _
 
 from .manifest import SessionManifest, session_manifest
-from .models import OnboardingSession
+from .models import Invitation, OnboardingSession, WorkspaceMembership
 
 ARMS = ("on", "off")
 
@@ -12,6 +13,25 @@ ARMS = ("on", "off")
 def session_live_for_user(user) -> OnboardingSession | None:
     """Return the user's live (in progress or completed) session, if any."""
     return OnboardingSession.objects.filter(user_id=user.pk).exclude(state=OnboardingSession.State.SUPERSEDED).first()
+
+
+def saved_preferences(user) -> dict:
+    """Return the ``language`` and ``theme`` the user answered on the preferences step (None where unanswered).
+
+    Only those two values leave the database (not the session's whole document): every page of a
+    signed-in user reads them, the API's writes included.
+    """
+    row = (
+        OnboardingSession.objects.filter(user_id=user.pk)
+        .exclude(state=OnboardingSession.State.SUPERSEDED)
+        .values("data__answers__preferences__language", "data__answers__preferences__theme")
+        .first()
+    )
+    row = row or {}
+    return {
+        "language": row.get("data__answers__preferences__language"),
+        "theme": row.get("data__answers__preferences__theme"),
+    }
 
 
 def sessions_in_flight():
@@ -47,3 +67,29 @@ def workspace_id_for(value: str) -> int | None:
     if value.isdigit() and Workspace.objects.filter(pk=int(value)).exists():
         return int(value)
     return Workspace.objects.filter(slug=value).values_list("id", flat=True).first()
+
+
+# --- The end of onboarding -----------------------------------------------------------------------
+
+ROLE_LABELS = {"owner": _("Owner"), "admin": _("Admin"), "member": _("Member")}
+
+
+def completion_summary(user) -> dict:
+    """Return what onboarding set up for ``user``: the workspace and role, the invitations sent, when."""
+    membership = (
+        WorkspaceMembership.objects.filter(user=user).select_related("workspace").order_by("-joined_at").first()
+    )
+    session = session_live_for_user(user)
+    invitations = (
+        list(Invitation.objects.filter(workspace=membership.workspace, invited_by=user).order_by("created_at", "pk"))
+        if membership
+        else []
+    )
+    return {
+        "membership": membership,
+        "workspace": membership.workspace if membership else None,
+        "role_label": ROLE_LABELS.get(membership.role, membership.role) if membership else "",
+        "created": membership is not None and membership.role == "owner",
+        "invitations": invitations,
+        "completed_at": session.completed_at if session else None,
+    }

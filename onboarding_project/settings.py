@@ -78,9 +78,13 @@ MIDDLEWARE = [
     "onboarding_project.query_guard.QueryStringGuardMiddleware",  # NUL or non-UTF-8 in an admin query: 400
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, right after the HTTPS redirect
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: Django's cookie (the switcher), else Accept-Language; the saved answer comes below.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A signed-in user's saved preferences (language, theme) win over what LocaleMiddleware chose.
+    "onboarding.middleware.OnboardingPreferencesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",  # the Content-Security-Policy header (see Headers below)
@@ -101,12 +105,25 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "onboarding.context_processors.preferences",
             ],
         },
     },
 ]
 
-LANGUAGE_CODE = "en-us"
+# The six languages of the preferences step (its `language` choices are these codes). Catalogs live
+# in locale/<ll>/LC_MESSAGES/django.po; `make messages` compiles them (docs/languages.md).
+LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", "English"),
+    ("de", "Deutsch"),
+    ("fr", "Français"),
+    ("es", "Español"),
+    ("ja", "日本語"),
+    ("pt-br", "Português (Brasil)"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -240,7 +257,8 @@ ONBOARDING_VERSION = env.int("ONBOARDING_VERSION", default=1)
 # Paths the onboarding guard never redirects: the API and admin answer for themselves, the auth
 # pages must stay reachable, static files are files. (STATIC_URL is added by the middleware.)
 # /o/sw.js: the offline wizard's service worker, which the browser re-checks on every page, also a completed user's.
-ONBOARDING_GUARD_EXEMPT_PREFIXES = ("/api/", "/admin/", "/accounts/", "/favicon.ico", "/o/sw.js")
+# /i18n/: the language switcher, which every page posts to (also mid-onboarding).
+ONBOARDING_GUARD_EXEMPT_PREFIXES = ("/api/", "/admin/", "/accounts/", "/i18n/", "/favicon.ico", "/o/sw.js")
 
 # How long an Idempotency-Key's first answer is kept (CONTRACT §3: 24 hours); beat purges older ones hourly.
 ONBOARDING_IDEMPOTENCY_TTL_SECONDS = env.int("ONBOARDING_IDEMPOTENCY_TTL_SECONDS", default=24 * 3600)
@@ -339,7 +357,8 @@ if REDIS_URL:
     CELERY_TASK_ALWAYS_EAGER = False
 else:
     # The embedded default: tasks run in-process, right after the transaction commits.
-    CELERY_BROKER_URL = "memory://"
+    # A host named in the URL: kombu warns "No hostname was supplied" (at WARNING, on every publish) for "memory://".
+    CELERY_BROKER_URL = "memory://localhost/"
     CELERY_TASK_ALWAYS_EAGER = True
     CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_RESULT_BACKEND = None
@@ -459,5 +478,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     # django-guid says at INFO whenever it generates an id, i.e. on nearly every request.
-    "loggers": {"django_guid": {"level": "WARNING"}},
+    # autoreload says at INFO what runserver already printed ("Watching for file changes").
+    "loggers": {"django_guid": {"level": "WARNING"}, "django.utils.autoreload": {"level": "WARNING"}},
 }

@@ -235,7 +235,7 @@ def enhanced(page) -> None:
 def fill_work_profile(page) -> None:
     """Answer the work-profile step as a user would (valid answers, every required field)."""
     page.get_by_label("2-10").check()
-    page.get_by_label("Timezone").select_option("Europe/Berlin")
+    page.get_by_label("Timezone").fill("Europe/Berlin")  # typed (a datalist offers the zones)
     page.get_by_role("group", name="Functions").get_by_label("Engineering").check()
     page.get_by_label("Roadmapping").check()
     page.get_by_label("Intermediate").check()

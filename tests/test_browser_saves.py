@@ -96,7 +96,7 @@ def test_an_invalid_answer_is_shown_inline_the_same_with_and_without_javascript(
     assert state == {
         "summary_role": "alert",
         "summary_labelledby": "error-summary-title",
-        "summary_text": "Please check these answers\nInvite teammates: You can't invite yourself.",
+        "summary_text": "There is a problem\nYou can't invite yourself.",
         "summary_links": ["#id_invites-emails"],
         "errorlist_id": "id_invites-emails_error",
         "errorlist_text": "You can't invite yourself.",
@@ -104,8 +104,9 @@ def test_an_invalid_answer_is_shown_inline_the_same_with_and_without_javascript(
         "aria_invalid": "true",
         "aria_describedby": "id_invites-emails_helptext id_invites-emails_error",
     }
+    expect(page).to_have_title(re.compile(r"^Error: Invite teammates"))
     if javascript:
-        expect(page.get_by_label("Invite teammates")).to_be_focused()
+        expect(page.locator(".error-summary")).to_be_focused()  # the summary takes focus (GOV.UK's pattern)
         expect(page.locator("[data-sync-state]")).to_have_attribute("data-sync-state", "failed")
         expect(page.get_by_label("Invite teammates")).to_have_value("charles@example.com, ada@example.org")
     assert "invites" not in OnboardingSession.objects.get(user__username="ada").completed_steps
@@ -132,14 +133,15 @@ def test_finish_takes_the_user_to_the_blocking_step_with_the_message_inline(brow
     expect(page).to_have_url(f"{wizard_server.url}/o/invites/")
     expect(page.locator(".error-summary")).to_be_visible()
     state = _emails_error_state(page)
-    assert state["summary_text"] == "Please check these answers\nInvite teammates: You can't invite yourself."
+    assert state["summary_text"] == "There is a problem\nYou can't invite yourself."
     assert state["errorlist_text"] == "You can't invite yourself."
     assert (state["aria_invalid"], state["aria_describedby"]) == (
         "true",
         "id_invites-emails_helptext id_invites-emails_error",
     )
+    expect(page).to_have_title(re.compile(r"^Error: Invite teammates"))
     if javascript:
-        expect(page.get_by_label("Invite teammates")).to_be_focused()
+        expect(page.locator(".error-summary")).to_be_focused()  # the summary takes focus (GOV.UK's pattern)
     session = OnboardingSession.objects.get(user__username="ada")
     assert session.state == "in_progress"
     assert session.answers["workspace"]["workspace_name"] == "Analytical Engines"

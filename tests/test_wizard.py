@@ -90,7 +90,8 @@ def test_invalid_answers_are_shown_inline_and_nothing_is_saved(client, new_user)
     assert '<ul class="errorlist" id="id_profile-full_name_error">' in html
     assert 'aria-describedby="id_profile-full_name_error"' in html
     assert 'aria-invalid="true"' in html
-    assert "Select a valid choice." in html
+    assert "Enter your full name" in html
+    assert "Select a role from the list" in html
     session = OnboardingSession.objects.get(user=new_user)
     assert session.answers == {}
     assert session.completed_steps == []
@@ -230,7 +231,9 @@ def test_finish_with_a_taken_workspace_slug_stays_on_the_workspace_step_with_the
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert re.search(r'id="id_workspace-workspace_name_error"><li>That workspace name is taken.</li>', html)
+    assert re.search(
+        r'id="id_workspace-workspace_name_error"><li>That workspace name is taken: choose another name</li>', html
+    )
     assert 'value="Taken  name"' in html
     assert OnboardingSession.objects.get(user=user).state == "in_progress"
 
@@ -244,7 +247,7 @@ def test_finish_routes_to_the_blocking_step_with_the_message_inline(client):
 
     assert response["Location"] == "/o/profile/"
     html = client.get("/o/profile/").content.decode()
-    assert re.search(r'id="id_profile-full_name_error"><li>This field is required.</li>', html)
+    assert re.search(r'id="id_profile-full_name_error"><li>Enter your full name</li>', html)
     assert OnboardingSession.objects.get(user=user).state == "in_progress"
 
 

@@ -84,7 +84,7 @@ PROGRESS_DOCUMENT: tuple[Part, ...] = (
         lambda r: [
             {
                 "key": s.key,
-                "title": s.title,
+                "title": str(s.title),
                 "required": s.required,
                 "skippable": s.skippable,
                 "status": step_status(r.session, s.key),

@@ -85,7 +85,7 @@ class LockedOut(exceptions.Throttled):
     default_code = "locked_out"
 
     def __init__(self, wait=None):
-        super().__init__(wait=wait, detail=LOCKED_OUT_MESSAGE, code=self.default_code)
+        super().__init__(wait=wait, detail=str(LOCKED_OUT_MESSAGE), code=self.default_code)
 
 
 class TokenObtainPairSerializer(jwt_serializers.TokenObtainPairSerializer):

@@ -1,5 +1,7 @@
 """The answer rules every write shares: answers normalised to the manifest's fields, then validated by the step's form."""
 
+from django.utils.translation import gettext as _
+
 from ..errors import StepValidationError, issue
 from ..manifest import Step, snake_key
 
@@ -8,7 +10,7 @@ def normalise_answers(step: Step, answers) -> dict:
     """Return answers with snake_case keys; reject unknown fields, non-JSON-scalar values, and two
     keys that name the same field (``full_name`` and ``fullName``: which one was meant is unknowable)."""
     if not isinstance(answers, dict):
-        raise StepValidationError([issue(step.key, None, "invalid", "Answers must be an object of field: value.")])
+        raise StepValidationError([issue(step.key, None, "invalid", _("Answers must be an object of field: value."))])
     normalised, issues, spelled = {}, [], {}
     for key, value in answers.items():
         name = snake_key(key)
@@ -18,17 +20,23 @@ def normalise_answers(step: Step, answers) -> dict:
                     step.key,
                     name,
                     "duplicate_field",
-                    f"“{spelled[name]}” and “{str(key)[:80]}” are the same field: send it once.",
+                    _("“%(first)s” and “%(second)s” are the same field: send it once.")
+                    % {"first": spelled[name], "second": str(key)[:80]},
                 )
             )
             continue
         spelled[name] = str(key)[:80]
         if name not in step.kinds:
             issues.append(
-                issue(step.key, str(key)[:80], "unknown_field", f"“{str(key)[:80]}” is not a field of {step.key}.")
+                issue(
+                    step.key,
+                    str(key)[:80],
+                    "unknown_field",
+                    _("“%(field)s” is not a field of %(step)s.") % {"field": str(key)[:80], "step": step.key},
+                )
             )
         elif not _is_plain_value(value):
-            issues.append(issue(step.key, name, "invalid_type", "Use text, a number, true/false or a list of text."))
+            issues.append(issue(step.key, name, "invalid_type", _("Use text, a number, true/false or a list of text.")))
         else:
             normalised[name] = value
     if issues:

@@ -4,10 +4,13 @@ import logging
 
 from django.core.mail import send_mass_mail
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from ..errors import StepValidationError, issue
+from ..forms import JOIN_CODE_UNKNOWN, WORKSPACE_NAME_TAKEN
 from ..models import Invitation, OnboardingEvent, OnboardingSession, Workspace, WorkspaceMembership
 from ..selectors import manifest_of
 from .answer_rules import step_validate
@@ -15,6 +18,8 @@ from .outbox import outbox_add_completion
 from .sessions import session_locked
 
 logger = logging.getLogger(__name__)
+INVITATION_SUBJECT_TEMPLATE = "onboarding/email/invitation_subject.txt"
+INVITATION_BODY_TEMPLATE = "onboarding/email/invitation_body.txt"
 
 
 def completion_issues(session: OnboardingSession, *, user) -> list[dict]:
@@ -28,7 +33,9 @@ def completion_issues(session: OnboardingSession, *, user) -> list[dict]:
             continue
         if step.key not in session.completed_steps:
             if step.required:
-                issues.append(issue(step.key, None, "step_incomplete", f"Complete “{step.title}” first."))
+                issues.append(
+                    issue(step.key, None, "step_incomplete", _("Complete “%(step)s” first.") % {"step": step.title})
+                )
             continue
         try:
             step_validate(step=step, answers=session.answers.get(step.key, {}), user=user)
@@ -66,15 +73,13 @@ def _apply_workspace(session: OnboardingSession, *, user) -> Workspace:
                 )
         except IntegrityError:  # taken between the check and now by a concurrent completion
             raise StepValidationError(
-                [issue("workspace", "workspace_name", "slug_taken", "That workspace name is taken.")]
+                [issue("workspace", "workspace_name", "slug_taken", WORKSPACE_NAME_TAKEN)]
             ) from None
         role = WorkspaceMembership.Role.OWNER
     else:
         workspace = Workspace.objects.filter(join_code=answers["join_code"], joinable=True).first()
         if workspace is None:
-            raise StepValidationError(
-                [issue("workspace", "join_code", "invalid_code", "No joinable workspace has that code.")]
-            )
+            raise StepValidationError([issue("workspace", "join_code", "invalid_code", JOIN_CODE_UNKNOWN)])
         role = WorkspaceMembership.Role.MEMBER
     WorkspaceMembership.objects.get_or_create(workspace=workspace, user=user, defaults={"role": role})
     return workspace
@@ -94,12 +99,18 @@ def _invite_teammates(session: OnboardingSession, workspace: Workspace, *, user)
         if new:
             created.append(invitation.email)
     if created:
-        transaction.on_commit(lambda: _send_invitations(workspace_name=workspace.name, inviter=user, emails=created))
+        # Sent after the commit, in the inviter's language as this request chose it (the invitee's is unknown).
+        language = translation.get_language()
+        transaction.on_commit(
+            lambda: _send_invitations(workspace=workspace, inviter=user, emails=created, language=language)
+        )
 
 
-def _send_invitations(*, workspace_name: str, inviter, emails: list[str]) -> None:
-    subject = f"{inviter.get_username()} invited you to {workspace_name}"
-    body = f"You have been invited to join the workspace “{workspace_name}”. Sign up to accept."
+def _send_invitations(*, workspace: Workspace, inviter, emails: list[str], language: str | None) -> None:
+    context = {"workspace_name": workspace.name, "join_code": workspace.join_code, "inviter": inviter.get_username()}
+    with translation.override(language):
+        subject = " ".join(render_to_string(INVITATION_SUBJECT_TEMPLATE, context).split())
+        body = render_to_string(INVITATION_BODY_TEMPLATE, context)
     try:
         send_mass_mail([(subject, body, None, [email]) for email in emails], fail_silently=False)
     except Exception:  # the completion stands; the invitations are stored and can be re-sent

@@ -10,6 +10,7 @@ import logging
 from datetime import datetime
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ..errors import StepValidationError, issue
 from ..manifest import UnknownStep, canonical_step_key
@@ -114,7 +115,14 @@ def event_record_from_browser(*, user, name: str, step: str, detail: dict) -> On
         step = canonical_step_key(step)
     except UnknownStep:
         raise StepValidationError(
-            [issue(str(step)[:80], None, "unknown_step", f"“{str(step)[:80]}” is not an onboarding step.")]
+            [
+                issue(
+                    str(step)[:80],
+                    None,
+                    "unknown_step",
+                    _("“%(step)s” is not an onboarding step.") % {"step": str(step)[:80]},
+                )
+            ]
         ) from None
     session = session_live_for_user(user)
     if session is None:

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ..errors import RevisionConflict, RevisionRequired, StepValidationError, issue
 from ..flag_decisions import flags_decide
@@ -193,7 +194,14 @@ def session_skip_step(*, user, step: str, revision: str, source: str) -> Onboard
         _check_reachable(unit.session, step_def.key)
         if not step_def.skippable:
             raise StepValidationError(
-                [issue(step_def.key, None, "not_skippable", f"“{step_def.title}” can't be skipped.")]
+                [
+                    issue(
+                        step_def.key,
+                        None,
+                        "not_skippable",
+                        _("“%(step)s” can't be skipped.") % {"step": step_def.title},
+                    )
+                ]
             )
         data = unit.session.data
         data.get("answers", {}).pop(step_def.key, None)
@@ -212,7 +220,7 @@ def session_go_back(*, user, step: str, revision: str, source: str) -> Onboardin
     ):
         previous = manifest_of(unit.session).previous_step(step_def.key)
         if previous is None:
-            raise StepValidationError([issue(step_def.key, None, "no_previous_step", "This is the first step.")])
+            raise StepValidationError([issue(step_def.key, None, "no_previous_step", _("This is the first step."))])
         data = unit.session.data
         data["completed_steps"] = _without(data.get("completed_steps", []), previous)
         data["skipped_steps"] = _without(data.get("skipped_steps", []), previous)
@@ -320,7 +328,14 @@ def _session_step(session: OnboardingSession, key: str) -> Step:
 
 def _unknown_step(step) -> StepValidationError:
     return StepValidationError(
-        [issue(str(step)[:80], None, "unknown_step", f"“{str(step)[:80]}” is not an onboarding step.")]
+        [
+            issue(
+                str(step)[:80],
+                None,
+                "unknown_step",
+                _("“%(step)s” is not an onboarding step.") % {"step": str(step)[:80]},
+            )
+        ]
     )
 
 
@@ -328,7 +343,14 @@ def _check_reachable(session: OnboardingSession, step: str) -> None:
     if not step_is_reachable(session, step):
         outstanding = first_outstanding_step(session)
         raise StepValidationError(
-            [issue(step, None, "step_not_reached", f"Finish “{get_step(outstanding).title}” first.")],
+            [
+                issue(
+                    step,
+                    None,
+                    "step_not_reached",
+                    _("Finish “%(step)s” first.") % {"step": get_step(outstanding).title},
+                )
+            ],
             blocking_step=outstanding,
         )
 

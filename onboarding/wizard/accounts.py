@@ -3,8 +3,9 @@
 from django import forms
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
@@ -14,7 +15,15 @@ from .. import services
 class SignupForm(UserCreationForm):
     """Username, e-mail and the password twice (Django's password validators apply)."""
 
-    email = forms.EmailField(label="Email", max_length=254)
+    email = forms.EmailField(
+        label=_("Email"),
+        max_length=254,
+        error_messages={
+            "required": _("Enter your e-mail address"),
+            "invalid": _("Enter an e-mail address in the correct format, like name@example.com"),
+            "max_length": _("E-mail address must be 254 characters or fewer"),
+        },
+    )
 
     class Meta(UserCreationForm.Meta):
         model = get_user_model()
@@ -23,15 +32,34 @@ class SignupForm(UserCreationForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Django's default help is HTML; the templates escape help text, so say it in plain words.
-        self.fields[
-            "password1"
-        ].help_text = "At least 8 characters, not a common password, not all digits and not like your username."
+        self.fields["password1"].help_text = _(
+            "At least 8 characters, not a common password, not all digits and not like your username."
+        )
+        self.fields["username"].error_messages.update(
+            required=_("Enter a username"),
+            max_length=_("Username must be 150 characters or fewer"),
+        )
+        self.fields["password1"].error_messages["required"] = _("Enter a password")
+        self.fields["password2"].error_messages["required"] = _("Enter the password again to confirm it")
+        self.error_messages = {
+            **self.error_messages,
+            "password_mismatch": _("The two passwords don't match: enter the same password twice"),
+        }
 
     def clean_email(self):
         email = self.cleaned_data["email"]
         if get_user_model().objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this e-mail address already exists.", code="email_taken")
+            raise forms.ValidationError(_("An account with this e-mail address already exists"), code="email_taken")
         return email
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form with a message per empty field."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].error_messages["required"] = _("Enter your username")
+        self.fields["password"].error_messages["required"] = _("Enter your password")
 
 
 @sensitive_post_parameters("password1", "password2")

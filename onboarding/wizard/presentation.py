@@ -2,12 +2,14 @@
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import QueryDict
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
-from ..flow import step_status
+from ..flow import step_is_reachable, step_status
 from ..manifest import display_value, get_step
 from ..selectors import manifest_of
 
-STATUS_LABELS = {"done": "done", "skipped": "skipped", "pending": "to do"}
+STATUS_LABELS = {"done": _("done"), "skipped": _("skipped"), "pending": _("to do")}
 
 
 def typed_answers(form) -> dict:
@@ -71,14 +73,22 @@ def changed_fields_display(session, changed_fields: list[dict]) -> list[dict]:
 
 
 def progress_steps(session, current: str) -> list[dict]:
-    """Return every step of the session with its status, for the progress indicator."""
-    return [
-        {
-            "key": step.key,
-            "title": step.title,
-            "status": step_status(session, step.key),
-            "status_label": STATUS_LABELS[step_status(session, step.key)],
-            "current": step.key == current,
-        }
-        for step in manifest_of(session).steps
-    ]
+    """Return every step of the session with its status, for the progress indicator.
+
+    ``url``: a step answered or skipped, other than the current one, links back to itself.
+    """
+    rows = []
+    for step in manifest_of(session).steps:
+        status = step_status(session, step.key)
+        linked = status != "pending" and step.key != current and step_is_reachable(session, step.key)
+        rows.append(
+            {
+                "key": step.key,
+                "title": step.title,
+                "status": status,
+                "status_label": STATUS_LABELS[status],
+                "current": step.key == current,
+                "url": reverse("onboarding:step", kwargs={"step": step.key}) if linked else "",
+            }
+        )
+    return rows

@@ -13,6 +13,8 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import SuspiciousOperation
 from django.db import DatabaseError
 from django.shortcuts import redirect
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 from formtools.wizard.forms import ManagementForm
 from formtools.wizard.views import NamedUrlWizardView
 
@@ -67,7 +69,11 @@ class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
         """Prefill from the stored step data (answers overlaid with a draft), or what was just typed."""
         if self.initial_override is not None:
             return self.initial_override
-        return self.storage.get_step_data(step) or {}
+        initial = self.storage.get_step_data(step) or {}
+        if step == "preferences" and not initial.get("language"):
+            # Unanswered: the language the pages are in now (the switcher's or the browser's), not English.
+            initial = {**initial, "language": translation.get_language()}
+        return initial
 
     def get_form(self, step=None, data=None, files=None):
         form = super().get_form(step, data, files)
@@ -77,7 +83,7 @@ class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
             # or "Continue" would answer for the user.
             unanswered = form.get_initial_for_field(field, name) in (None, "")
             if type(field.widget) is forms.Select and field.required and unanswered:
-                field.choices = [("", "Choose…"), *field.choices]
+                field.choices = [("", _("Choose…")), *field.choices]
         return form
 
     def get_context_data(self, form, **kwargs):

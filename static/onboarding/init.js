@@ -3,18 +3,25 @@
 // server-rendered one that works without JavaScript; a module that throws on start stops alone.
 
 import * as autosave from "./modules/autosave.js";
+import * as conditionalReveal from "./modules/conditional-reveal.js";
+import * as copyButton from "./modules/copy-button.js";
+import * as errorSummary from "./modules/error-summary.js";
 import * as logoutCleanup from "./modules/logout-cleanup.js";
 import * as offlineQueue from "./modules/offline-queue.js";
 import * as offlineWizard from "./modules/offline-wizard.js";
 import * as syncStatus from "./modules/sync-status.js";
 import * as tabSync from "./modules/tab-sync.js";
+import * as timezoneGuess from "./modules/timezone-guess.js";
 import * as wizardForm from "./modules/wizard-form.js";
 
 // In start order: the status element listens before anything reports to it, and the offline
-// queue knows the user before the form modules ask it anything.
+// queue knows the user before the form modules ask it anything; the timezone guess is in place
+// before autosave and tab-sync read the form's values.
 const MODULES = [
   ["sync-status", syncStatus], ["offline-queue", offlineQueue], ["offline-wizard", offlineWizard],
+  ["timezone-guess", timezoneGuess], ["conditional-reveal", conditionalReveal],
   ["autosave", autosave], ["tab-sync", tabSync], ["wizard-form", wizardForm], ["logout-cleanup", logoutCleanup],
+  ["error-summary", errorSummary], ["copy-button", copyButton],
 ];
 
 for (const [name, module] of MODULES) {

@@ -1,7 +1,7 @@
 // Shows the server's validation issues on the page exactly as the server-rendered page does:
-// the error summary (cloned from the server's <template>), an errorlist above each field,
-// aria-invalid on its controls and the errorlist's id in aria-describedby. Messages are the
-// server's; labels are read from the page.
+// the error summary (cloned from the server's <template>) linking to each field, an errorlist
+// above each field, aria-invalid on its controls, the errorlist's id in aria-describedby, and the
+// page title prefixed with "Error:" in the page's language. Messages are the server's.
 
 const ERROR_SUFFIX = "_error";
 
@@ -17,17 +17,24 @@ function describedElements(stepForm, wrapper) {
   return wrapper.hasAttribute("data-fieldset") ? [wrapper.querySelector("fieldset")] : stepForm.controls(wrapper);
 }
 
-function labelText(wrapper) {
-  return wrapper.querySelector(":scope > label, :scope > fieldset > legend")?.textContent.trim() ?? "";
-}
-
 function focusId(wrapper) {
   return wrapper.dataset.fieldId + (wrapper.hasAttribute("data-fieldset") ? "_0" : "");
+}
+
+function titlePrefix() {
+  const template = document.querySelector("template[data-error-summary-template]");
+  return template?.content.firstElementChild.dataset.textTitlePrefix ?? "";
+}
+
+function markTitle(prefix, on) {
+  const bare = prefix && document.title.startsWith(`${prefix} `) ? document.title.slice(prefix.length + 1) : document.title;
+  document.title = on && prefix ? `${prefix} ${bare}` : bare;
 }
 
 export function clearIssues(stepForm) {
   // A <template>'s content is not in the document, so this leaves the server's shell alone.
   document.querySelectorAll(".error-summary").forEach((summary) => summary.remove());
+  markTitle(titlePrefix(), false);
   for (const wrapper of stepForm.fields()) {
     const errorId = wrapper.dataset.fieldId + ERROR_SUFFIX;
     wrapper.querySelector(".errorlist")?.remove();
@@ -49,7 +56,7 @@ function fieldErrorList(wrapper, messages) {
   return list;
 }
 
-// Show ``issues`` ({step, field, code, message}) of this step; return the element to focus.
+// Show ``issues`` ({step, field, code, message}) of this step; return the summary, to focus.
 export function showIssues(stepForm, issues) {
   clearIssues(stepForm);
   const byField = new Map();
@@ -66,7 +73,6 @@ export function showIssues(stepForm, issues) {
     item.textContent = message;
     list.append(item);
   }
-  let first = null;
   for (const wrapper of stepForm.fields().filter((candidate) => byField.has(candidate))) {
     const messages = byField.get(wrapper);
     const widget = document.getElementById(wrapper.dataset.fieldId);
@@ -78,12 +84,13 @@ export function showIssues(stepForm, issues) {
       const item = document.createElement("li");
       const link = document.createElement("a");
       link.href = `#${focusId(wrapper)}`;
-      link.textContent = `${labelText(wrapper)}: ${message}`;
+      link.textContent = message;
       item.append(link);
       list.append(item);
     }
-    first ??= document.getElementById(focusId(wrapper));
   }
   stepForm.form.before(summary);
-  return first ?? summary;
+  markTitle(summary.dataset.textTitlePrefix, true);
+  // The summary takes focus (GOV.UK's pattern): it says what is wrong and links to each field.
+  return summary;
 }

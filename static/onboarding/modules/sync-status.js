@@ -13,6 +13,9 @@ export function init(element) {
     const precise = reason ? element.dataset[camel(`text-${state}-${reason}`)] : undefined;
     element.dataset.syncState = state;
     text.textContent = precise ?? element.dataset[camel(`text-${state}`)] ?? state;
+    // Issues on the page: the error summary, which takes focus, says so; announcing it here too
+    // would read the same error twice. The words stay visible.
+    text.setAttribute("aria-hidden", String(state === "failed" && reason === "invalid"));
     login.hidden = state !== "auth-required";
   });
 }
