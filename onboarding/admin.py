@@ -9,6 +9,7 @@ or queue a task that does, never write rows themselves. The funnel page lives in
 from django.conf import settings
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from waffle import get_waffle_flag_model
 from waffle.admin import FlagAdmin
@@ -26,6 +27,7 @@ from .models import (
 )
 from .selectors import sessions_in_flight
 from .tasks import flag_redecide_in_flight_task
+from .templatetags.onboarding_admin import minutes_seconds
 
 
 def answers_table(answers: dict, *, skipped_steps=()):
@@ -148,7 +150,7 @@ class OnboardingSessionAdmin(ScaledChangeListMixin, ReadOnlyAdmin):
 
 @admin.register(OnboardingEvent)
 class OnboardingEventAdmin(ScaledChangeListMixin, ReadOnlyAdmin):
-    list_display = ("created_at", "name", "step", "source", "duration_ms", "user_id", "session_id")
+    list_display = ("created_at", "name", "step", "source", "duration", "user_id", "session_id")
     list_filter = (
         fixed_choices_filter("name", "name", OnboardingEvent.Name.choices),
         fixed_choices_filter("source", "source", OnboardingEvent.Source.choices),
@@ -163,6 +165,11 @@ class OnboardingEventAdmin(ScaledChangeListMixin, ReadOnlyAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         return indexed_search(queryset, search_term, session_field="session_id", user_field="user_id"), False
+
+    @admin.display(description=_("duration"))
+    def duration(self, event):
+        """The time since the session's previous event, in minutes and seconds."""
+        return minutes_seconds(event.duration_ms) or "—"
 
 
 @admin.register(OutboxMessage)

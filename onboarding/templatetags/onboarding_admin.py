@@ -115,3 +115,15 @@ def _int(value) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+@register.filter
+def minutes_seconds(milliseconds) -> str:
+    """Say a duration in milliseconds as people read it: "4.2 s", "4 min 37 s" (staff pages)."""
+    if milliseconds is None or milliseconds == "":
+        return ""
+    total = float(milliseconds) / 1000
+    if total < 59.5:
+        return _("%(seconds)s s") % {"seconds": formats.number_format(round(total, 1), 1)}
+    seconds = round(total)
+    return _("%(minutes)d min %(seconds)d s") % {"minutes": seconds // 60, "seconds": seconds % 60}
