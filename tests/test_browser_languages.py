@@ -203,6 +203,16 @@ def test_every_wizard_page_has_no_axe_violations_in_every_language_at_375_and_12
                 if screenshots and language == "en" and width == "375":
                     Path(screenshots).mkdir(parents=True, exist_ok=True)
                     page.screenshot(path=str(Path(screenshots) / f"step-{STEP_KEYS.index(step) + 1}-{step}.png"))
+        # The end: the confirmation (the dashboard) of a user who finished.
+        page.locator("[name=workspace-mode][value=create]").check()
+        page.locator("[name=workspace-workspace_name]").fill(f"Engines {language}")
+        page.locator("button[name=wizard_continue]").click()
+        page.wait_for_url(re.compile(r"/dashboard/$"))
+        for width, viewport in (("375", PHONE), ("1280", DESKTOP)):
+            page.set_viewport_size(viewport)
+            found[(language, width, "confirmation")] = _axe_violations(page)
+            if screenshots and language == "en" and width == "375":
+                page.screenshot(path=str(Path(screenshots) / "step-7-confirmation.png"), full_page=True)
         context.close()
     for (language, width, _name), violations in found.items():
         counts[(language, width)] = counts.get((language, width), 0) + len(violations)
