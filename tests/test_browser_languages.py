@@ -203,6 +203,8 @@ def test_every_wizard_page_has_no_axe_violations_in_every_language_at_375_and_12
                 if screenshots and language == "en" and width == "375":
                     Path(screenshots).mkdir(parents=True, exist_ok=True)
                     page.screenshot(path=str(Path(screenshots) / f"step-{STEP_KEYS.index(step) + 1}-{step}.png"))
+                if screenshots and language == "de" and width == "375" and step == "workspace":
+                    page.screenshot(path=str(Path(screenshots) / "de-step-6-workspace.png"))
         # The end: the confirmation (the dashboard) of a user who finished.
         page.locator("[name=workspace-mode][value=create]").check()
         page.locator("[name=workspace-workspace_name]").fill(f"Engines {language}")
@@ -267,6 +269,8 @@ def test_targets_are_at_least_24_px_and_focus_rings_contrast_3_to_1_on_a_phone(b
         page.locator("main input:visible").first.focus()
         page.keyboard.press("Tab")  # keyboard focus: :focus-visible applies
         measured.append(page.evaluate(MEASURE))
+        if os.environ.get("ONBOARDING_SCREENSHOTS") and theme == "dark" and step == "preferences":
+            page.screenshot(path=str(Path(os.environ["ONBOARDING_SCREENSHOTS"]) / "dark-step-5-preferences.png"))
     context.close()
 
     small = [t for m in measured for t in m["targets"] if t["width"] < 24 or t["height"] < 24]

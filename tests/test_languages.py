@@ -117,11 +117,12 @@ def test_the_switcher_overrides_the_saved_answer_until_the_answer_changes(db):
 
 
 def test_every_page_has_the_language_switcher_naming_each_language_in_itself(db):
-    html = Client().get("/accounts/login/").content.decode()
+    html = Client(HTTP_ACCEPT_LANGUAGE="de").get("/accounts/login/").content.decode()
 
     assert 'action="/i18n/setlang/"' in html
     for code, name in settings.LANGUAGES:
-        assert name in html, code
+        assert f'lang="{code}"' in html and f">{name}<" in html, code
+    assert "Englisch" not in html
 
 
 def test_the_unanswered_language_question_starts_at_the_language_of_the_pages(db):
