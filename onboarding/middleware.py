@@ -65,7 +65,7 @@ class OnboardingPreferencesMiddleware:
 
     def __call__(self, request):
         request.onboarding_theme = "system"
-        if request.user.is_authenticated and not request.path_info.startswith(self.skipped_prefixes):
+        if self.reads_preferences(request):
             saved = saved_preferences(request.user)
             if saved["theme"] in THEMES:
                 request.onboarding_theme = saved["theme"]
@@ -74,6 +74,16 @@ class OnboardingPreferencesMiddleware:
                 translation.activate(language)
                 request.LANGUAGE_CODE = translation.get_language()
         return self.get_response(request)
+
+    def reads_preferences(self, request) -> bool:
+        """Tell whether this request is a signed-in user's who has preferences to apply.
+
+        A request with an Authorization header (an API client's bearer token) is not a browser
+        session: its session cookie, if any, is never read here (DRF authenticates it).
+        """
+        if request.path_info.startswith(self.skipped_prefixes) or "HTTP_AUTHORIZATION" in request.META:
+            return False
+        return request.user.is_authenticated
 
     @staticmethod
     def language_for(request, saved: str | None) -> str | None:

@@ -50,8 +50,9 @@ def _walk_the_wizard(page, url, words, *, javascript):
     page.get_by_role("button", name=words["continue"]).click()  # empty: the summary in this language
     expect(page.locator(".error-summary")).to_contain_text(words["enter_full_name"])
     expect(page).to_have_title(re.compile(f"^{re.escape(words['error'])} "))
-    if javascript:
+    if javascript:  # the focused summary says it; the status line shows "not saved" without announcing it again
         expect(page.locator(".error-summary")).to_be_focused()
+        expect(page.locator("[data-sync-text]")).to_have_attribute("aria-hidden", "true")
     page.get_by_label(words["full_name"]).fill("Ada Lovelace")
     page.locator("[name=profile-role]").select_option("data")
     page.get_by_role("button", name=words["continue"]).click()
