@@ -4,7 +4,6 @@ The auth pages keep Django's un-namespaced names (``login``, ``logout``) because
 to them as ``LOGIN_URL = "login"``; the wizard and dashboard live in the ``onboarding`` namespace.
 """
 
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from .brute_force import signup_throttled
@@ -25,7 +24,7 @@ onboarding_patterns = [
 
 urlpatterns = [
     path("accounts/signup/", signup_throttled(accounts.signup), name="signup"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", accounts.LoginView.as_view(), name="login"),
     path("accounts/logout/", accounts.LogoutView.as_view(), name="logout"),
     path("accounts/password_reset/", password_reset.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/password_reset/done/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
