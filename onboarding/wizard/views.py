@@ -38,6 +38,9 @@ logger = logging.getLogger(__name__)
 SOURCE = "wizard"
 # Issues found by Finish that belong to an earlier step: shown once, inline, on that step.
 PENDING_ISSUES_KEY = "onboarding_wizard_issues"
+# The conflict page's choice per field: which fields it asked about, and "mine" or "theirs" for each.
+CONFLICT_FIELD = "conflict_field"
+CHOICE_PREFIX = "resolve-"
 
 
 class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
@@ -159,6 +162,12 @@ class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
             raise SuspiciousOperation("The wizard's management form is missing or was tampered with.")
         self.storage.current_step = step
         form = self.get_form(step, data=data)
+        if self._is_save() and data.getlist(CONFLICT_FIELD):
+            chosen = self._with_choices(step, form, data)
+            if chosen is None:
+                return self._render_unchosen(form, data)
+            self.submitted = data = chosen
+            form = self.get_form(step, data=data)
         revision = data.get("revision", "")
         try:
             return self._submit(step, form, revision)
@@ -214,17 +223,54 @@ class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
         form_add_issues(form, [i for i in exc.issues if i.get("step") in (step, None)])
         return self.render(form)
 
-    def _render_stale(self, form, exc):
-        """Nothing was saved: show what changed elsewhere and keep what the user typed."""
+    def _render_stale(self, form, exc, *, unchosen=False):
+        """Nothing was saved: show what changed elsewhere and keep what the user typed.
+
+        A save offers, for each field of its step that now differs, to keep the typed value or take
+        the one saved elsewhere (radio buttons of the step form, so it works without JavaScript).
+        """
         fresh = getattr(exc, "session", None)
         if fresh is None:  # no revision was sent at all
             fresh = services.session_get_or_start(user=self.request.user, source=SOURCE)
         self._use_session(fresh)
+        step, changed = self.steps.current, getattr(exc, "changed_fields", [])
+        choose = self._is_save() and any(item["step"] == step for item in changed)
+        mine = choices = None
+        if choose:
+            step_def = manifest_of(fresh).get_step(step)
+            mine = services.answers_as_saved(step_def, typed_answers(form), self.request.user)
+            choices = {name: self.submitted.get(f"{CHOICE_PREFIX}{name}", "") for name in step_def.field_names}
         conflict = {
-            "fields": changed_fields_display(fresh, getattr(exc, "changed_fields", [])),
+            "fields": changed_fields_display(fresh, changed, mine=mine, choices=choices),
+            "choose": choose,
+            "unchosen": unchosen,
             "missing_revision": isinstance(exc, RevisionRequired),
         }
         return self._render_with_typed(form, status=409, conflict=conflict)
+
+    def _is_save(self) -> bool:
+        """Tell whether the submit saves the step's answers (Continue or Finish, not Back or Skip)."""
+        return "wizard_goto_step" not in self.submitted and "wizard_skip" not in self.submitted
+
+    def _with_choices(self, step, form, data):
+        """Return the form data with each conflicting field as the user chose; None if one is unchosen."""
+        current = self.session.answers.get(step, {})
+        chosen = data.copy()
+        for name in data.getlist(CONFLICT_FIELD):
+            choice = data.get(f"{CHOICE_PREFIX}{name}")
+            if choice not in ("mine", "theirs"):
+                return None
+            if choice == "theirs" and name in form.fields:
+                chosen.pop(form.add_prefix(name), None)
+                for key, values in form_data_for(form, {name: current.get(name)}).lists():
+                    chosen.setlist(key, values)
+        return chosen
+
+    def _render_unchosen(self, form, data):
+        """Show the same choice again, asking for the fields left without one; nothing is saved."""
+        fields = [{"step": self.steps.current, "field": name} for name in data.getlist(CONFLICT_FIELD)]
+        fields = [item for item in fields if item["field"] in form.fields]
+        return self._render_stale(form, RevisionConflict(session=self.session, changed_fields=fields), unchosen=True)
 
     def _render_with_typed(self, form, *, status, **context):
         """Re-render the step unbound, prefilled with what the user just typed (Back types nothing)."""
