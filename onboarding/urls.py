@@ -4,6 +4,7 @@ The auth pages keep Django's un-namespaced names (``login``, ``logout``) because
 to them as ``LOGIN_URL = "login"``; the wizard and dashboard live in the ``onboarding`` namespace.
 """
 
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from .brute_force import signup_throttled
