@@ -84,6 +84,14 @@ def test_unsaved_edits_on_the_same_step_are_kept_and_flagged_and_never_overwrite
     assert _session().answers["profile"]["full_name"] == "Ada Lovelace"
     shown = wait_for(lambda: OnboardingEvent.objects.filter(name="conflict_shown").first(), message="conflict_shown")
     assert (shown.source, shown.step) == ("browser", "profile")
+
+    second.get_by_role("button", name="Continue").click()  # the job title here is still the old one
+    expect(second.locator("[data-conflict-field] legend")).to_have_text(["Job title"])
+    second.get_by_label("Take the one saved elsewhere: Countess").check()
+    second.get_by_role("button", name="Continue").click()
+    expect(second).to_have_url(f"{wizard_server.url}/o/work-profile/")
+    answers = _session().answers["profile"]
+    assert (answers["job_title"], answers["full_name"]) == ("Countess", "Ada King")
     context.close()
 
 

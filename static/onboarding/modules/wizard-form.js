@@ -100,6 +100,8 @@ class WizardForm {
     setSyncState("saving");
     const body = { step: page.step, action };
     if (action === "save") body.answers = page.values();
+    // After a "changed elsewhere" notice: based on what the user saw, so nothing is overwritten unasked.
+    if (action === "save" && page.inConflict && page.conflictBase) page.revision = page.conflictBase;
     if (await offline.hasQueued()) return this.keepOnDevice(action, body.answers, { tryNow: true });
     let answer = await sendWrite(page, { url: page.url("progress"), body });
     if (answer.outcome === "unreachable" && offline.available) return this.keepOnDevice(action, body.answers);
