@@ -8,7 +8,7 @@ REDIS_TEST_URL ?= redis://127.0.0.1:6379/0
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint install install-dev check-services chromium gettext messages messages-update migrate demo serve test-postgres test-smoke bench vendor clean stack
+.PHONY: run test lint js-lint js-test install install-dev check-services chromium gettext messages messages-update migrate demo serve test-postgres test-smoke bench vendor clean stack
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -56,13 +56,28 @@ stack: install-dev
 	@echo ""
 	$(STACK_ENV) exec $(VENV)/bin/honcho start --procfile Procfile
 
-## make test: dev install, check PostgreSQL/Redis/Chromium, full suite on PostgreSQL, smoke on SQLite.
-test: install-dev lint check-services chromium test-postgres test-smoke
+## make test: dev install, lint (Python and JavaScript), the JavaScript unit tests, check PostgreSQL/Redis/Chromium,
+## full suite on PostgreSQL, smoke on SQLite.
+test: install-dev lint js-lint js-test check-services chromium test-postgres test-smoke
 
 ## make lint: ruff's lint rules and its format check (configured in pyproject.toml); both must be clean.
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+## The npm packages as package-lock.json pins them (ESLint, the unit tests' IndexedDB, the vendored idb);
+## `npm ci` runs again whenever package.json or the lock file changes.
+node_modules/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+## make js-lint: ESLint (eslint.config.js: the recommended rules) over the browser code and its tests; zero findings.
+js-lint: node_modules/.installed
+	node_modules/.bin/eslint static/onboarding tests/js eslint.config.js
+
+## make js-test: the browser code's DOM-less logic (retries, the device queue, replay rules) under node --test.
+js-test: node_modules/.installed
+	node --test tests/js/
 
 check-services: install-dev
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(PY) .ci/check_services.py

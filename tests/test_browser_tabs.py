@@ -84,6 +84,14 @@ def test_unsaved_edits_on_the_same_step_are_kept_and_flagged_and_never_overwrite
     assert _session().answers["profile"]["full_name"] == "Ada Lovelace"
     shown = wait_for(lambda: OnboardingEvent.objects.filter(name="conflict_shown").first(), message="conflict_shown")
     assert (shown.source, shown.step) == ("browser", "profile")
+
+    second.get_by_role("button", name="Continue").click()  # the job title here is still the old one
+    expect(second.locator("[data-conflict-field] legend")).to_have_text(["Job title"])
+    second.get_by_label("Take the one saved elsewhere: Countess").check()
+    second.get_by_role("button", name="Continue").click()
+    expect(second).to_have_url(f"{wizard_server.url}/o/work-profile/")
+    answers = _session().answers["profile"]
+    assert (answers["job_title"], answers["full_name"]) == ("Countess", "Ada King")
     context.close()
 
 
@@ -102,9 +110,39 @@ def test_a_stale_page_on_another_device_gets_the_conflict_view_and_overwrites_no
     second.get_by_label("Job title").fill("Programmer")
     second.get_by_role("button", name="Continue").click()
     expect(second.locator("[data-sync-state]")).to_have_attribute("data-sync-state", "conflict")
-    expect(second.locator("[data-conflict] dt")).to_have_text(["Job title (Profile basics)"])
-    expect(second.get_by_label("Job title")).to_have_value("Programmer")
+    expect(second.locator("[data-conflict-field] legend")).to_have_text(["Job title"])
+    expect(second.get_by_label("Job title", exact=True)).to_have_value("Programmer")
     assert _session().answers["profile"]["job_title"] == "Countess"
+
+    second.get_by_label("Take the one saved elsewhere: Countess").check()
+    second.get_by_role("button", name="Continue").click()
+    expect(second).to_have_url(f"{wizard_server.url}/o/work-profile/")
+    assert _session().answers["profile"]["job_title"] == "Countess"
+    context.close()
+    device.close()
+
+
+def test_a_stale_page_keeping_its_own_value_saves_it_once_chosen(browser, wizard_server):
+    from playwright.sync_api import expect
+
+    context, first, _ = _two_pages(browser, wizard_server, done=("profile",))
+    device, second = new_page(browser)
+    log_in(second, wizard_server, "ada")
+    _open(first, wizard_server, "/o/profile/")
+    _open(second, wizard_server, "/o/profile/")
+    first.get_by_label("Job title").fill("Countess")
+    first.get_by_role("button", name="Continue").click()
+    expect(first).to_have_url(f"{wizard_server.url}/o/work-profile/")
+
+    second.get_by_label("Full name").fill("Ada King")
+    second.get_by_label("Job title").fill("Programmer")
+    second.get_by_role("button", name="Continue").click()
+    second.get_by_label("Keep mine: Programmer").check()
+    second.get_by_role("button", name="Continue").click()
+
+    expect(second).to_have_url(f"{wizard_server.url}/o/work-profile/")
+    answers = _session().answers["profile"]
+    assert (answers["job_title"], answers["full_name"]) == ("Programmer", "Ada King")
     context.close()
     device.close()
 

@@ -67,7 +67,8 @@ CONFLICT = OpenApiResponse(
     ApiConflictSerializer,
     description=(
         "`revision_conflict`: the session changed since `revision`; nothing was written. `current` is the progress now, "
-        "`changed_fields` the fields whose value differs from what that revision saw. "
+        "`changed_fields` the fields changed since that revision that this request would set to another value "
+        "(compared normalised: empty values alike, text trimmed, lists in any order). "
         "`already_completed`: the session is completed and can no longer change."
     ),
 )

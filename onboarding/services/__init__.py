@@ -1,6 +1,6 @@
 """The only writers of onboarding state. Views, API views, admin and tasks call these."""
 
-from .answer_rules import step_validate
+from .answer_rules import answers_as_saved, step_validate
 from .completion import completion_issues, session_complete
 from .events import BROWSER_EVENT_NAMES, event_record, event_record_from_browser, event_record_resumed_if_away
 from .flag_redecision import UnknownFlag, flag_redecide_in_flight
@@ -32,6 +32,7 @@ __all__ = [
     "COMPLETION_MESSAGE_VERSION",
     "INGEST_TASK_NAME",
     "UnknownFlag",
+    "answers_as_saved",
     "changed_fields_since",
     "completion_issues",
     "completion_message",

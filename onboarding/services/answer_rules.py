@@ -62,3 +62,20 @@ def step_validate(*, step: Step, answers: dict, user) -> dict:
             for error in errors
         ]
     )
+
+
+def answers_as_saved(step: Step, answers, user, *, every_field: bool = True) -> dict:
+    """Return the submitted fields as a save would store them: cleaned where valid, else as sent.
+
+    ``every_field``: a field left out counts as emptied (a save replaces the step); otherwise only
+    the fields sent are returned (a draft changes those alone). Used to tell a real conflict from a
+    change elsewhere that the submit agrees with.
+    """
+    try:
+        sent = normalise_answers(step, answers)
+    except StepValidationError:
+        sent = {}
+    form = step.form(data=sent, user=user)
+    form.is_valid()
+    names = step.field_names if every_field else [name for name in step.field_names if name in sent]
+    return {name: form.cleaned_data[name] if name in form.cleaned_data else sent.get(name) for name in names}

@@ -38,12 +38,13 @@ from ..manifest import (
 )
 from ..models import OnboardingEvent, OnboardingSession
 from ..selectors import manifest_of, session_live_for_user
-from .answer_rules import normalise_answers, step_validate
+from .answer_rules import answers_as_saved, normalise_answers, step_validate
 from .events import event_insert, event_record, event_record_resumed_if_away
 from .write_protocol import (
+    Mine,
     SessionWrite,
-    changed_fields_since,
     check_revision,
+    revision_conflict,
     session_is_outdated,
     session_lock_live,
 )
@@ -66,12 +67,14 @@ def session_locked(
     source: str,
     step: str,
     completed_ok: bool = False,
+    mine: Mine | None = None,
 ) -> Iterator[SessionWrite]:
     """Lock the user's live session, check ``revision``, yield the write; write it on a clean exit.
 
     ``step`` names the step a refusal is recorded against. ``completed_ok``: a completed session is
     yielded without a revision check (completing twice answers the first result) instead of being
-    refused. A user without a live session of the current version first gets one (started, or reset
+    refused. ``mine``: what the write would store, so that a conflict names only the fields it
+    disagrees on (without it, every field changed since ``revision``). A user without a live session of the current version first gets one (started, or reset
     to the new baseline), then a revision conflict: the client cannot have seen that revision.
     """
     unit = None
@@ -81,7 +84,7 @@ def session_locked(
             if session is not None and not session_is_outdated(session):
                 unit = SessionWrite.begin(session, user=user, source=source)
                 if not (completed_ok and session.is_completed):
-                    check_revision(session, revision)
+                    check_revision(session, revision, mine=mine)
                 yield unit
                 unit.write()
     except (StepValidationError, RevisionConflict) as exc:
@@ -92,7 +95,7 @@ def session_locked(
         fresh = session_get_or_start(user=user, source=source)
         if not revision:
             raise RevisionRequired()
-        conflict = RevisionConflict(session=fresh, changed_fields=changed_fields_since(fresh, str(revision).strip('"')))
+        conflict = revision_conflict(fresh, revision, mine=mine)
         event_record(
             session=fresh,
             name=Name.REVISION_CONFLICT,
@@ -104,10 +107,22 @@ def session_locked(
 
 
 @contextmanager
-def _step_locked(*, user, step: str, revision: str | None, source: str) -> Iterator[tuple[SessionWrite, Step]]:
-    """Lock the live session for a write to ``step`` (as session_locked); yield the write and the step as the session sees it."""
+def _step_locked(
+    *, user, step: str, revision: str | None, source: str, answers=None, every_field: bool = True
+) -> Iterator[tuple[SessionWrite, Step]]:
+    """Lock the live session for a write to ``step`` (as session_locked); yield the write and the step as the session sees it.
+
+    ``answers``: what the write stores for the step (``{}`` empties it, None touches no answer);
+    ``every_field``: whether fields left out of ``answers`` are emptied (a save) or kept (a draft).
+    """
     key = _step_key_or_error(step)
-    with session_locked(user=user, revision=revision, source=source, step=key) as unit:
+    mine = None
+    if answers is not None:
+
+        def mine(session):
+            return {key: answers_as_saved(_session_step(session, key), answers, user, every_field=every_field)}
+
+    with session_locked(user=user, revision=revision, source=source, step=key, mine=mine) as unit:
         yield unit, _session_step(unit.session, key)
 
 
@@ -170,7 +185,7 @@ def _session_start(*, user, source: str) -> OnboardingSession:
 
 def session_save_step(*, user, step: str, answers: dict, revision: str, source: str) -> OnboardingSession:
     """Validate a step's answers, store them and mark the step done."""
-    with _step_locked(user=user, step=step, revision=revision, source=source) as (
+    with _step_locked(user=user, step=step, revision=revision, source=source, answers=answers) as (
         unit,
         step_def,
     ):
@@ -187,7 +202,7 @@ def session_save_step(*, user, step: str, answers: dict, revision: str, source: 
 
 def session_skip_step(*, user, step: str, revision: str, source: str) -> OnboardingSession:
     """Mark a skippable step skipped; its answers, if any, no longer count."""
-    with _step_locked(user=user, step=step, revision=revision, source=source) as (
+    with _step_locked(user=user, step=step, revision=revision, source=source, answers={}) as (
         unit,
         step_def,
     ):
@@ -214,7 +229,7 @@ def session_skip_step(*, user, step: str, revision: str, source: str) -> Onboard
 
 def session_go_back(*, user, step: str, revision: str, source: str) -> OnboardingSession:
     """Un-mark the step before ``step`` and make it the current one."""
-    with _step_locked(user=user, step=step, revision=revision, source=source) as (
+    with _step_locked(user=user, step=step, revision=revision, source=source, answers={}, every_field=False) as (
         unit,
         step_def,
     ):
@@ -231,7 +246,7 @@ def session_go_back(*, user, step: str, revision: str, source: str) -> Onboardin
 
 def session_save_draft(*, user, step: str, answers: dict, revision: str, source: str) -> OnboardingSession:
     """Keep partial, unvalidated answers of a step (autosave); known fields only."""
-    with _step_locked(user=user, step=step, revision=revision, source=source) as (
+    with _step_locked(user=user, step=step, revision=revision, source=source, answers=answers, every_field=False) as (
         unit,
         step_def,
     ):

@@ -3,6 +3,7 @@
 ``sessions.session_locked`` puts them together; the answer rules every write shares are in ``answer_rules``.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from ..errors import RevisionConflict, RevisionRequired, SessionAlreadyCompleted
 from ..flow import first_outstanding_step
+from ..manifest import session_manifest
 from ..models import OnboardingSession, new_revision
 from .events import event_insert, resumed_event
 
@@ -124,14 +126,40 @@ def session_is_outdated(session: OnboardingSession) -> bool:
     return session.state == OnboardingSession.State.IN_PROGRESS and session.version < settings.ONBOARDING_VERSION
 
 
-def check_revision(session: OnboardingSession, revision: str | None) -> None:
-    """Raise unless ``revision`` is the session's current one and the session is writable."""
+# What a refused write would have stored, by step and field, given the session it was refused on.
+Mine = Callable[[OnboardingSession], dict[str, dict]]
+
+
+def check_revision(session: OnboardingSession, revision: str | None, *, mine: Mine | None = None) -> None:
+    """Raise unless ``revision`` is the session's current one and the session is writable.
+
+    ``mine``: what the write would store; the conflict then names only the fields it disagrees on.
+    """
     if not revision:
         raise RevisionRequired()
     if session.is_completed:
         raise SessionAlreadyCompleted()
     if str(revision).strip('"') != session.revision:
-        raise RevisionConflict(session=session, changed_fields=changed_fields_since(session, str(revision).strip('"')))
+        raise revision_conflict(session, revision, mine=mine)
+
+
+def revision_conflict(session: OnboardingSession, revision: str, *, mine: Mine | None = None) -> RevisionConflict:
+    """Return the conflict of a write based on ``revision``: the fields changed since, that it disagrees on."""
+    changed = changed_fields_since(session, str(revision).strip('"'))
+    if mine is not None:
+        changed = fields_disagreeing(session, changed, mine(session))
+    return RevisionConflict(session=session, changed_fields=changed)
+
+
+def comparable(value):
+    """Return an answer as conflicts compare it: empty values alike, text trimmed, lists in any order."""
+    if value is None or value is False or value == "" or value == [] or value == ():
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, (list, tuple)):
+        return tuple(sorted(str(item).strip() for item in value))
+    return value
 
 
 def changed_fields_since(session: OnboardingSession, revision: str) -> list[dict]:
@@ -139,22 +167,46 @@ def changed_fields_since(session: OnboardingSession, revision: str) -> list[dict
 
     Each write keeps, in ``data["history"]``, the values it replaced; replaying the entries
     written after ``revision`` gives each touched field's value as the stale client saw it.
-    A revision older than the kept history counts every answered field as changed.
+    Values are compared normalised (``comparable``): a change and its undoing, or an empty value
+    stored differently, is no change. A revision older than the kept history counts every
+    answered field as changed.
     """
     history = session.data.get("history", [])
     start = next((i for i, entry in enumerate(history) if entry["from"] == revision), None)
     answers = session.answers
     if start is None:
-        return [{"step": s, "field": f} for s, fields in answers.items() for f in fields]
-    seen_then: dict[tuple[str, str], object] = {}
-    for entry in history[start:]:
-        for step, fields in entry["before"].items():
-            for name, value in fields.items():
-                seen_then.setdefault((step, name), value)
+        changed = [(s, f) for s, fields in answers.items() for f, v in fields.items() if comparable(v)]
+    else:
+        seen_then: dict[tuple[str, str], object] = {}
+        for entry in history[start:]:
+            for step, fields in entry["before"].items():
+                for name, value in fields.items():
+                    seen_then.setdefault((step, name), value)
+        changed = [
+            (step, name)
+            for (step, name), then in seen_then.items()
+            if comparable(answers.get(step, {}).get(name, _MISSING)) != comparable(then)
+        ]
+    changed.sort(key=_manifest_order(session))
+    return [{"step": step, "field": name} for step, name in changed]
+
+
+def _manifest_order(session: OnboardingSession):
+    """Return a sort key putting (step, field) pairs in the order the session's wizard shows them."""
+    fields = [(step.key, name) for step in session_manifest(session.flags).steps for name in step.field_names]
+    order = {item: index for index, item in enumerate(fields)}
+    return lambda item: order.get(item, len(order))
+
+
+def fields_disagreeing(session: OnboardingSession, changed: list[dict], mine: dict[str, dict]) -> list[dict]:
+    """Keep the ``changed`` fields that ``mine`` (step → field → value) would set to another value than now."""
+    answers = session.answers
     return [
-        {"step": step, "field": name}
-        for (step, name), then in seen_then.items()
-        if answers.get(step, {}).get(name, _MISSING) != then
+        item
+        for item in changed
+        if item["field"] in mine.get(item["step"], {})
+        and comparable(mine[item["step"]][item["field"]])
+        != comparable(answers.get(item["step"], {}).get(item["field"]))
     ]
 
 

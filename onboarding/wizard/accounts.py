@@ -10,6 +10,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from .. import services
+from .pending import pending_drop_unless_owner
 
 
 class SignupForm(UserCreationForm):
@@ -75,6 +76,17 @@ def signup(request):
         services.session_get_or_start(user=user, source="wizard")
         return redirect("onboarding:start")
     return render(request, "registration/signup.html", {"form": form})
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login, which deletes a step kept while signed out unless it is the new user's own."""
+
+    authentication_form = LoginForm
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        pending_drop_unless_owner(self.request)
+        return response
 
 
 class LogoutView(auth_views.LogoutView):

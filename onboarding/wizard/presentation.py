@@ -55,20 +55,28 @@ def field_label(step_key: str, field: str | None) -> str:
     return str(form_field.label) if form_field is not None else step.title
 
 
-def changed_fields_display(session, changed_fields: list[dict]) -> list[dict]:
-    """Describe fields changed elsewhere with their labels and current values."""
+def changed_fields_display(
+    session, changed_fields: list[dict], *, mine: dict | None = None, choices: dict | None = None
+) -> list[dict]:
+    """Describe fields changed elsewhere with their labels and current values.
+
+    ``mine`` (field → value of the submitted step, as a save would store it) adds what the user
+    submitted; ``choices`` (field → "mine" or "theirs") what they already chose for each field.
+    """
     rows = []
     for item in changed_fields:
         step_key, field = item["step"], item["field"]
-        rows.append(
-            {
-                "step": step_key,
-                "field": field,
-                "step_title": get_step(step_key).title,
-                "label": field_label(step_key, field),
-                "value": display_value(step_key, field, session.answers.get(step_key, {}).get(field)),
-            }
-        )
+        row = {
+            "step": step_key,
+            "field": field,
+            "step_title": get_step(step_key).title,
+            "label": field_label(step_key, field),
+            "value": display_value(step_key, field, session.answers.get(step_key, {}).get(field)),
+        }
+        if mine is not None:
+            row["mine"] = display_value(step_key, field, mine.get(field))
+            row["choice"] = (choices or {}).get(field, "")
+        rows.append(row)
     return rows
 
 

@@ -33,10 +33,12 @@ export function csrfToken(form) {
   return form?.querySelector("[name=csrfmiddlewaretoken]")?.value ?? "";
 }
 
-function retryDelay(attempt, retryAfter) {
-  const backoff = RETRY_BASE_MS * 2 ** (attempt - 1) * (0.5 + Math.random()); // jitter: 0.5x-1.5x
+// The wait before attempt ``attempt + 1``: the backoff with jitter, or longer if Retry-After
+// (seconds or an HTTP date) asks for it, capped. ``random`` and ``now`` are seams for the unit tests.
+export function retryDelay(attempt, retryAfter, { random = Math.random, now = Date.now } = {}) {
+  const backoff = RETRY_BASE_MS * 2 ** (attempt - 1) * (0.5 + random()); // jitter: 0.5x-1.5x
   const seconds = Number(retryAfter);
-  let asked = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter ?? "") - Date.now();
+  let asked = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter ?? "") - now();
   if (!Number.isFinite(asked)) asked = 0;
   return Math.max(backoff, Math.min(asked, RETRY_AFTER_CAP_MS));
 }
@@ -62,8 +64,10 @@ async function attempt({ url, method, body, headers }) {
 }
 
 export class SaveClient {
-  constructor({ onRetrying } = {}) {
+  // ``sleep`` waits between attempts (a seam for the unit tests, which record the schedule).
+  constructor({ onRetrying, sleep: wait = sleep } = {}) {
     this.onRetrying = onRetrying ?? (() => {});
+    this.sleep = wait;
     this.lane = Promise.resolve();
   }
 
@@ -86,7 +90,7 @@ export class SaveClient {
       if (outcome !== "unreachable" || n >= ATTEMPTS) return { ...answer, outcome, retries };
       retries += 1;
       this.onRetrying({ attempt: n + 1, status: answer.status });
-      await sleep(retryDelay(n, answer.retryAfter));
+      await this.sleep(retryDelay(n, answer.retryAfter));
     }
   }
 }

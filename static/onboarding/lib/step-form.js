@@ -16,6 +16,7 @@ export class StepForm {
     this.index = form.dataset.stepIndex ? Number(form.dataset.stepIndex) : undefined; // its place in the wizard
     this.dirty = false; // edited in this tab since its values last came from the server
     this.inConflict = false; // a "changed elsewhere" notice is up: it stays the status until a save
+    this.conflictBase = null; // the revision the values on the page came from, when such a notice came up
     this.leaving = false; // navigating away: nothing more is sent from this page
     this.client = new SaveClient({ onRetrying: () => setSyncState("retrying") });
   }

@@ -58,7 +58,7 @@ export function reportFailure(answer) {
 }
 
 // Show what changed elsewhere since ``since`` (the server's own notice); keep what was typed and
-// take the current revision, so the next save is the user's informed choice. Return the notice.
+// take the current revision for drafts. Return the notice.
 export async function showConflict(page, { since, currentRevision, changes: fetched }) {
   const changes = fetched ?? await fetchChanges(page, since);
   if (!changes) {
@@ -66,6 +66,9 @@ export async function showConflict(page, { since, currentRevision, changes: fetc
     return null;
   }
   const notice = showChanges(changes.element);
+  // The revision whose values the user still has in front of them: a save sends it, so that the
+  // server names what really differs (and the page asks) or, if nothing does, the save rebases.
+  page.conflictBase ??= since;
   page.revision = changes.revision ?? currentRevision;
   page.inConflict = true;
   setSyncState("conflict");

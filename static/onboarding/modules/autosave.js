@@ -78,7 +78,9 @@ class Autosave {
     if (answer.outcome === "ok") {
       this.lastSent = serialised;
       if (JSON.stringify(this.page.values()) === serialised) typedValues.forget(this.page.step);
-      if (!this.page.inConflict) setSyncState("saved", "draft"); // the notice stays the news until a save
+      // The conflict notice stays the news until a save.
+      if (this.page.inConflict) setSyncState("conflict");
+      else setSyncState("saved", "draft");
     } else if (answer.outcome === "conflict" && answer.body?.code === "revision_conflict") {
       await showConflict(this.page, { since: answer.sentRevision, currentRevision: answer.body.current.revision });
     } else {

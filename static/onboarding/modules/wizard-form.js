@@ -50,6 +50,7 @@ class WizardForm {
     };
     form.addEventListener("input", keep);
     form.addEventListener("change", keep);
+    if (this.choosing()) this.page.inConflict = true;
     setTimeout(() => this.restore()); // once every module on the page has started
   }
 
@@ -70,12 +71,17 @@ class WizardForm {
     } else if (headingFocus.take()) {
       focusHeading(document.querySelector("main h1"));
     }
+    if (this.choosing()) setSyncState("conflict"); // the server's conflict page: the choice is the news
   }
 
   async onSubmit(event) {
-    if (this.fallback) return; // the browser posts the form, as without JavaScript
+    // The browser posts the form, as without JavaScript: after a failure here, or from the
+    // server's conflict page, whose keep-mine / take-theirs choices only the server applies.
+    if (this.choosing()) typedValues.forget(this.page.step); // the post carries them; the server re-renders them
+    if (this.fallback || this.choosing()) return;
     event.preventDefault();
     if (this.busy) return;
+    this.submitter = event.submitter;
     this.busy = this.page.submitting = true;
     document.dispatchEvent(new CustomEvent(SUBMITTING_EVENT));
     try {
@@ -94,15 +100,34 @@ class WizardForm {
     setSyncState("saving");
     const body = { step: page.step, action };
     if (action === "save") body.answers = page.values();
+    // After a "changed elsewhere" notice: based on what the user saw, so nothing is overwritten unasked.
+    if (action === "save" && page.inConflict && page.conflictBase) page.revision = page.conflictBase;
     if (await offline.hasQueued()) return this.keepOnDevice(action, body.answers, { tryNow: true });
     let answer = await sendWrite(page, { url: page.url("progress"), body });
     if (answer.outcome === "unreachable" && offline.available) return this.keepOnDevice(action, body.answers);
+    if (action === "save" && answer.outcome === "conflict" && answer.body?.code === "revision_conflict") {
+      return this.postForChoice(answer.sentRevision);
+    }
     if (answer.outcome === "ok" && action === "save" && page.isLast) {
       answer = await sendWrite(page, { url: page.url("complete"), method: "POST", body: {} });
       if (answer.outcome === "unreachable" && offline.available) return this.keepOnDevice("complete");
     }
     if (answer.outcome === "ok") return this.leave(answer.body);
     await this.showRefusal(answer);
+  }
+
+  // Whether the page is the server's conflict page, asking which value to keep per field.
+  choosing() {
+    return document.querySelector("[data-conflict-field]") !== null;
+  }
+
+  // A save refused because the same fields changed elsewhere (the server's 409 names only those):
+  // post the form with the revision it was based on, so the server renders the choice per field.
+  postForChoice(sentRevision) {
+    this.fallback = true;
+    this.page.revision = sentRevision;
+    typedValues.keep(this.page.step, this.page.values());
+    this.page.form.requestSubmit(this.submitter?.form === this.page.form ? this.submitter : undefined);
   }
 
   // Keep the step on this device and move on as the cached manifest says (Back only moves: the
