@@ -14,8 +14,11 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from aggregation.snapshots.documents import SNAPSHOT_DOCUMENT_FIELDS
+from onboarding.access_log import request_client_address
 from onboarding.manifest import MANIFEST_FLAGS, STEPS, UnknownStep, canonical_step_key, get_step, snake_key
+from onboarding.models import AnswersAccess
 from onboarding.selectors import ARMS, workspace_id_for
+from onboarding.services import answers_access_record
 
 from . import selectors
 from .pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Cursor, InvalidCursor, keyset_page
@@ -167,7 +170,7 @@ class AnswersListView(StaffAPIView):
 
 
 class UserAnswersView(StaffAPIView):
-    """One user's completion history, oldest first."""
+    """One user's completion history, oldest first. Each answered request is recorded in the access log."""
 
     class OutputSerializer(serializers.Serializer):
         user_id = serializers.IntegerField()
@@ -187,7 +190,14 @@ class UserAnswersView(StaffAPIView):
             return Response(
                 {"detail": f"No user with id {user_id}.", "code": "not_found"}, status=status.HTTP_404_NOT_FOUND
             )
-        return Response({"user_id": user_id, "sessions": selectors.user_completion_history(user_id)})
+        sessions = selectors.user_completion_history(user_id)
+        answers_access_record(
+            viewer=request.user,
+            subject_user_id=user_id,
+            surface=AnswersAccess.Surface.STAFF_API,
+            client_address=request_client_address(request),
+        )
+        return Response({"user_id": user_id, "sessions": sessions})
 
 
 class TotalsView(StaffAPIView):

@@ -1,16 +1,31 @@
 """Django admin for the analytics store: snapshots, totals and export runs, all read-only.
 
 Every row here is written by the ingestion, the backfill or the export; staff look, never edit.
+The sessions' admin gains the personal-data actions here (erase, download), because the erasure
+lives in aggregation, above onboarding.
 """
 
-from django.contrib import admin
+import json
 
-from onboarding.admin import SEARCH_HELP, ReadOnlyAdmin, answers_table
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.auth import get_user_model
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from onboarding.access_log import request_client_address
+from onboarding.admin import SEARCH_HELP, AnswersAccessLoggedMixin, OnboardingSessionAdmin, ReadOnlyAdmin, answers_table
 from onboarding.admin_changelists import ScaledChangeListMixin, fixed_choices_filter, indexed_search, step_filter
 from onboarding.manifest import ANSWER_SCHEMA_VERSION, get_step
+from onboarding.models import AnswersAccess, OnboardingSession
 from onboarding.selectors import workspace_id_for
+from onboarding.services import answers_access_record
 
+from .erasure import ErasureReason, onboarding_user_erase
 from .models import AnswerArmTotal, AnswerGroupTotal, AnswerSnapshot, ExportRun
+from .subject_access import onboarding_subject_document
 
 # The manifest's roles (a plain field filter would run SELECT DISTINCT over every snapshot).
 RoleFilter = fixed_choices_filter(
@@ -62,7 +77,8 @@ SchemaVersionFilter = fixed_choices_filter(
 
 
 @admin.register(AnswerSnapshot)
-class AnswerSnapshotAdmin(ScaledChangeListMixin, ReadOnlyAdmin):
+class AnswerSnapshotAdmin(AnswersAccessLoggedMixin, ScaledChangeListMixin, ReadOnlyAdmin):
+    access_surface = AnswersAccess.Surface.SNAPSHOT_ADMIN
     list_display = ("session_id", "user", "role", "workspace", "answer_schema_version", "completed_at")
     list_filter = (RoleFilter, WorkspaceFilter, SchemaVersionFilter)
     search_fields = ("session_id",)  # shows the search box; get_search_results does the lookup
@@ -136,3 +152,65 @@ class ExportRunAdmin(ReadOnlyAdmin):
         "finished_at",
     )
     readonly_fields = fields
+
+
+class OnboardingSessionPersonalDataAdmin(OnboardingSessionAdmin):
+    """The sessions' admin with the personal-data actions: erase a person (confirmed), download their data."""
+
+    actions = [*OnboardingSessionAdmin.actions, "erase_onboarding_data", "download_onboarding_data"]
+
+    def has_erase_permission(self, request) -> bool:
+        return request.user.is_active and request.user.is_superuser  # destructive: superusers only
+
+    @admin.action(description="Erase the selected people's onboarding data…", permissions=["erase"])
+    def erase_onboarding_data(self, request, queryset):
+        users = list(get_user_model().objects.filter(pk__in=queryset.values("user_id")).order_by("pk"))
+        if request.POST.get("confirm") != "yes":
+            return TemplateResponse(
+                request,
+                "admin/onboarding/erase_confirmation.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": _("Erase onboarding data?"),
+                    "opts": self.model._meta,
+                    "users": users,
+                    "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                },
+            )
+        erased = sum(onboarding_user_erase(user_id=user.pk, reason=ErasureReason.REQUEST).erased for user in users)
+        self.message_user(
+            request,
+            ngettext(
+                "Erased the onboarding data of %(count)d person.",
+                "Erased the onboarding data of %(count)d people.",
+                erased,
+            )
+            % {"count": erased},
+            messages.SUCCESS,
+        )
+        return None
+
+    @admin.action(description="Download the selected person's onboarding data (JSON)", permissions=["view"])
+    def download_onboarding_data(self, request, queryset):
+        user_ids = set(queryset.values_list("user_id", flat=True))
+        if len(user_ids) != 1:
+            self.message_user(request, _("Select the sessions of exactly one person to download."), messages.ERROR)
+            return None
+        user = get_user_model().objects.get(pk=user_ids.pop())
+        document = onboarding_subject_document(user=user)
+        answers_access_record(
+            viewer=request.user,
+            subject_user_id=user.pk,
+            surface=AnswersAccess.Surface.SUBJECT_EXPORT,
+            client_address=request_client_address(request),
+        )
+        response = HttpResponse(
+            json.dumps(document, indent=2, ensure_ascii=False), content_type="application/json; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="onboarding-data-user-{user.pk}.json"'
+        return response
+
+
+admin.site.unregister(OnboardingSession)
+admin.site.register(OnboardingSession, OnboardingSessionPersonalDataAdmin)

@@ -199,3 +199,26 @@ class FunnelFoldState(models.Model):
 
     def __str__(self):
         return f"funnel folded until {self.folded_until}"
+
+
+class ErasedSession(models.Model):
+    """A session whose onboarding data was erased: what the warehouse must delete too.
+
+    Holds no answers: the session's id, its owner's id and when. The export's next run writes the
+    ones erased in its window (``erased.ndjson``); ``aggregation.erasure`` is the only writer.
+    """
+
+    session_id = models.UUIDField(primary_key=True)
+    user_id = models.BigIntegerField()
+    erased_at = models.DateTimeField()
+    reason = models.CharField(max_length=20, help_text="request, account_deleted or retention.")
+
+    class Meta:
+        db_table = "onboarding_erased_sessions"
+        indexes = [
+            # The export's window over erasures: erased_at in [start, end).
+            models.Index(fields=["erased_at"], name="erased_session_time"),
+        ]
+
+    def __str__(self):
+        return f"erased {self.session_id}"

@@ -11,3 +11,8 @@ snapshot_stored = Signal()
 # Sent inside the transaction that erases a person's onboarding data.
 # Keywords: user_id (int), session_ids (list[str], the erased sessions' ids).
 onboarding_erased = Signal()
+
+# Sent by the retention run (``aggregation.retention``), outside any transaction, after its own purges:
+# apps above aggregation delete their expired rows (the webhooks' delivery attempts) in batches.
+# Keywords: now (datetime, the run's clock), batch (int, rows per transaction).
+retention_due = Signal()

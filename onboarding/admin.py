@@ -8,6 +8,7 @@ or queue a task that does, never write rows themselves. The funnel page lives in
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -15,9 +16,11 @@ from waffle import get_waffle_flag_model
 from waffle.admin import FlagAdmin
 
 from . import services
+from .access_log import request_client_address
 from .admin_changelists import ScaledChangeListMixin, fixed_choices_filter, indexed_search, step_filter
 from .manifest import MANIFEST_FLAGS, STEPS, display_value
 from .models import (
+    AnswersAccess,
     Invitation,
     OnboardingEvent,
     OnboardingSession,
@@ -76,6 +79,29 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class AnswersAccessLoggedMixin:
+    """A change page that shows one person's answers: each view of it is recorded in the access log."""
+
+    access_surface: str = ""
+
+    def access_subject(self, obj) -> int:
+        return obj.user_id
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if request.method == "GET" and response.status_code == 200:
+            obj = self.get_object(request, unquote(object_id))
+            if obj is not None:
+                services.answers_access_record(
+                    viewer=request.user,
+                    subject_user_id=self.access_subject(obj),
+                    surface=self.access_surface,
+                    object_ref=str(obj.pk),
+                    client_address=request_client_address(request),
+                )
+        return response
+
+
 SEARCH_HELP = "A session id, an e-mail address (exact), or the start of a username."
 
 
@@ -84,7 +110,8 @@ def _onboarding_versions():
 
 
 @admin.register(OnboardingSession)
-class OnboardingSessionAdmin(ScaledChangeListMixin, ReadOnlyAdmin):
+class OnboardingSessionAdmin(AnswersAccessLoggedMixin, ScaledChangeListMixin, ReadOnlyAdmin):
+    access_surface = AnswersAccess.Surface.SESSION_ADMIN
     list_display = ("user", "state", "current_step", "version", "started_at", "updated_at", "completed_at")
     list_filter = (
         "state",  # model choices: no query
@@ -289,3 +316,34 @@ _Flag = get_waffle_flag_model()
 if admin.site.is_registered(_Flag):  # waffle.admin registered its own (waffle comes first in INSTALLED_APPS)
     admin.site.unregister(_Flag)
 admin.site.register(_Flag, OnboardingFlagAdmin)
+
+
+@admin.register(AnswersAccess)
+class AnswersAccessAdmin(ReadOnlyAdmin):
+    """The access log: superusers read it; nobody adds, changes or deletes a record here."""
+
+    list_display = ("accessed_at", "viewer_username", "subject_user_id", "surface", "object_ref", "client_address")
+    list_filter = ("surface",)
+    search_fields = ("=subject_user_id", "=viewer_username")
+    search_help_text = "A subject's user id or a viewer's username (exact)."
+    date_hierarchy = "accessed_at"
+    ordering = ("-accessed_at",)
+    fields = (
+        "accessed_at",
+        "viewer_id",
+        "viewer_username",
+        "subject_user_id",
+        "surface",
+        "object_ref",
+        "client_address",
+    )
+    readonly_fields = fields
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return False

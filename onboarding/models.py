@@ -274,3 +274,39 @@ class IdempotencyKey(models.Model):
 
     def __str__(self):
         return f"{self.key} ({self.user_id}, {self.status})"
+
+
+class AnswersAccess(models.Model):
+    """One staff view of one person's onboarding answers: who looked, at whose, when, where from, on which surface.
+
+    Written by ``services.answers_access_record`` from every surface that shows one person's answers
+    (the session and snapshot admin pages, the staff API's answers/<user_id>, the subject export).
+    Neither user is a database foreign key: the record outlives both accounts (it is the evidence).
+    """
+
+    class Surface(models.TextChoices):
+        SESSION_ADMIN = "session_admin", "Session admin page"
+        SNAPSHOT_ADMIN = "snapshot_admin", "Snapshot admin page"
+        STAFF_API = "staff_api", "Staff API answers/<user_id>"
+        SUBJECT_EXPORT = "subject_export", "Subject access export"
+
+    viewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    viewer_username = models.CharField(max_length=150, help_text="The viewer's username at the time (kept if deleted).")
+    subject_user_id = models.BigIntegerField(help_text="Whose answers were shown (a user id).")
+    surface = models.CharField(max_length=20, choices=Surface.choices)
+    object_ref = models.CharField(max_length=64, blank=True, default="", help_text="The session id shown, if one.")
+    client_address = models.GenericIPAddressField(null=True, blank=True)
+    accessed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "onboarding_answers_access_log"
+        indexes = [
+            # The admin's list: newest first; and "who looked at this person" (search by subject).
+            models.Index(fields=["-accessed_at"], name="onb_access_time"),
+            models.Index(fields=["subject_user_id", "-accessed_at"], name="onb_access_subject"),
+        ]
+
+    def __str__(self):
+        return f"{self.viewer_username} viewed {self.subject_user_id} ({self.surface})"

@@ -425,7 +425,24 @@ ONBOARDING_FUNNEL_FOLD_INTERVAL = env.int("ONBOARDING_FUNNEL_FOLD_INTERVAL", def
 ONBOARDING_FUNNEL_FOLD_LAG = env.int("ONBOARDING_FUNNEL_FOLD_LAG", default=10)
 ONBOARDING_FUNNEL_PENDING_MAX = env.int("ONBOARDING_FUNNEL_PENDING_MAX", default=50_000)
 
+# --- Personal data: retention (aggregation/retention.py; docs/personal-data.md) -------------------
+# Beat runs the retention every this many seconds; each purge deletes this many rows per transaction.
+ONBOARDING_RETENTION_INTERVAL = env.int("ONBOARDING_RETENTION_INTERVAL", default=3600)
+ONBOARDING_RETENTION_BATCH = env.int("ONBOARDING_RETENTION_BATCH", default=1000)
+# Sessions in progress (or superseded) untouched this many days are erased, as a person's erasure is.
+ONBOARDING_RETENTION_ABANDONED_DAYS = env.int("ONBOARDING_RETENTION_ABANDONED_DAYS", default=180)
+# Events older than this many days, once the funnel has folded them and no figure needs them, are deleted.
+ONBOARDING_RETENTION_EVENTS_DAYS = env.int("ONBOARDING_RETENTION_EVENTS_DAYS", default=90)
+# Delivered outbox messages (they repeat the answers) are deleted after this many days.
+ONBOARDING_RETENTION_OUTBOX_DAYS = env.int("ONBOARDING_RETENTION_OUTBOX_DAYS", default=7)
+# Webhook delivery attempts older than this many days: purged by the webhooks app on ``retention_due``.
+ONBOARDING_RETENTION_WEBHOOK_ATTEMPTS_DAYS = env.int("ONBOARDING_RETENTION_WEBHOOK_ATTEMPTS_DAYS", default=30)
+
 CELERY_BEAT_SCHEDULE = {
+    "onboarding-retention": {
+        "task": "aggregation.retention_apply",
+        "schedule": float(ONBOARDING_RETENTION_INTERVAL),
+    },
     "onboarding-idempotency-keys-purge": {
         "task": "onboarding.idempotency_keys_purge",
         "schedule": 3600.0,

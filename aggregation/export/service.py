@@ -1,5 +1,6 @@
 """The export of answer snapshots to NDJSON batch files: one service for the command and the task."""
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -12,12 +13,17 @@ from django.core.files.storage import storages
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import ExportRun
+from ..models import ErasedSession, ExportRun
 from .files import MANIFEST_NAME, export_destination, export_destination_key, export_write_batch
 from .lines import ROW_COMPLETED_AT, ROW_VERSION, ExportWindow, export_rows, export_rows_and_line, pii_fields
 from .runs import export_lock, export_run_fail, export_run_finish, export_run_open, export_window
 
 STORAGE_ALIAS = "onboarding_exports"
+ERASED_NAME = "erased.ndjson"
+ERASED_DEFINITION = (
+    "sessions whose onboarding data was erased with start <= erased_at < end: delete every row of these "
+    "session ids (and stop using them); written only when there are some"
+)
 DEFAULT_BATCH_SIZE = 50_000
 FETCH_CHUNK = 2000  # rows per round trip of the server-side cursor
 MANIFEST_FORMAT = 1
@@ -150,11 +156,37 @@ def _export_to(destination, *, window, run, batch_size, compress, redact_pii, on
             result.rows, result.updated = result.rows + stats.rows, result.updated + stats.updated
             versions.update(stats.schema_versions)
     result.file_count = len(result.files)
-    destination.publish_manifest(_manifest(result, run=run, compress=compress, redacted=redacted, versions=versions))
+    erased = _erased_write(destination, window=window)
+    destination.publish_manifest(
+        _manifest(result, run=run, compress=compress, redacted=redacted, versions=versions, erased=erased)
+    )
     return result
 
 
-def _manifest(result: ExportResult, *, run, compress, redacted, versions) -> bytes:
+def _erased_write(destination, *, window) -> dict:
+    """Write the window's erased sessions, one ``{"session_id", "user_id", "erased_at"}`` per line (if any)."""
+    tombstones = ErasedSession.objects.filter(erased_at__lt=window.end)
+    if window.start is not None:
+        tombstones = tombstones.filter(erased_at__gte=window.start)
+    rows = tombstones.order_by("erased_at", "session_id").values_list("session_id", "user_id", "erased_at")
+    entry = {"name": None, "rows": 0, "sha256": None, "definition": ERASED_DEFINITION}
+    tmp_path, digest = destination.part_path(ERASED_NAME), hashlib.sha256()
+    with open(tmp_path, "wb") as out:
+        for session_id, user_id, erased_at in rows.iterator(chunk_size=FETCH_CHUNK):
+            line = json.dumps({"session_id": str(session_id), "user_id": user_id, "erased_at": erased_at.isoformat()})
+            data = (line + "\n").encode()
+            out.write(data)
+            digest.update(data)
+            entry["rows"] += 1
+    if entry["rows"]:
+        destination.publish_part(tmp_path, ERASED_NAME)
+        entry.update(name=ERASED_NAME, sha256=digest.hexdigest())
+    else:
+        tmp_path.unlink(missing_ok=True)
+    return entry
+
+
+def _manifest(result: ExportResult, *, run, compress, redacted, versions, erased) -> bytes:
     window = result.window
     manifest = {
         "format": MANIFEST_FORMAT,
@@ -175,6 +207,7 @@ def _manifest(result: ExportResult, *, run, compress, redacted, versions) -> byt
         "schema_versions": {str(version): n for version, n in sorted(versions.items())},
         "redacted_fields": [{"step": step, "field": name} for step, name in redacted],
         "files": result.files,
+        "erased": erased,
     }
     return (json.dumps(manifest, indent=2) + "\n").encode()
 

@@ -8,7 +8,7 @@ check and the rebuild. See the README section "The funnel's rollups".
 from .consistency import FunnelDrift, funnel_drift, funnel_rebuild
 from .direct import funnel_direct
 from .figures import BUCKET_ERROR, SESSIONS, StepFigures
-from .fold import FoldOutcome, funnel_fold, funnel_watermark
+from .fold import FoldOutcome, funnel_fold, funnel_forget, funnel_watermark
 from .window import funnel_figures
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "funnel_drift",
     "funnel_figures",
     "funnel_fold",
+    "funnel_forget",
     "funnel_rebuild",
     "funnel_watermark",
 ]

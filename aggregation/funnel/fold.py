@@ -203,6 +203,26 @@ def _marks_row(session_id, now: dict, marks: tuple) -> FunnelSessionMarks:
     )
 
 
+def funnel_forget(*, session_ids: list) -> int:
+    """Take sessions about to be deleted out of the rollups: what their marks and folded events added.
+
+    The caller owns the transaction and deletes the sessions and their events in it, after this
+    (``aggregation.erasure``): the fold state is held until then, so no fold sees them half-gone,
+    and their events not folded yet are deleted before any fold reaches them. Returns how many
+    sessions had been counted.
+    """
+    state = fold_state_locked(wait=True)
+    if state.folded_until is None or not session_ids:
+        return 0
+    delta, history = FunnelDelta(figures=new_figures()), {}
+    for session_id, _now, before in _session_changes(set(session_ids)):
+        if before is not None:
+            _session_delta(delta, session_id, None, before, history)
+    _history_delta(delta.figures, history, before=state.folded_until)
+    _apply(delta)
+    return len(delta.marks_deleted)
+
+
 def _session_changes(touched: set):
     """Yield (id, the session's row now or None if deleted, what its marks added or None) per touched session."""
     ids = list(touched)

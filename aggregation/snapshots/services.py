@@ -2,9 +2,9 @@
 
 Every completion reaches the store through ``snapshot_ingest_batch`` (the live task with one
 message, the backfill with a batch), so both share normalisation, ordering and the totals delta.
-Lock order, the same in every transaction, keeps concurrent workers free of deadlocks: snapshot
-rows first (sorted by session id), then total rows (sorted by key), then the totals by experiment
-arm (sorted by key).
+Lock order, the same in every transaction, keeps concurrent workers free of deadlocks: the
+sessions' rows (sorted by id; an erasure takes them first too), snapshot rows (sorted by session
+id), then total rows (sorted by key), then the totals by experiment arm (sorted by key).
 """
 
 import json
@@ -17,15 +17,15 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from onboarding.models import Workspace
+from onboarding.models import OnboardingSession, Workspace
 
-from ..models import AnswerArmTotal, AnswerGroupTotal, AnswerSnapshot
+from ..models import AnswerArmTotal, AnswerGroupTotal, AnswerSnapshot, ErasedSession
 from .normalise import Completion, arm_counted_answers, completions_from_messages, counted_answers
 
 logger = logging.getLogger(__name__)
 
-CREATED, UPDATED, UNCHANGED, STALE = "created", "updated", "unchanged", "stale"
-OUTCOMES = (CREATED, UPDATED, UNCHANGED, STALE)
+CREATED, UPDATED, UNCHANGED, STALE, ERASED = "created", "updated", "unchanged", "stale", "erased"
+OUTCOMES = (CREATED, UPDATED, UNCHANGED, STALE, ERASED)
 _SNAPSHOT_COLUMNS = (
     "user_id",
     "workspace_id",
@@ -51,7 +51,8 @@ def snapshot_ingest_batch(*, messages: list[dict]) -> list[str]:
     """Apply completion messages in one transaction; return each message's outcome, in order.
 
     Outcomes: ``created``, ``updated`` (a newer or different message), ``unchanged`` (a repeat),
-    ``stale`` (older than the stored snapshot, ignored). Raises InvalidCompletionMessage.
+    ``stale`` (older than the stored snapshot, ignored), ``erased`` (the session's data was erased
+    meanwhile: nothing is stored). Raises InvalidCompletionMessage.
     """
     completions = completions_from_messages(messages)
     for attempt in range(1, _INSERT_ATTEMPTS + 1):
@@ -68,6 +69,7 @@ def snapshot_ingest_batch(*, messages: list[dict]) -> list[str]:
 @transaction.atomic
 def _ingest(completions: list[Completion]) -> list[str]:
     ids = sorted({completion.session_id for completion in completions})
+    erased = _erased_meanwhile(ids)
     locked = AnswerSnapshot.objects.select_for_update().filter(session_id__in=ids).order_by("session_id")
     locked = locked.defer("flattened")  # derived from answers: not needed to compare or to subtract
     current = {snapshot.session_id: snapshot for snapshot in locked}
@@ -75,6 +77,9 @@ def _ingest(completions: list[Completion]) -> list[str]:
     workspaces = _workspaces_existing(completions)
     now, delta, arm_delta, written, outcomes = timezone.now(), Counter(), Counter(), {}, []
     for completion in completions:
+        if completion.session_id in erased:
+            outcomes.append(ERASED)
+            continue
         previous = current.get(completion.session_id)
         outcome = _outcome(completion, workspaces[completion.session_id], previous)
         outcomes.append(outcome)
@@ -100,6 +105,16 @@ def _workspaces_existing(completions: list[Completion]) -> dict:
     named = {c.workspace_id for c in completions if c.workspace_id is not None}
     existing = set(Workspace.objects.filter(pk__in=named).values_list("pk", flat=True)) if named else set()
     return {c.session_id: c.workspace_id if c.workspace_id in existing else None for c in completions}
+
+
+def _erased_meanwhile(ids: list) -> set:
+    """Lock the sessions' rows; return the ids erased (``aggregation.erasure``) before this ingestion.
+
+    An erasure holds these rows until it commits, so either it waits for this ingestion and then
+    erases its snapshot, or this ingestion waits for it and then finds the session's tombstone.
+    """
+    list(OnboardingSession.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk").values_list("pk"))
+    return set(ErasedSession.objects.filter(session_id__in=ids).values_list("session_id", flat=True))
 
 
 def _outcome(completion: Completion, workspace_id: int | None, snapshot: AnswerSnapshot | None) -> str:

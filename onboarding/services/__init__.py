@@ -1,5 +1,6 @@
 """The only writers of onboarding state. Views, API views, admin and tasks call these."""
 
+from .access_log import answers_access_record
 from .answer_rules import answers_as_saved, step_validate
 from .completion import completion_issues, session_complete
 from .events import BROWSER_EVENT_NAMES, event_record, event_record_from_browser, event_record_resumed_if_away
@@ -28,6 +29,7 @@ from .sessions import (
 from .write_protocol import changed_fields_since
 
 __all__ = [
+    "answers_access_record",
     "BROWSER_EVENT_NAMES",
     "COMPLETION_MESSAGE_VERSION",
     "INGEST_TASK_NAME",
