@@ -263,6 +263,10 @@ ONBOARDING_GUARD_EXEMPT_PREFIXES = ("/api/", "/admin/", "/accounts/", "/i18n/", 
 # How long an Idempotency-Key's first answer is kept (CONTRACT §3: 24 hours); beat purges older ones hourly.
 ONBOARDING_IDEMPOTENCY_TTL_SECONDS = env.int("ONBOARDING_IDEMPOTENCY_TTL_SECONDS", default=24 * 3600)
 
+# A browser event (POST /api/onboarding/events) for a session completed longer ago than this is refused
+# (409): the grace lets the report of a Finish that was kept on the device arrive just after it.
+ONBOARDING_BROWSER_EVENTS_GRACE_SECONDS = env.int("ONBOARDING_BROWSER_EVENTS_GRACE_SECONDS", default=60)
+
 # --- API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Bearer first so that unauthenticated requests get 401 with a WWW-Authenticate header; the

@@ -20,7 +20,11 @@ WAITED_MS_MAX = 30 * 24 * 3600 * 1000  # a month: a device kept offline longer s
 
 class BrowserEventApi(APIView):
     """Record that a save needed retries (`save_retried`), a conflict was shown (`conflict_shown`), or a save was
-    kept on the device (`save_queued`) and sent later (`save_replayed`, with how long it waited)."""
+    kept on the device (`save_queued`) and sent later (`save_replayed`, with how long it waited).
+
+    Refused, so that nobody's own telemetry inflates the staff funnel: `409 already_completed` once the
+    session is completed; `400 validation_failed` with issue `step_not_reached` for a step the session has
+    not reached, or `out_of_range` for a `waited_ms` longer than the session has existed."""
 
     throttle_classes = [BrowserEventThrottle]  # its own budget: telemetry never eats the user's writes
 
@@ -51,10 +55,15 @@ class BrowserEventApi(APIView):
         request=BrowserEventInputSerializer,
         responses={
             204: OpenApiResponse(description="Recorded."),
-            400: ApiValidationFailedSerializer,
+            400: OpenApiResponse(
+                ApiValidationFailedSerializer,
+                description="Invalid input, a step the session has not reached (`step_not_reached`), or a "
+                "`waited_ms` longer than the session has existed (`out_of_range`).",
+            ),
             401: ApiErrorSerializer,
             403: ApiErrorSerializer,
             404: OpenApiResponse(ApiErrorSerializer, description="The user has no onboarding session."),
+            409: OpenApiResponse(ApiErrorSerializer, description="The session is completed: no more events."),
             429: ApiThrottledSerializer,
         },
     )

@@ -7,15 +7,16 @@ A session write records its event through ``SessionWrite`` (write_protocol.py), 
 """
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..errors import StepValidationError, issue
+from ..errors import SessionAlreadyCompleted, StepValidationError, issue
 from ..manifest import UnknownStep, canonical_step_key
 from ..models import OnboardingEvent, OnboardingSession
-from ..selectors import session_live_for_user
+from ..selectors import manifest_of, session_live_for_user, steps_reached
 
 logger = logging.getLogger("onboarding.events")
 
@@ -103,11 +104,18 @@ BROWSER_EVENT_NAMES = (
 )
 
 
+COMPLETED_NO_EVENTS = "Onboarding is already complete: the browser's events are no longer recorded."
+
+
 def event_record_from_browser(*, user, name: str, step: str, detail: dict) -> OnboardingEvent | None:
     """Record friction the browser client saw on the user's live session (None: no session).
 
     Source ``browser``. Unlike the events of a write it has no duration and does not move the
-    session's ``last_event_at``: step timings measure the user, not their network.
+    session's ``last_event_at``: step timings measure the user, not their network. Refused, so
+    that nobody's own telemetry can inflate the staff figures: an event of a session completed
+    more than ONBOARDING_BROWSER_EVENTS_GRACE_SECONDS ago (SessionAlreadyCompleted; the grace lets
+    the report of a Finish kept on the device through), of a step the session never reached, or a
+    ``waited_ms`` longer than the session has existed (StepValidationError).
     """
     if name not in BROWSER_EVENT_NAMES:
         raise ValueError(f"{name!r} is not an event the browser reports")
@@ -127,6 +135,7 @@ def event_record_from_browser(*, user, name: str, step: str, detail: dict) -> On
     session = session_live_for_user(user)
     if session is None:
         return None
+    _browser_event_check(session, step=step, detail=detail)
     return event_insert(
         session=session,
         name=name,
@@ -136,3 +145,30 @@ def event_record_from_browser(*, user, name: str, step: str, detail: dict) -> On
         at=timezone.now(),
         since=None,
     )
+
+
+def _browser_event_check(session: OnboardingSession, *, step: str, detail: dict) -> None:
+    if session.is_completed:
+        grace = timedelta(seconds=settings.ONBOARDING_BROWSER_EVENTS_GRACE_SECONDS)
+        if session.completed_at is None or timezone.now() > session.completed_at + grace:
+            raise SessionAlreadyCompleted(COMPLETED_NO_EVENTS)
+    steps = manifest_of(session).step_keys
+    reached = steps_reached(
+        done=session.completed_steps, skipped=session.skipped_steps, completed=session.is_completed, steps=steps
+    )
+    if step not in reached:
+        raise StepValidationError(
+            [
+                issue(
+                    step,
+                    None,
+                    "step_not_reached",
+                    f"The session has not reached “{step}”: no event is recorded for it.",
+                )
+            ]
+        )
+    age_ms = (timezone.now() - session.started_at).total_seconds() * 1000
+    if detail.get("waited_ms", 0) > age_ms + 1000:  # a second of clock skew between the device and us
+        raise StepValidationError(
+            [issue(step, "waited_ms", "out_of_range", "waited_ms is longer than this onboarding has existed.")]
+        )
