@@ -7,7 +7,7 @@ querysets or plain data and knows nothing of HTTP.
 from dataclasses import dataclass
 from datetime import datetime
 
-from aggregation.funnel import SESSIONS, StepFigures, funnel_figures
+from aggregation.funnel import OCCURRENCES, SESSIONS, StepFigures, funnel_figures
 from aggregation.models import AnswerArmTotal, AnswerGroupTotal, AnswerSnapshot
 from aggregation.snapshots.documents import SNAPSHOT_DOCUMENT_FIELDS, snapshot_document
 from onboarding.manifest import STEP_KEYS, STEPS, step_index
@@ -114,6 +114,10 @@ class FunnelStep:
     conflicts: int
     retries: int
     queued_saves: int
+    validation_failures_occurrences: int = 0
+    conflicts_occurrences: int = 0
+    retries_occurrences: int = 0
+    queued_saves_occurrences: int = 0
 
     @property
     def passed(self) -> int:
@@ -138,7 +142,8 @@ def onboarding_funnel(
     A session *reached* a step when the step is done, skipped, or the first one outstanding; it
     *dropped* there when it reached the step and has neither done nor skipped it. Times are those
     of ``step_saved``/``step_skipped`` events (the time spent on the step), read from a histogram
-    within ``aggregation.funnel.BUCKET_ERROR``; friction counts the sessions' events on the step.
+    within ``aggregation.funnel.BUCKET_ERROR``; friction counts the sessions that met it on the step,
+    and ``*_occurrences`` how often (each session at most ``FRICTION_CAP_PER_SESSION`` times).
     Figures come from the rollups (``aggregation.funnel``) and equal a direct computation.
     """
     return _funnel(started_after=started_after, started_before=started_before, flag=flag, arm=arm)[0]
@@ -166,6 +171,7 @@ def _funnel(*, started_after, started_before, flag, arm) -> tuple[list[FunnelSte
                 conflicts=figures.conflicts,
                 retries=figures.retries,
                 queued_saves=figures.queued_saves,
+                **{name: getattr(figures, name) for name in OCCURRENCES.values()},
             )
         )
     return steps, by_step.get(SESSIONS) or StepFigures()
@@ -183,6 +189,10 @@ FUNNEL_FIELDS = (
     "conflicts",
     "retries",
     "queued_saves",
+    "validation_failures_occurrences",
+    "conflicts_occurrences",
+    "retries_occurrences",
+    "queued_saves_occurrences",
 )
 
 

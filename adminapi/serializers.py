@@ -8,6 +8,7 @@ snapshot document's description is derived from its one definition,
 
 from rest_framework import serializers
 
+from aggregation.funnel import FRICTION_CAP_PER_SESSION
 from aggregation.snapshots.documents import FIELD_KINDS, SNAPSHOT_DOCUMENT, DocumentField
 
 
@@ -76,10 +77,26 @@ class FunnelStepSerializer(serializers.Serializer):
     p90_ms = serializers.IntegerField(
         allow_null=True, help_text="90th percentile of the time spent, in ms (within 4.9 %)."
     )
-    validation_failures = serializers.IntegerField(help_text="validation_failed events on the step.")
-    conflicts = serializers.IntegerField(help_text="revision_conflict and conflict_shown events on the step.")
-    retries = serializers.IntegerField(help_text="save_retried events on the step.")
-    queued_saves = serializers.IntegerField(help_text="save_queued events on the step.")
+    validation_failures = serializers.IntegerField(help_text="Sessions that met a validation_failed on the step.")
+    conflicts = serializers.IntegerField(
+        help_text="Sessions that met a revision_conflict or conflict_shown on the step."
+    )
+    retries = serializers.IntegerField(help_text="Sessions whose saves on the step needed retries (save_retried).")
+    queued_saves = serializers.IntegerField(
+        help_text="Sessions that kept a save of the step on the device (save_queued)."
+    )
+    validation_failures_occurrences = serializers.IntegerField(
+        help_text=f"How often: validation_failed events, at most {FRICTION_CAP_PER_SESSION} per session."
+    )
+    conflicts_occurrences = serializers.IntegerField(
+        help_text=f"How often: conflict events, at most {FRICTION_CAP_PER_SESSION} per session."
+    )
+    retries_occurrences = serializers.IntegerField(
+        help_text=f"How often: save_retried events, at most {FRICTION_CAP_PER_SESSION} per session."
+    )
+    queued_saves_occurrences = serializers.IntegerField(
+        help_text=f"How often: save_queued events, at most {FRICTION_CAP_PER_SESSION} per session."
+    )
 
 
 class FunnelArmSerializer(serializers.Serializer):

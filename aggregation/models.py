@@ -128,7 +128,8 @@ class ExportRun(models.Model):
 class FunnelRollup(models.Model):
     """The funnel's figures of the sessions started in one hour or one day, for one step.
 
-    Counted sessions only (not superseded); ``flag``/``arm`` "" is every session, a flag's name
+    Counted sessions only (not superseded); friction figures count the sessions that met it (and
+    ``*_occurrences`` how often, capped per session); ``flag``/``arm`` "" is every session, a flag's name
     with arm "on" or "off" the sessions whose ``data->'flags'`` says so. ``durations`` is the
     histogram of the timed events' ``duration_ms``: ``{bucket: count}`` (``aggregation.funnel.figures``).
     Step "" counts the sessions themselves: ``reached`` all counted, ``completed`` those that completed.
@@ -150,6 +151,12 @@ class FunnelRollup(models.Model):
     conflicts = models.BigIntegerField(default=0)
     retries = models.BigIntegerField(default=0)
     queued_saves = models.BigIntegerField(default=0)
+    # How often the counted sessions met each friction on the step, each session at most
+    # ``aggregation.funnel.figures.FRICTION_CAP_PER_SESSION`` times per figure.
+    validation_failures_occurrences = models.BigIntegerField(default=0)
+    conflicts_occurrences = models.BigIntegerField(default=0)
+    retries_occurrences = models.BigIntegerField(default=0)
+    queued_saves_occurrences = models.BigIntegerField(default=0)
     durations = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -179,6 +186,9 @@ class FunnelSessionMarks(models.Model):
     completed = models.PositiveSmallIntegerField(default=0)
     skipped = models.PositiveSmallIntegerField(default=0)
     finished = models.BooleanField(default=False, help_text="The session had completed onboarding.")
+    friction = models.JSONField(
+        default=dict, blank=True, help_text="What its friction added: {step: {figure: capped count}}."
+    )
 
     class Meta:
         db_table = "onboarding_funnel_session_marks"

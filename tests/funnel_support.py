@@ -16,6 +16,14 @@ from onboarding.selectors import manifest_of
 
 from .factories import OnboardingSessionFactory
 
+CAP = 10  # friction occurrences counted per session, step and figure at most
+OCCURRENCE_NAMES = (
+    "validation_failures_occurrences",
+    "conflicts_occurrences",
+    "retries_occurrences",
+    "queued_saves_occurrences",
+)
+
 FRICTION = {
     "validation_failed": "validation_failures",
     "revision_conflict": "conflicts",
@@ -70,11 +78,15 @@ def expected_funnel(*, started_after=None, started_before=None, flag="", arm="")
         for key in steps_reached(done=done, skipped=skipped, completed=session.state == "completed", steps=steps):
             counts[key]["reached"] += 1
             counts[key]["completed" if key in done else "skipped" if key in skipped else "dropped"] += 1
+        met = Counter()  # (step, figure) -> how often this session met it
         for event in OnboardingEvent.objects.filter(session=session, step__in=STEP_KEYS):
             if event.name in FRICTION:
-                counts[event.step][FRICTION[event.name]] += 1
+                met[(event.step, FRICTION[event.name])] += 1
             if event.name in ("step_saved", "step_skipped") and event.duration_ms is not None:
                 durations[event.step].append(event.duration_ms)
+        for (step, figure), n in met.items():  # a session counts once per figure, and at most CAP times
+            counts[step][figure] += 1
+            counts[step][f"{figure}_occurrences"] += min(n, CAP)
     return {
         key: {
             **{
@@ -88,6 +100,7 @@ def expected_funnel(*, started_after=None, started_before=None, flag="", arm="")
                     "conflicts",
                     "retries",
                     "queued_saves",
+                    *OCCURRENCE_NAMES,
                 )
             },
             "median": statistics.median(durations[key]) if durations[key] else None,
@@ -112,6 +125,7 @@ def assert_funnel_equals_expected(steps, expected: dict) -> None:
                 "conflicts",
                 "retries",
                 "queued_saves",
+                *OCCURRENCE_NAMES,
             )
         }
         assert got == {name: want[name] for name in got}, step.key

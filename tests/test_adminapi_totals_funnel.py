@@ -177,6 +177,10 @@ def test_the_funnel_api_returns_every_step(staff, funnel_sessions):
         "conflicts": 0,
         "retries": 1,
         "queued_saves": 0,
+        "validation_failures_occurrences": 1,
+        "conflicts_occurrences": 0,
+        "retries_occurrences": 1,
+        "queued_saves_occurrences": 0,
     }
 
 

@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from adminapi.selectors import onboarding_funnel, onboarding_funnel_by_arm
-from aggregation.funnel import funnel_drift, funnel_fold, funnel_rebuild, funnel_watermark
+from aggregation.funnel import FRICTION_CAP_PER_SESSION, funnel_drift, funnel_fold, funnel_rebuild, funnel_watermark
 from aggregation.funnel.window import window_parts
 from aggregation.models import FunnelRollup, FunnelSessionMarks
 from aggregation.tasks.funnel import fold_onboarding_funnel
@@ -164,7 +164,7 @@ def test_a_window_is_read_from_day_rows_hour_rows_and_computed_edges():
 
 
 @pytest.mark.smoke  # also on the SQLite default: the fold's SQL (buckets, upserts) runs there too
-def test_friction_counters_match_the_events_a_user_produced(db):
+def test_friction_counts_the_session_once_and_how_often_it_met_it(db):
     user = UserFactory()
     session = services.session_get_or_start(user=user, source="wizard")
     for _ in range(3):  # three refused saves of the profile: validation_failed each
@@ -185,9 +185,34 @@ def test_friction_counters_match_the_events_a_user_produced(db):
     funnel_fold()
     steps = {s.key: s for s in onboarding_funnel()}
     profile, work = steps["profile"], steps["work-profile"]
-    assert (profile.validation_failures, profile.conflicts, profile.retries, profile.queued_saves) == (3, 0, 0, 0)
-    assert (work.validation_failures, work.conflicts, work.retries, work.queued_saves) == (0, 2, 4, 2)
+    assert (profile.validation_failures, profile.conflicts, profile.retries, profile.queued_saves) == (1, 0, 0, 0)
+    assert (work.validation_failures, work.conflicts, work.retries, work.queued_saves) == (0, 1, 1, 1)
+    assert profile.validation_failures_occurrences == 3
+    assert (work.conflicts_occurrences, work.retries_occurrences, work.queued_saves_occurrences) == (2, 4, 2)
     assert all(s.friction == 0 for s in steps.values() if s.key not in ("profile", "work-profile"))
+
+
+def test_one_session_reporting_friction_over_and_over_counts_once_and_at_most_the_cap(db):
+    noisy = services.session_get_or_start(user=UserFactory(username="noisy"), source="api")
+    quiet = services.session_get_or_start(user=UserFactory(username="quiet"), source="api")
+    OnboardingEvent.objects.create(
+        session=quiet, user=quiet.user, name="save_retried", step="profile", source="browser"
+    )
+    for _ in range(30):
+        OnboardingEvent.objects.create(
+            session=noisy, user=noisy.user, name="save_retried", step="profile", source="browser"
+        )
+    funnel_fold(chunk_events=7)  # the noisy session's events span several chunks
+    for _ in range(5):  # more of it after a fold: still one session, still capped
+        OnboardingEvent.objects.create(
+            session=noisy, user=noisy.user, name="save_retried", step="profile", source="browser"
+        )
+
+    profile = {s.key: s for s in onboarding_funnel()}["profile"]
+
+    assert (profile.retries, profile.retries_occurrences) == (2, FRICTION_CAP_PER_SESSION + 1)
+    funnel_fold()
+    assert funnel_drift() == []
 
 
 def test_going_back_un_marks_a_step_in_the_rollups(db):
@@ -391,7 +416,11 @@ def test_concurrent_event_writers_lose_no_count_while_the_worker_folds():
     assert failures == []
     funnel_fold()
     profile = onboarding_funnel()[0]
-    assert (profile.validation_failures, profile.retries) == (writers * saves_each, writers * saves_each)
+    assert (profile.validation_failures, profile.retries) == (writers, writers)  # sessions that met them
+    assert (profile.validation_failures_occurrences, profile.retries_occurrences) == (
+        writers * saves_each,
+        writers * saves_each,
+    )
     day_rows = FunnelRollup.objects.filter(granularity="day", step="profile", flag="")
-    assert sum(row.validation_failures for row in day_rows) == writers * saves_each
+    assert sum(row.validation_failures_occurrences for row in day_rows) == writers * saves_each
     assert funnel_drift() == []

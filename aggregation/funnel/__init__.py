@@ -7,12 +7,14 @@ check and the rebuild. See the README section "The funnel's rollups".
 
 from .consistency import FunnelDrift, funnel_drift, funnel_rebuild
 from .direct import funnel_direct
-from .figures import BUCKET_ERROR, SESSIONS, StepFigures
+from .figures import BUCKET_ERROR, FRICTION_CAP_PER_SESSION, OCCURRENCES, SESSIONS, StepFigures
 from .fold import FoldOutcome, funnel_fold, funnel_forget, funnel_watermark
 from .window import funnel_figures
 
 __all__ = [
     "BUCKET_ERROR",
+    "FRICTION_CAP_PER_SESSION",
+    "OCCURRENCES",
     "SESSIONS",
     "FoldOutcome",
     "FunnelDrift",

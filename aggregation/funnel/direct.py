@@ -1,8 +1,9 @@
 """The funnel computed straight from sessions and events: the reference the rollups must equal.
 
 It serves the partial hours at a window's edges (few sessions), the check command (every
-session, by hour) and a database whose rollups were never built. Two grouped queries: the
-sessions by shape of progress, and their counted events by step, name and duration bucket.
+session, by hour) and a database whose rollups were never built. Three grouped queries: the
+sessions by shape of progress, their timed events by step and duration bucket, and their
+friction events by session (friction counts sessions, each capped: ``figures.session_friction``).
 """
 
 from datetime import UTC, datetime
@@ -15,13 +16,16 @@ from onboarding.models import OnboardingEvent, OnboardingSession
 from onboarding.selectors import sessions_in_arm
 
 from .figures import (
-    COUNTED_EVENTS,
+    FRICTION_EVENTS,
+    TIMED_EVENTS,
     Figures,
     add_event,
+    add_friction,
     add_marks,
     duration_bucket,
     new_figures,
     session_arms,
+    session_friction,
     session_marks,
 )
 
@@ -65,7 +69,7 @@ def funnel_direct(
             shape["state"], shape["data__completed_steps"], shape["data__skipped_steps"], shape["flags"]
         )
         add_marks(figures, hour=shape.get("hour"), arms=session_arms(shape["flags"]), marks=marks, n=shape["n"])
-    events = OnboardingEvent.objects.filter(name__in=COUNTED_EVENTS, step__in=STEP_KEYS).order_by()
+    events = OnboardingEvent.objects.filter(step__in=STEP_KEYS).order_by()
     if flag:
         events = events.filter(session_id__in=sessions.values("id"))
     else:
@@ -73,8 +77,10 @@ def funnel_direct(
             ~Q(session__state=SUPERSEDED), **_window("session__started_at", started_after, started_before)
         )
     hour = {"hour": Trunc("session__started_at", "hour", tzinfo=UTC)} if by_hour else {}
-    grouped = events.values("name", "step", flags=F("session__data__flags"), bucket=duration_bucket(), **hour)
-    for row in grouped.annotate(n=Count("id")):
+    timed = events.filter(name__in=TIMED_EVENTS).values(
+        "name", "step", flags=F("session__data__flags"), bucket=duration_bucket(), **hour
+    )
+    for row in timed.annotate(n=Count("id")):
         add_event(
             figures,
             hour=row.get("hour"),
@@ -84,7 +90,19 @@ def funnel_direct(
             bucket=row["bucket"],
             n=row["n"],
         )
+    _add_sessions_friction(figures, events.filter(name__in=FRICTION_EVENTS), hour=hour)
     return figures
+
+
+def _add_sessions_friction(figures: Figures, events, *, hour: dict) -> None:
+    """Add each session's friction (sessions that met it, capped counts): its events grouped by session."""
+    grouped = events.values("session_id", "name", "step", flags=F("session__data__flags"), **hour)
+    sessions: dict = {}
+    for row in grouped.annotate(n=Count("id")):
+        entry = sessions.setdefault(row["session_id"], (row.get("hour"), row["flags"], []))
+        entry[2].append((row["name"], row["step"], row["n"]))
+    for session_hour, flags, counts in sessions.values():
+        add_friction(figures, hour=session_hour, arms=session_arms(flags), friction=session_friction(counts))
 
 
 def _window(field: str, after, before) -> dict:

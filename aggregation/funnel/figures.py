@@ -19,8 +19,12 @@ from onboarding.models import OnboardingEvent, OnboardingSession
 
 Name = OnboardingEvent.Name
 
-# Friction per step (CONTRACT §5), by event name. The browser's events (source "browser",
-# CONTRACT §2b) are counted by their names.
+# Friction per step, by event name. The browser's events (source "browser") are counted by their
+# names. A friction figure counts the *sessions* that met it on the step, so that no single session
+# can inflate it; its ``*_occurrences`` twin says how often, each session counting at most
+# FRICTION_CAP_PER_SESSION times per step and figure. Changing the cap needs
+# ``backfill_onboarding_funnel --rebuild`` (the rollups hold capped counts).
+FRICTION_CAP_PER_SESSION = 10
 FRICTION_COUNTERS = {
     Name.VALIDATION_FAILED: "validation_failures",
     Name.REVISION_CONFLICT: "conflicts",
@@ -30,10 +34,12 @@ FRICTION_COUNTERS = {
 }
 # The end of a step: its duration_ms is the time spent on the step.
 TIMED_EVENTS = frozenset({Name.STEP_SAVED, Name.STEP_SKIPPED})
-COUNTED_EVENTS = frozenset(FRICTION_COUNTERS) | TIMED_EVENTS
+FRICTION_EVENTS = frozenset(FRICTION_COUNTERS)
+COUNTED_EVENTS = FRICTION_EVENTS | TIMED_EVENTS
 MARKS = ("reached", "completed", "skipped")
 FRICTION = ("validation_failures", "conflicts", "retries", "queued_saves")
-COUNTERS = MARKS + FRICTION
+OCCURRENCES = {name: f"{name}_occurrences" for name in FRICTION}
+COUNTERS = MARKS + FRICTION + tuple(OCCURRENCES.values())
 _STEPS = frozenset(STEP_KEYS)
 # The figures (and rollup rows) of step "" count the sessions themselves: ``reached`` every counted
 # session, ``completed`` those that completed onboarding (the experiment readout's sample sizes).
@@ -96,6 +102,10 @@ class StepFigures:
     conflicts: int = 0
     retries: int = 0
     queued_saves: int = 0
+    validation_failures_occurrences: int = 0
+    conflicts_occurrences: int = 0
+    retries_occurrences: int = 0
+    queued_saves_occurrences: int = 0
     durations: Counter = field(default_factory=Counter)  # {bucket: events}
 
     def add(self, other: "StepFigures", sign: int = 1) -> None:
@@ -196,16 +206,47 @@ def add_marks(figures: Figures, *, hour, arms, marks, sign: int = 1, n: int = 1)
 
 
 def add_event(figures: Figures, *, hour, arms, name: str, step: str, bucket, sign: int = 1, n: int = 1) -> None:
-    """Add (or take away) ``n`` events of one name on one step: a friction count or a duration."""
-    if step not in _STEPS:
-        return
-    counter = FRICTION_COUNTERS.get(name)
-    timed = bucket is not None and name in TIMED_EVENTS
-    if counter is None and not timed:
+    """Add (or take away) ``n`` timed events of one name on one step: their duration. Friction is per session."""
+    if step not in _STEPS or bucket is None or name not in TIMED_EVENTS:
         return
     for flag, arm in arms:
-        target = figures[(hour, flag, arm, step)]
-        if counter is not None:
-            setattr(target, counter, getattr(target, counter) + sign * n)
-        if timed:
-            target.durations[bucket] += sign * n
+        figures[(hour, flag, arm, step)].durations[bucket] += sign * n
+
+
+# One session's friction: ((step, counter), capped count) pairs, sorted; () when it met none.
+Friction = tuple[tuple[tuple[str, str], int], ...]
+
+
+def session_friction(counts) -> Friction:
+    """Return a session's friction from its friction events, given as (name, step, n) triples."""
+    met: Counter = Counter()
+    for name, step, n in counts:
+        counter = FRICTION_COUNTERS.get(name)
+        if counter is not None and step in _STEPS:
+            met[(step, counter)] += n
+    return tuple(sorted((key, min(n, FRICTION_CAP_PER_SESSION)) for key, n in met.items() if n > 0))
+
+
+def friction_to_json(friction: Friction) -> dict:
+    """Return a session's friction as stored in its marks row: ``{step: {counter: capped count}}``."""
+    stored: dict = {}
+    for (step, counter), n in friction:
+        stored.setdefault(step, {})[counter] = n
+    return stored
+
+
+def friction_from_json(stored) -> Friction:
+    """Return the friction stored by ``friction_to_json``."""
+    if not isinstance(stored, dict):
+        return ()
+    return tuple(sorted(((step, counter), n) for step, counters in stored.items() for counter, n in counters.items()))
+
+
+def add_friction(figures: Figures, *, hour, arms, friction: Friction, sign: int = 1) -> None:
+    """Add (or take away) one session's friction: one session per figure it met, and its capped count."""
+    for flag, arm in arms:
+        for (step, counter), n in friction:
+            target = figures[(hour, flag, arm, step)]
+            setattr(target, counter, getattr(target, counter) + sign)
+            occurrences = OCCURRENCES[counter]
+            setattr(target, occurrences, getattr(target, occurrences) + sign * n)

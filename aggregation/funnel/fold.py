@@ -9,9 +9,11 @@ and every event is folded by exactly one chunk (``since <= created_at < until``)
 What a chunk does, for every session it touches (an event of it in the chunk, or started in it):
 
 - the session's *marks* (reached / completed / skipped per step) are read from its row now, and
-  the difference from what ``FunnelSessionMarks`` says they added before goes into the rollups —
-  back navigation un-marks, completion marks every step reached;
-- its events in the chunk add their friction counts and durations;
+  its *friction* (``figures.session_friction``: per step and figure, capped) is counted from all
+  its friction events before the chunk's end; the difference from what ``FunnelSessionMarks`` says
+  they added before goes into the rollups — back navigation un-marks, completion marks every step
+  reached, a session meeting friction again on a step adds at most its cap;
+- its timed events in the chunk add their durations;
 - a session that stopped counting (superseded by a staff reset, deleted) takes everything it
   added out again: its marks and the events folded before; one seen for the first time (or whose
   start or flags changed) adds its whole history.
@@ -28,7 +30,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from onboarding.models import OnboardingEvent, OnboardingSession
@@ -37,15 +39,21 @@ from ..horizon import committed_horizon
 from ..models import FunnelFoldState, FunnelRollup, FunnelSessionMarks
 from .figures import (
     COUNTERS,
+    FRICTION_EVENTS,
+    TIMED_EVENTS,
     Figures,
     StepFigures,
     add_event,
+    add_friction,
     add_marks,
     duration_bucket,
+    friction_from_json,
+    friction_to_json,
     marks_from_bits,
     marks_to_bits,
     new_figures,
     session_arms,
+    session_friction,
     session_marks,
     start_hour,
 )
@@ -151,7 +159,7 @@ def funnel_delta(*, since: datetime | None, until: datetime | None) -> FunnelDel
     delta = FunnelDelta(figures=new_figures(), events=len(rows), sessions=len(touched))
     contributions = {}  # session id -> (hour, arms) its new events count under, if it counts
     history = {}  # session id -> [(hour, arms, sign)]: its events before ``since``, moved between keys
-    for session_id, now, before in _session_changes(touched):
+    for session_id, now, before in _session_changes(touched, until=until):
         contributions[session_id] = _session_delta(delta, session_id, now, before, history)
     for session_id, name, step, bucket in rows:
         key = contributions.get(session_id)
@@ -163,8 +171,10 @@ def funnel_delta(*, since: datetime | None, until: datetime | None) -> FunnelDel
 
 
 def _session_delta(delta: FunnelDelta, session_id, now: dict | None, before: dict | None, history: dict):
-    """Add one touched session's change of marks; return the key its new events count under, if any."""
+    """Add one touched session's change of marks and friction; return the key its new events count under, if any."""
     old_marks = marks_from_bits(*before["marks"]) if before is not None else None
+    old_friction = before["friction"] if before is not None else ()
+    new_friction = now["friction"] if now is not None else ()
     old_key = (start_hour(before["started_at"]), session_arms(before["flags"])) if before is not None else None
     new_marks = (
         session_marks(now["state"], now["completed_steps"], now["skipped_steps"], now["flags"])
@@ -173,18 +183,22 @@ def _session_delta(delta: FunnelDelta, session_id, now: dict | None, before: dic
     )
     new_key = (start_hour(now["started_at"]), session_arms(now["flags"])) if new_marks is not None else None
     if old_key == new_key:  # counted before and now under the same key (or neither): marks may differ
-        if new_key is not None and new_marks != old_marks:
+        if new_key is not None and (new_marks, new_friction) != (old_marks, old_friction):
             add_marks(delta.figures, hour=new_key[0], arms=new_key[1], marks=old_marks, sign=-1)
+            add_friction(delta.figures, hour=new_key[0], arms=new_key[1], friction=old_friction, sign=-1)
             add_marks(delta.figures, hour=new_key[0], arms=new_key[1], marks=new_marks)
+            add_friction(delta.figures, hour=new_key[0], arms=new_key[1], friction=new_friction)
             delta.marks_written.append(_marks_row(session_id, now, new_marks))
         return new_key
     if old_key is not None:  # stopped counting (superseded, deleted) or moved: take out all it added
         add_marks(delta.figures, hour=old_key[0], arms=old_key[1], marks=old_marks, sign=-1)
+        add_friction(delta.figures, hour=old_key[0], arms=old_key[1], friction=old_friction, sign=-1)
         history.setdefault(session_id, []).append((*old_key, -1))
         if new_key is None:
             delta.marks_deleted.append(session_id)
     if new_key is not None:  # seen for the first time, or moved: add all of it
         add_marks(delta.figures, hour=new_key[0], arms=new_key[1], marks=new_marks)
+        add_friction(delta.figures, hour=new_key[0], arms=new_key[1], friction=new_friction)
         history.setdefault(session_id, []).append((*new_key, 1))
         delta.marks_written.append(_marks_row(session_id, now, new_marks))
     return new_key
@@ -200,6 +214,7 @@ def _marks_row(session_id, now: dict, marks: tuple) -> FunnelSessionMarks:
         completed=completed,
         skipped=skipped,
         finished=finished,
+        friction=friction_to_json(now["friction"]),
     )
 
 
@@ -215,7 +230,7 @@ def funnel_forget(*, session_ids: list) -> int:
     if state.folded_until is None or not session_ids:
         return 0
     delta, history = FunnelDelta(figures=new_figures()), {}
-    for session_id, _now, before in _session_changes(set(session_ids)):
+    for session_id, _now, before in _session_changes(set(session_ids), until=None):
         if before is not None:
             _session_delta(delta, session_id, None, before, history)
     _history_delta(delta.figures, history, before=state.folded_until)
@@ -223,8 +238,11 @@ def funnel_forget(*, session_ids: list) -> int:
     return len(delta.marks_deleted)
 
 
-def _session_changes(touched: set):
-    """Yield (id, the session's row now or None if deleted, what its marks added or None) per touched session."""
+def _session_changes(touched: set, *, until: datetime | None):
+    """Yield (id, the session's row now or None if deleted, what its marks added or None) per touched session.
+
+    The row now carries the session's friction, counted from its friction events created before ``until``.
+    """
     ids = list(touched)
     for start in range(0, len(ids), ID_BATCH):
         batch = ids[start : start + ID_BATCH]
@@ -236,20 +254,41 @@ def _session_changes(touched: set):
             skipped_steps=F("data__skipped_steps"),
             flags=F("data__flags"),
         )
-        now = {row["id"]: row for row in rows}
+        now = {row["id"]: {**row, "friction": ()} for row in rows}
+        for session_id, friction in _sessions_friction(list(now), until=until).items():
+            now[session_id]["friction"] = friction
         stored = FunnelSessionMarks.objects.filter(session_id__in=batch).values_list(
-            "session_id", "started_at", "flags", "reached", "completed", "skipped", "finished"
+            "session_id", "started_at", "flags", "friction", "reached", "completed", "skipped", "finished"
         )
-        before = {row[0]: {"started_at": row[1], "flags": row[2], "marks": row[3:]} for row in stored}
+        before = {
+            row[0]: {"started_at": row[1], "flags": row[2], "friction": friction_from_json(row[3]), "marks": row[4:]}
+            for row in stored
+        }
         for session_id in batch:
             yield session_id, now.get(session_id), before.get(session_id)
 
 
+def _sessions_friction(ids: list, *, until: datetime | None) -> dict:
+    """Return each session's friction from its friction events created before ``until`` (index onb_event_session_time)."""
+    events = OnboardingEvent.objects.filter(session_id__in=ids, name__in=FRICTION_EVENTS).order_by()
+    if until is not None:
+        events = events.filter(created_at__lt=until)
+    counts: dict = {}
+    for session_id, name, step, n in events.values_list("session_id", "name", "step").annotate(n=Count("id")):
+        counts.setdefault(session_id, []).append((name, step, n))
+    return {session_id: session_friction(rows) for session_id, rows in counts.items()}
+
+
 def _history_delta(figures: Figures, history: dict, *, before: datetime) -> None:
-    """Move the events folded before ``before`` of the sessions whose key changed (out, in, or both)."""
+    """Move the timed events folded before ``before`` of the sessions whose key changed (out, in, or both).
+
+    Their friction moves with their marks (``_session_delta``): it is stored per session.
+    """
     ids = list(history)
     for start in range(0, len(ids), ID_BATCH):
-        events = OnboardingEvent.objects.filter(session_id__in=ids[start : start + ID_BATCH], created_at__lt=before)
+        events = OnboardingEvent.objects.filter(
+            session_id__in=ids[start : start + ID_BATCH], created_at__lt=before, name__in=TIMED_EVENTS
+        )
         for session_id, name, step, bucket in events.order_by().values_list(
             "session_id", "name", "step", duration_bucket()
         ):
@@ -286,7 +325,7 @@ def _apply(delta: FunnelDelta) -> None:
             delta.marks_written,
             update_conflicts=True,
             unique_fields=["session_id"],
-            update_fields=["started_at", "flags", "reached", "completed", "skipped", "finished"],
+            update_fields=["started_at", "flags", "reached", "completed", "skipped", "finished", "friction"],
             batch_size=2000,
         )
     for start in range(0, len(delta.marks_deleted), ID_BATCH):

@@ -14,9 +14,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..errors import SessionAlreadyCompleted, StepValidationError, issue
+from ..flow import steps_reached
 from ..manifest import UnknownStep, canonical_step_key
 from ..models import OnboardingEvent, OnboardingSession
-from ..selectors import manifest_of, session_live_for_user, steps_reached
+from ..selectors import manifest_of, session_live_for_user
 
 logger = logging.getLogger("onboarding.events")
 
