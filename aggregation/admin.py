@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from onboarding.access_log import request_client_address
 from onboarding.admin import SEARCH_HELP, AnswersAccessLoggedMixin, OnboardingSessionAdmin, ReadOnlyAdmin, answers_table
@@ -162,7 +162,7 @@ class OnboardingSessionPersonalDataAdmin(OnboardingSessionAdmin):
     def has_erase_permission(self, request) -> bool:
         return request.user.is_active and request.user.is_superuser  # destructive: superusers only
 
-    @admin.action(description="Erase the selected people's onboarding data…", permissions=["erase"])
+    @admin.action(description=gettext_lazy("Erase the selected people's onboarding data…"), permissions=["erase"])
     def erase_onboarding_data(self, request, queryset):
         users = list(get_user_model().objects.filter(pk__in=queryset.values("user_id")).order_by("pk"))
         if request.POST.get("confirm") != "yes":
@@ -191,7 +191,9 @@ class OnboardingSessionPersonalDataAdmin(OnboardingSessionAdmin):
         )
         return None
 
-    @admin.action(description="Download the selected person's onboarding data (JSON)", permissions=["view"])
+    @admin.action(
+        description=gettext_lazy("Download the selected person's onboarding data (JSON)"), permissions=["view"]
+    )
     def download_onboarding_data(self, request, queryset):
         user_ids = set(queryset.values_list("user_id", flat=True))
         if len(user_ids) != 1:

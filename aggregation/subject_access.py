@@ -33,7 +33,8 @@ def onboarding_subject_document(*, user) -> dict:
         ],
         "events": [
             {**event, "session_id": str(event["session_id"]), "created_at": _iso(event["created_at"])}
-            for event in OnboardingEvent.objects.filter(user_id=user.pk)
+            # By session (index onb_event_session_time): every event of every session of theirs.
+            for event in OnboardingEvent.objects.filter(session__user=user)
             .order_by("created_at", "pk")
             .values("session_id", "name", "step", "source", "duration_ms", "detail", "created_at")
         ],

@@ -86,7 +86,7 @@ def test_erasure_removes_every_row_of_theirs_and_keeps_everyone_elses():
     assert outcome.erased and outcome.session_ids == [str(session.pk)]
     assert not OnboardingSession.objects.filter(user=user).exists()
     assert not AnswerSnapshot.objects.filter(user=user).exists()
-    assert not OnboardingEvent.objects.filter(user_id=user.pk).exists()
+    assert not OnboardingEvent.objects.filter(session_id=session.pk).exists()
     assert not OutboxMessage.objects.filter(session_id=session.pk).exists()
     assert not IdempotencyKey.objects.filter(user=user).exists()
     assert not Invitation.objects.filter(invited_by=user).exists()
