@@ -14,7 +14,7 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from aggregation.snapshots.documents import SNAPSHOT_DOCUMENT_FIELDS
-from onboarding.access_log import request_client_address
+from onboarding.brute_force import client_address
 from onboarding.manifest import MANIFEST_FLAGS, STEPS, UnknownStep, canonical_step_key, get_step, snake_key
 from onboarding.models import AnswersAccess
 from onboarding.selectors import ARMS, workspace_id_for
@@ -195,7 +195,7 @@ class UserAnswersView(StaffAPIView):
             viewer=request.user,
             subject_user_id=user_id,
             surface=AnswersAccess.Surface.STAFF_API,
-            client_address=request_client_address(request),
+            client_address=client_address(request),
         )
         return Response({"user_id": user_id, "sessions": sessions})
 

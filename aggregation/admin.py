@@ -15,9 +15,9 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from onboarding.access_log import request_client_address
 from onboarding.admin import SEARCH_HELP, AnswersAccessLoggedMixin, OnboardingSessionAdmin, ReadOnlyAdmin, answers_table
 from onboarding.admin_changelists import ScaledChangeListMixin, fixed_choices_filter, indexed_search, step_filter
+from onboarding.brute_force import client_address
 from onboarding.manifest import ANSWER_SCHEMA_VERSION, get_step
 from onboarding.models import AnswersAccess, OnboardingSession
 from onboarding.selectors import workspace_id_for
@@ -205,7 +205,7 @@ class OnboardingSessionPersonalDataAdmin(OnboardingSessionAdmin):
             viewer=request.user,
             subject_user_id=user.pk,
             surface=AnswersAccess.Surface.SUBJECT_EXPORT,
-            client_address=request_client_address(request),
+            client_address=client_address(request),
         )
         response = HttpResponse(
             json.dumps(document, indent=2, ensure_ascii=False), content_type="application/json; charset=utf-8"

@@ -11,10 +11,7 @@ class AggregationConfig(AppConfig):
         # Register the tasks in every process, not only in workers (autodiscovery runs
         # there): the web process's outbox sends it by name, and in eager mode (no REDIS_URL) it
         # must find the task to run it in-process.
-        from . import (
-            tasks,  # noqa: F401
-            tasks_retention,  # noqa: F401  (the retention run, a beat task)
-        )
+        from . import tasks  # noqa: F401
 
         # Deleting a user (admin, shell, a cascade) erases their onboarding data through the one path.
         from .erasure import erase_on_user_delete

@@ -53,8 +53,8 @@ def parse_args():
 
 def ensure_totals() -> None:
     """The generated data has snapshots but no totals: count them once (check_onboarding_totals --repair)."""
-    from aggregation.consistency import totals_repair
     from aggregation.models import AnswerGroupTotal
+    from aggregation.snapshots.consistency import totals_repair
 
     if AnswerGroupTotal.objects.exists():
         return
@@ -117,8 +117,8 @@ def purge_events(*, batch: int, limit: int, seconds: float) -> None:
 
 
 def check() -> None:
-    from aggregation.consistency import totals_drift
     from aggregation.funnel import funnel_drift
+    from aggregation.snapshots.consistency import totals_drift
 
     started = time.perf_counter()
     print(

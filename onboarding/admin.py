@@ -16,8 +16,8 @@ from waffle import get_waffle_flag_model
 from waffle.admin import FlagAdmin
 
 from . import services
-from .access_log import request_client_address
 from .admin_changelists import ScaledChangeListMixin, fixed_choices_filter, indexed_search, step_filter
+from .brute_force import client_address
 from .manifest import MANIFEST_FLAGS, STEPS, display_value
 from .models import (
     AnswersAccess,
@@ -97,7 +97,7 @@ class AnswersAccessLoggedMixin:
                     subject_user_id=self.access_subject(obj),
                     surface=self.access_surface,
                     object_ref=str(obj.pk),
-                    client_address=request_client_address(request),
+                    client_address=client_address(request),
                 )
         return response
 

@@ -8,11 +8,11 @@ from django.utils import timezone
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from aggregation.consistency import totals_drift
 from aggregation.funnel import funnel_drift, funnel_figures, funnel_fold
 from aggregation.models import ErasedSession
 from aggregation.retention import retention_apply
 from aggregation.signals import retention_due
+from aggregation.snapshots.consistency import totals_drift
 from onboarding import services
 from onboarding.models import OnboardingEvent, OnboardingSession, OutboxMessage
 

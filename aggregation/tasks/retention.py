@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from .retention import retention_apply
+from ..retention import retention_apply
 
 logger = logging.getLogger(__name__)
 
