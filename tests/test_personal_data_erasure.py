@@ -244,3 +244,21 @@ def test_the_erase_action_is_offered_to_superusers_only(client):
 
     assert page.status_code == 200
     assert b"erase_onboarding_data" not in page.content and b"download_onboarding_data" in page.content
+
+
+@pytest.mark.django_db
+def test_erasing_someone_with_folded_and_unfolded_events_and_a_superseded_session_leaves_no_drift():
+    from onboarding import services
+
+    user, session = onboard_memorable_person()
+    _fold_everything()
+    services.session_restart(user=user, source="admin")  # the completed session is superseded, a new one starts
+    fresh = services.session_get_or_start(user=user, source="api")
+    OnboardingEvent.objects.create(session=fresh, user=user, name="save_retried", step="profile", source="browser")
+
+    outcome = onboarding_user_erase(user_id=user.pk)
+
+    assert sorted(outcome.session_ids) == sorted([str(session.pk), str(fresh.pk)])
+    assert funnel_drift() == [] and totals_drift() == []
+    _fold_everything()
+    assert funnel_drift() == [] and not FunnelSessionMarks.objects.exists()
