@@ -163,3 +163,13 @@ def test_the_access_log_is_read_only_and_for_superusers_only(person, client, sta
     clerk = StaffFactory(username="clerk", is_superuser=False)
     client.force_login(clerk)
     assert client.get("/admin/onboarding/answersaccess/").status_code == 403
+
+
+def test_the_access_log_is_searched_by_subject_or_viewer(person, staff):
+    user, session = person
+    staff.get(f"/admin/onboarding/onboardingsession/{session.pk}/change/")
+
+    assert str(session.pk).encode() in staff.get(f"/admin/onboarding/answersaccess/?q={user.pk}").content
+    assert str(session.pk).encode() in staff.get("/admin/onboarding/answersaccess/?q=staff").content
+    assert str(session.pk).encode() not in staff.get("/admin/onboarding/answersaccess/?q=999999").content
+    assert staff.get("/admin/onboarding/answersaccess/?q=not-a-number").status_code == 200
