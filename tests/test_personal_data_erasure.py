@@ -8,6 +8,7 @@ import time_machine
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.utils import timezone
 
 from aggregation.erasure import onboarding_user_erase
@@ -25,6 +26,9 @@ from .export_support import run_dirs
 from .factories import UserFactory
 from .privacy_support import EMAIL, FULL_NAME, INVITEES, database_dump, dump_tables_containing, onboard_memorable_person
 
+# The dump tests read the database with pg_dump: PostgreSQL only.
+pg_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="pg_dump dumps PostgreSQL")
+
 
 @pytest.fixture(autouse=True)
 def _no_fold_lag(settings):
@@ -36,6 +40,7 @@ def _fold_everything():
         funnel_fold()
 
 
+@pg_only
 @pytest.mark.django_db(transaction=True)  # pg_dump reads committed rows only
 def test_after_erasure_a_database_dump_holds_neither_their_name_nor_their_invitees_and_their_email_only_in_the_account():
     user, _session = onboard_memorable_person()
@@ -53,6 +58,7 @@ def test_after_erasure_a_database_dump_holds_neither_their_name_nor_their_invite
     assert get_user_model().objects.filter(pk=user.pk).exists()
 
 
+@pg_only
 @pytest.mark.django_db(transaction=True)
 def test_deleting_the_user_leaves_not_even_their_email_in_a_database_dump():
     user, _session = onboard_memorable_person()
@@ -66,6 +72,7 @@ def test_deleting_the_user_leaves_not_even_their_email_in_a_database_dump():
     assert ErasedSession.objects.filter(user_id=user_id, reason="account_deleted").count() == 1
 
 
+@pg_only
 @pytest.mark.django_db(transaction=True)
 def test_the_command_with_delete_account_removes_the_account_too():
     onboard_memorable_person()
