@@ -1,6 +1,7 @@
 """Erasure of a person's onboarding data: everywhere, exactly, once; the command, the admin and user deletion."""
 
 import json
+import threading
 from datetime import timedelta
 
 import pytest
@@ -8,7 +9,7 @@ import time_machine
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from aggregation.erasure import onboarding_user_erase
@@ -269,3 +270,69 @@ def test_erasing_someone_with_folded_and_unfolded_events_and_a_superseded_sessio
     assert funnel_drift() == [] and totals_drift() == []
     _fold_everything()
     assert funnel_drift() == [] and not FunnelSessionMarks.objects.exists()
+
+
+def _in_thread(target) -> threading.Thread:
+    def run():
+        try:
+            target()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+@pg_only
+@pytest.mark.django_db(transaction=True)
+def test_an_erasure_waits_for_an_ingestion_in_flight_and_then_erases_its_snapshot():
+    session = complete_through_services(UserFactory(username="racer"))
+    message = completion_message(session)
+    ingested, release, outcomes = threading.Event(), threading.Event(), []
+
+    def ingest():
+        with transaction.atomic():
+            outcomes.append(snapshot_ingest(message=message))
+            ingested.set()
+            release.wait(10)
+
+    ingestion = _in_thread(ingest)
+    assert ingested.wait(10)
+    erasure = _in_thread(lambda: outcomes.append(onboarding_user_erase(user_id=session.user_id)))
+    erasure.join(0.5)
+    assert erasure.is_alive()  # it waits for the ingestion's lock on the session
+    release.set()
+    ingestion.join(10)
+    erasure.join(10)
+
+    assert outcomes[0] == "created" and outcomes[1].snapshots == 1
+    assert not AnswerSnapshot.objects.filter(session_id=session.pk).exists()
+    assert totals_drift() == []
+
+
+@pg_only
+@pytest.mark.django_db(transaction=True)
+def test_an_ingestion_that_waited_for_an_erasure_finds_the_tombstone_and_stores_nothing():
+    session = complete_through_services(UserFactory(username="racer"))
+    message = completion_message(session)
+    erased, release, outcomes = threading.Event(), threading.Event(), []
+
+    def erase():
+        with transaction.atomic():
+            onboarding_user_erase(user_id=session.user_id)
+            erased.set()
+            release.wait(10)
+
+    erasure = _in_thread(erase)
+    assert erased.wait(10)
+    ingestion = _in_thread(lambda: outcomes.append(snapshot_ingest(message=message)))
+    ingestion.join(0.5)
+    assert ingestion.is_alive()  # it waits for the erasure's lock on the session
+    release.set()
+    erasure.join(10)
+    ingestion.join(10)
+
+    assert outcomes == ["erased"]
+    assert not AnswerSnapshot.objects.filter(session_id=session.pk).exists()
+    assert totals_drift() == []
