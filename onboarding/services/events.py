@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from ..errors import SessionAlreadyCompleted, StepValidationError, issue
 from ..flow import steps_reached
@@ -105,7 +106,7 @@ BROWSER_EVENT_NAMES = (
 )
 
 
-COMPLETED_NO_EVENTS = "Onboarding is already complete: the browser's events are no longer recorded."
+COMPLETED_NO_EVENTS = gettext_lazy("Onboarding is already complete: the browser's events are no longer recorded.")
 
 
 def event_record_from_browser(*, user, name: str, step: str, detail: dict) -> OnboardingEvent | None:
@@ -164,12 +165,12 @@ def _browser_event_check(session: OnboardingSession, *, step: str, detail: dict)
                     step,
                     None,
                     "step_not_reached",
-                    f"The session has not reached “{step}”: no event is recorded for it.",
+                    _("The session has not reached “%(step)s”: no event is recorded for it.") % {"step": step},
                 )
             ]
         )
     age_ms = (timezone.now() - session.started_at).total_seconds() * 1000
     if detail.get("waited_ms", 0) > age_ms + 1000:  # a second of clock skew between the device and us
         raise StepValidationError(
-            [issue(step, "waited_ms", "out_of_range", "waited_ms is longer than this onboarding has existed.")]
+            [issue(step, "waited_ms", "out_of_range", _("waited_ms is longer than this onboarding has existed."))]
         )
