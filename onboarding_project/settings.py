@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "onboarding",
     "aggregation",
     "adminapi",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -418,6 +419,21 @@ STORAGES["onboarding_exports"] = {
     "BACKEND": "django.core.files.storage.FileSystemStorage",
     "OPTIONS": {"location": ONBOARDING_ANSWERS_EXPORT_PATH},
 }
+# An S3 bucket instead (django-storages, the `s3` extra), from the environment alone: set the bucket and
+# the export storage is that bucket. Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the
+# environment (read by django-storages and boto3), or the machine's role when they are unset.
+ONBOARDING_ANSWERS_EXPORT_S3_BUCKET = env("ONBOARDING_ANSWERS_EXPORT_S3_BUCKET", default="")
+if ONBOARDING_ANSWERS_EXPORT_S3_BUCKET:
+    STORAGES["onboarding_exports"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": ONBOARDING_ANSWERS_EXPORT_S3_BUCKET,
+            "location": env("ONBOARDING_ANSWERS_EXPORT_S3_PREFIX", default=""),  # a key prefix, e.g. "answers"
+            "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),  # an S3-compatible service (MinIO, ...)
+            "region_name": env("AWS_S3_REGION_NAME", default=None),
+            "querystring_auth": False,  # nothing is ever linked: no signed URLs
+        },
+    }
 # When beat starts the nightly export: a cron expression (minute hour day-of-month month day-of-week), UTC.
 ONBOARDING_ANSWERS_EXPORT_CRON = env("ONBOARDING_ANSWERS_EXPORT_CRON", default="0 2 * * *")
 _export_cron = ONBOARDING_ANSWERS_EXPORT_CRON.split()
@@ -442,6 +458,26 @@ ONBOARDING_RETENTION_OUTBOX_DAYS = env.int("ONBOARDING_RETENTION_OUTBOX_DAYS", d
 # Webhook delivery attempts older than this many days: purged by the webhooks app on ``retention_due``.
 ONBOARDING_RETENTION_WEBHOOK_ATTEMPTS_DAYS = env.int("ONBOARDING_RETENTION_WEBHOOK_ATTEMPTS_DAYS", default=30)
 
+# --- Webhooks ---------------------------------------------------------------------------
+# Receivers on private, loopback or link-local networks (and metadata addresses) are refused unless
+# this is true: for a receiver on the same machine or inside the private network.
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
+# No complete answer within this many seconds is a failed attempt.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Retries: the n-th failed attempt waits BASE * 2^(n-1) seconds (at most MAX_DELAY), +-20 % jitter; a
+# delivery is given up at its first failed attempt after RETRY_FOR_HOURS (so it is retried at least that long).
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+WEBHOOK_RETRY_MAX_DELAY_SECONDS = env.float("WEBHOOK_RETRY_MAX_DELAY_SECONDS", default=3600.0)
+WEBHOOK_RETRY_FOR_HOURS = env.float("WEBHOOK_RETRY_FOR_HOURS", default=24.0)
+# An endpoint whose every attempt failed for this long is disabled (with a notice on the admin index).
+WEBHOOK_DISABLE_AFTER_HOURS = env.float("WEBHOOK_DISABLE_AFTER_HOURS", default=72.0)
+# Beat's sweep of due deliveries runs this often; a delivery handed to the broker but not attempted
+# within WEBHOOK_REDISPATCH_AFTER seconds (a lost message) is handed over again.
+WEBHOOK_SWEEP_SECONDS = env.float("WEBHOOK_SWEEP_SECONDS", default=10.0)
+WEBHOOK_REDISPATCH_AFTER = env.int("WEBHOOK_REDISPATCH_AFTER", default=120)
+# How long the previous secret keeps signing beside the new one after a rotation (rotate_webhook_secret's default).
+WEBHOOK_SECRET_OVERLAP_HOURS = env.float("WEBHOOK_SECRET_OVERLAP_HOURS", default=24.0)
+
 CELERY_BEAT_SCHEDULE = {
     "onboarding-retention": {
         "task": "aggregation.retention_apply",
@@ -454,6 +490,10 @@ CELERY_BEAT_SCHEDULE = {
     "onboarding-outbox-redispatch": {
         "task": "onboarding.outbox_redispatch_stale",
         "schedule": ONBOARDING_OUTBOX_SWEEP_SECONDS,
+    },
+    "webhooks-dispatch-due": {
+        "task": "webhooks.dispatch_due",
+        "schedule": WEBHOOK_SWEEP_SECONDS,
     },
     "onboarding-funnel-fold": {
         "task": "aggregation.fold_onboarding_funnel",

@@ -32,13 +32,15 @@ def answers_backfill(
     """Ingest every completed session's message; return how many were created/updated/unchanged/stale.
 
     Idempotent: a second run finds every snapshot unchanged. A dry run rolls each batch back.
+    It announces nothing (no ``snapshot_stored``, so no webhooks): it replays history that receivers
+    were told about when it happened, or that predates them; staff resend events from the admin.
     """
     summary = Counter({outcome: 0 for outcome in OUTCOMES})
     after = None
     while batch := _next_batch(since=since, after=after, size=batch_size):
         messages = [completion_message(session) for session in batch]
         with transaction.atomic():
-            summary.update(snapshot_ingest_batch(messages=messages))
+            summary.update(snapshot_ingest_batch(messages=messages, announce=False))
             transaction.set_rollback(dry_run)
         after = (batch[-1].completed_at, batch[-1].id)
         on_batch(len(batch))

@@ -20,6 +20,7 @@ from django.utils import timezone
 from onboarding.models import OnboardingSession, Workspace
 
 from ..models import AnswerArmTotal, AnswerGroupTotal, AnswerSnapshot, ErasedSession
+from ..signals import snapshot_stored
 from .normalise import Completion, arm_counted_answers, completions_from_messages, counted_answers
 
 logger = logging.getLogger(__name__)
@@ -47,17 +48,19 @@ def snapshot_ingest(*, message: dict) -> str:
     return snapshot_ingest_batch(messages=[message])[0]
 
 
-def snapshot_ingest_batch(*, messages: list[dict]) -> list[str]:
+def snapshot_ingest_batch(*, messages: list[dict], announce: bool = True) -> list[str]:
     """Apply completion messages in one transaction; return each message's outcome, in order.
 
     Outcomes: ``created``, ``updated`` (a newer or different message), ``unchanged`` (a repeat),
     ``stale`` (older than the stored snapshot, ignored), ``erased`` (the session's data was erased
     meanwhile: nothing is stored). Raises InvalidCompletionMessage.
+    ``announce``: send ``snapshot_stored`` for each created or updated snapshot, in the same
+    transaction (the live path does; the backfill replays history and does not).
     """
     completions = completions_from_messages(messages)
     for attempt in range(1, _INSERT_ATTEMPTS + 1):
         try:
-            return _ingest(completions)
+            return _ingest(completions, announce=announce)
         except IntegrityError:
             # A concurrent ingestion inserted one of these snapshots first; the next attempt finds
             # and locks its row. A lasting violation (the user was deleted) is raised.
@@ -67,7 +70,7 @@ def snapshot_ingest_batch(*, messages: list[dict]) -> list[str]:
 
 
 @transaction.atomic
-def _ingest(completions: list[Completion]) -> list[str]:
+def _ingest(completions: list[Completion], *, announce: bool) -> list[str]:
     ids = sorted({completion.session_id for completion in completions})
     erased = _erased_meanwhile(ids)
     locked = AnswerSnapshot.objects.select_for_update().filter(session_id__in=ids).order_by("session_id")
@@ -97,6 +100,9 @@ def _ingest(completions: list[Completion]) -> list[str]:
     )
     totals_apply_delta(delta=delta)
     arm_totals_apply_delta(delta=arm_delta)
+    if announce:
+        for session_id in sorted(written):
+            snapshot_stored.send(sender=AnswerSnapshot, snapshot=written[session_id])
     return outcomes
 
 

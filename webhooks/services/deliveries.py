@@ -1,0 +1,240 @@
+"""Events and their deliveries: written in the cause's transaction, sent by the worker after commit.
+
+The shape is the onboarding outbox's: ``event_record`` writes the event and one delivery row per
+endpoint in the caller's transaction and queues their dispatch with ``transaction.on_commit``; the
+dispatch hands delivery ids to the broker by task name; a worker sends each (``delivery_attempt``)
+and records the attempt; beat's sweep (``deliveries_dispatch_due``) sends whatever is due and was
+not handed over (a failed publish, a retry whose time has come, a worker killed mid-delivery).
+
+A worker holds a delivery by a lease (``leased_until``) while it sends, not by a row lock, so no
+transaction stays open across the HTTP request; a killed worker's lease lapses and the sweep sends
+the delivery again, with the same webhook-id.
+"""
+
+import json
+import logging
+import random
+from datetime import timedelta
+
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..addresses import UnsafeWebhookURL, destination_resolve
+from ..events import WEBHOOK_TEST, event_body, sample_completed_data
+from ..models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from ..sending import Answer, post
+from ..signing import signed_headers, signing_secrets
+from .endpoints import InvalidWebhookEndpoint, endpoint_disable, endpoints_receiving
+
+logger = logging.getLogger(__name__)
+
+# The worker registers a task under this name (webhooks.tasks); the dispatch never imports it.
+DELIVER_TASK_NAME = "webhooks.deliver"
+DELIVERED, RETRYING, GAVE_UP, GONE, ENDPOINT_DISABLED, NOT_DUE = (
+    "delivered",
+    "retrying",
+    "gave_up",
+    "gone",
+    "endpoint_disabled",
+    "not_due",
+)
+LEASE_MARGIN = timedelta(seconds=20)  # beyond the HTTP time limit: recording the attempt
+SWEEP_LIMIT = 1000
+State = WebhookDelivery.State
+
+
+@transaction.atomic
+def event_record(
+    *, event_type: str, data: dict, user_id: int | None = None, endpoints: list[WebhookEndpoint] | None = None
+) -> WebhookEvent | None:
+    """Write an event and a delivery per receiving endpoint in the caller's transaction; send them after commit.
+
+    ``endpoints`` defaults to the active endpoints subscribed to ``event_type``; with none, nothing is written.
+    """
+    endpoints = endpoints_receiving(event_type) if endpoints is None else endpoints
+    if not endpoints:
+        return None
+    now = timezone.now()
+    event = WebhookEvent.objects.create(
+        type=event_type, payload=event_body(event_type=event_type, data=data, at=now), user_id=user_id, created_at=now
+    )
+    deliveries = WebhookDelivery.objects.bulk_create([_delivery(event, endpoint, now) for endpoint in endpoints])
+    ids = [delivery.pk for delivery in deliveries]
+    transaction.on_commit(lambda: deliveries_dispatch(delivery_ids=ids))
+    return event
+
+
+def _delivery(event: WebhookEvent, endpoint: WebhookEndpoint, now) -> WebhookDelivery:
+    return WebhookDelivery(
+        event=event, endpoint=endpoint, created_at=now, next_attempt_at=now, retry_until=now + retry_window()
+    )
+
+
+def retry_window() -> timedelta:
+    return timedelta(hours=settings.WEBHOOK_RETRY_FOR_HOURS)
+
+
+def deliveries_dispatch(*, delivery_ids: list[int]) -> int:
+    """Hand deliveries to the broker; a failure leaves them to the sweep. Return how many were handed over.
+
+    It runs after the cause's commit, inside the user's request: every broker operation is bounded
+    by ONBOARDING_OUTBOX_PUBLISH_TIMEOUT, and after the first failure the rest wait for the sweep.
+    """
+    if not delivery_ids:
+        return 0
+    WebhookDelivery.objects.filter(pk__in=delivery_ids, state=State.PENDING).update(dispatched_at=timezone.now())
+    timeout = settings.ONBOARDING_OUTBOX_PUBLISH_TIMEOUT
+    options = {"socket_connect_timeout": timeout, "socket_timeout": timeout, "retry_on_timeout": False}
+    sent = 0
+    try:
+        with current_app.connection_for_write(transport_options=options) as connection:
+            for delivery_id in delivery_ids:
+                current_app.signature(DELIVER_TASK_NAME, kwargs={"delivery_id": delivery_id}).apply_async(
+                    retry=False, connection=connection
+                )
+                sent += 1
+    except Exception as exc:  # the broker is down or hung: the sweep sends the rest
+        logger.warning("webhook dispatch failed after %s of %s deliveries: %s", sent, len(delivery_ids), exc)
+        WebhookDelivery.objects.filter(pk__in=delivery_ids[sent:], state=State.PENDING).update(dispatched_at=None)
+    return sent
+
+
+def deliveries_dispatch_due(*, limit: int = SWEEP_LIMIT) -> int:
+    """Hand over the pending deliveries that are due and not with a worker (run by beat); return how many."""
+    now = timezone.now()
+    redispatch_before = now - timedelta(seconds=settings.WEBHOOK_REDISPATCH_AFTER)
+    due = (
+        WebhookDelivery.objects.filter(state=State.PENDING, next_attempt_at__lte=now)
+        .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=redispatch_before))
+        .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
+        .order_by("next_attempt_at")
+    )
+    return deliveries_dispatch(delivery_ids=list(due.values_list("pk", flat=True)[:limit]))
+
+
+def delivery_attempt(*, delivery_id: int) -> str:
+    """Send one due delivery, record the attempt and what follows from it; return the outcome.
+
+    Outcomes: ``delivered`` (2xx), ``retrying``, ``gave_up`` (its retry window is over), ``gone`` (410:
+    the endpoint is disabled), ``endpoint_disabled``, ``not_due`` (delivered, not due yet, or held by another worker).
+    """
+    now = timezone.now()
+    lease = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS) + LEASE_MARGIN
+    claimed = (
+        WebhookDelivery.objects.filter(pk=delivery_id, state=State.PENDING, next_attempt_at__lte=now)
+        .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
+        .update(leased_until=lease, attempts=F("attempts") + 1)
+    )
+    if not claimed:
+        return NOT_DUE
+    delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
+    if not delivery.endpoint.is_active:
+        _delivery_close(delivery, state=State.FAILED, error="the endpoint is disabled")
+        return ENDPOINT_DISABLED
+    started_at = timezone.now()
+    answer = _send(delivery, at=started_at)
+    return _attempt_record(delivery, started_at=started_at, answer=answer)
+
+
+def _send(delivery: WebhookDelivery, *, at) -> Answer:
+    endpoint, event = delivery.endpoint, delivery.event
+    try:
+        destination = destination_resolve(endpoint.url)
+    except UnsafeWebhookURL as exc:  # checked again at each delivery: DNS may have changed since registration
+        return Answer(None, "", str(exc)[:500], 0)
+    body = json.dumps(event.payload, separators=(",", ":"), ensure_ascii=False).encode()
+    headers = signed_headers(
+        secrets_in_use=signing_secrets(endpoint, now=at), webhook_id=event.webhook_id, at=at, body=body
+    )
+    return post(destination=destination, body=body, headers=headers, timeout=settings.WEBHOOK_TIMEOUT_SECONDS)
+
+
+@transaction.atomic
+def _attempt_record(delivery: WebhookDelivery, *, started_at, answer: Answer) -> str:
+    WebhookAttempt.objects.create(
+        delivery=delivery,
+        started_at=started_at,
+        duration_ms=answer.duration_ms,
+        status_code=answer.status,
+        response_excerpt=answer.excerpt,
+        error=answer.error,
+    )
+    now, endpoint = timezone.now(), delivery.endpoint
+    fields = {"last_attempt_at": started_at, "last_status": answer.status, "last_error": answer.error}
+    if answer.status is not None and 200 <= answer.status < 300:
+        WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=False).update(failing_since=None)
+        _delivery_close(delivery, state=State.DELIVERED, delivered_at=now, **fields)
+        return DELIVERED
+    if answer.status == 410:
+        _delivery_close(delivery, state=State.FAILED, **fields)
+        endpoint_disable(endpoint=endpoint, reason=WebhookEndpoint.DisabledReason.GONE)
+        return GONE
+    WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)
+    failing_too_long = WebhookEndpoint.objects.filter(
+        pk=endpoint.pk, failing_since__lte=now - timedelta(hours=settings.WEBHOOK_DISABLE_AFTER_HOURS)
+    ).exists()
+    if now >= delivery.retry_until or failing_too_long:
+        _delivery_close(delivery, state=State.FAILED, **fields)
+        if failing_too_long:
+            endpoint_disable(endpoint=endpoint, reason=WebhookEndpoint.DisabledReason.FAILING)
+        return GAVE_UP
+    next_attempt_at = now + retry_delay(attempts=delivery.attempts)
+    _delivery_close(delivery, state=State.PENDING, next_attempt_at=next_attempt_at, dispatched_at=None, **fields)
+    return RETRYING
+
+
+def retry_delay(*, attempts: int) -> timedelta:
+    """Return the wait after the ``attempts``-th failed attempt: doubling from the base up to the cap, ±20 % jitter."""
+    base, cap = settings.WEBHOOK_RETRY_BASE_SECONDS, settings.WEBHOOK_RETRY_MAX_DELAY_SECONDS
+    delay = min(base * 2 ** min(attempts - 1, 32), cap)
+    return timedelta(seconds=delay * random.uniform(0.8, 1.2))
+
+
+def _delivery_close(delivery: WebhookDelivery, *, state: str, **fields) -> None:
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(state=state, leased_until=None, **fields)
+
+
+@transaction.atomic
+def deliveries_redeliver(*, deliveries: QuerySet) -> int:
+    """Send deliveries again from now with a new retry window (same event, same webhook-id); return how many.
+
+    Deliveries to disabled endpoints are left as they are: enable the endpoint first.
+    """
+    now = timezone.now()
+    ids = list(deliveries.filter(endpoint__is_active=True).values_list("pk", flat=True))
+    WebhookDelivery.objects.filter(pk__in=ids).update(
+        state=State.PENDING,
+        next_attempt_at=now,
+        retry_until=now + retry_window(),
+        dispatched_at=None,
+        delivered_at=None,
+    )
+    transaction.on_commit(lambda: deliveries_dispatch(delivery_ids=ids))
+    return len(ids)
+
+
+def deliveries_redeliver_failed(*, endpoint: WebhookEndpoint) -> int:
+    """Send every failed delivery of an endpoint again; return how many."""
+    return deliveries_redeliver(deliveries=WebhookDelivery.objects.filter(endpoint=endpoint, state=State.FAILED))
+
+
+@transaction.atomic
+def events_redeliver_since(*, endpoint: WebhookEndpoint, since) -> int:
+    """Send an endpoint every event of its types created since ``since`` (again, with their webhook-ids)."""
+    events = WebhookEvent.objects.filter(created_at__gte=since, type__in=endpoint.events).exclude(type=WEBHOOK_TEST)
+    now = timezone.now()
+    WebhookDelivery.objects.bulk_create(
+        [_delivery(event, endpoint, now) for event in events.only("pk")], ignore_conflicts=True
+    )
+    return deliveries_redeliver(deliveries=WebhookDelivery.objects.filter(endpoint=endpoint, event__in=events))
+
+
+def endpoint_send_test(*, endpoint: WebhookEndpoint) -> WebhookEvent:
+    """Send a webhook.test event to an endpoint: a sample onboarding.completed document as its data."""
+    if not endpoint.is_active:
+        raise InvalidWebhookEndpoint(_("The endpoint is disabled: enable it before sending a test event."))
+    return event_record(event_type=WEBHOOK_TEST, data=sample_completed_data(at=timezone.now()), endpoints=[endpoint])
