@@ -14,6 +14,9 @@ from aggregation.models import AnswerArmTotal, AnswerGroupTotal, AnswerSnapshot,
 from onboarding.api.tokens import RefreshToken
 from onboarding.manifest import display_value
 from onboarding.models import OnboardingEvent, OnboardingSession, OutboxMessage
+from webhooks.events import WEBHOOK_TEST
+from webhooks.models import WebhookEndpoint
+from webhooks.services import endpoint_send_test
 
 from .conftest import complete_through_services
 from .factories import AnswerSnapshotFactory, OnboardingSessionFactory, UserFactory, valid_answers
@@ -38,6 +41,10 @@ def everything(db):
     ExportRun.objects.create(window_end=timezone.now(), rows=1, files=["a.ndjson"])
     Group.objects.create(name="Support")
     RefreshToken.for_user(completed.user).blacklist()  # an outstanding and a blacklisted token (logout)
+    endpoint = WebhookEndpoint.objects.create(
+        url="https://hooks.example.com/in", events=[WEBHOOK_TEST], secret="whsec_x"
+    )
+    endpoint_send_test(endpoint=endpoint)  # an event and its delivery
     return completed
 
 

@@ -42,7 +42,7 @@ DELIVERED, RETRYING, GAVE_UP, GONE, ENDPOINT_DISABLED, NOT_DUE = (
     "endpoint_disabled",
     "not_due",
 )
-LEASE_MARGIN = timedelta(seconds=20)  # beyond the HTTP time limit: recording the attempt
+LEASE_MARGIN = timedelta(seconds=5)  # beyond the HTTP time limit: time to record the attempt
 SWEEP_LIMIT = 1000
 State = WebhookDelivery.State
 
