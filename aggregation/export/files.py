@@ -56,40 +56,69 @@ class _HashingSink:
 def export_write_batch(
     *,
     path: Path,
-    rows: Iterable[tuple],
-    line: Callable[[tuple], str],
+    rows: Iterable,
+    line: Callable[[tuple], str] | None,
     compress: bool,
-    updated_before,
-    version_index: int,
-    completed_index: int,
+    updated_before=None,
+    version_index: int = 0,
+    completed_index: int = 0,
     on_rows: Callable[[int], None] | None = None,
 ) -> PartStats:
-    """Write ``rows`` as NDJSON lines to ``path`` (gzip when ``compress``) and fsync it; return its stats."""
-    stats, buffer = PartStats(), []
+    """Write ``rows`` as NDJSON lines to ``path`` (gzip when ``compress``) and fsync it; return its stats.
+
+    ``line`` turns a row into its line; ``None``: the rows are ``copy_out`` rows, lines already made.
+    """
+    stats = PartStats()
     with open(path, "wb") as raw:
         sink = _HashingSink(raw)
         out = gzip.GzipFile(fileobj=sink, mode="wb", compresslevel=6, mtime=0) if compress else sink
-        for row in rows:
-            buffer.append(line(row))
-            stats.schema_versions[row[version_index]] += 1
-            if updated_before is not None and row[completed_index] < updated_before:
-                stats.updated += 1
-            if len(buffer) == _WRITE_CHUNK:
-                out.write("".join(buffer).encode())
-                stats.rows += len(buffer)
-                if on_rows is not None:
-                    on_rows(len(buffer))
-                buffer.clear()
-        out.write("".join(buffer).encode())
-        stats.rows += len(buffer)
-        if on_rows is not None and buffer:
-            on_rows(len(buffer))
+        if line is None:
+            _write_copied(out, rows, stats, on_rows)
+        else:
+            _write_lines(out, rows, stats, on_rows, line, updated_before, version_index, completed_index)
         if compress:
             out.close()  # writes the gzip trailer into the sink; the raw file stays open
         raw.flush()
         os.fsync(raw.fileno())
     stats.bytes, stats.sha256 = sink.size, sink.hash.hexdigest()
     return stats
+
+
+def _write_lines(out, rows, stats, on_rows, line, updated_before, version_index, completed_index) -> None:
+    buffer = []
+    for row in rows:
+        buffer.append(line(row))
+        stats.schema_versions[row[version_index]] += 1
+        if updated_before is not None and row[completed_index] < updated_before:
+            stats.updated += 1
+        if len(buffer) == _WRITE_CHUNK:
+            _flush(out, "".join(buffer).encode(), len(buffer), stats, on_rows)
+            buffer.clear()
+    if buffer:
+        _flush(out, "".join(buffer).encode(), len(buffer), stats, on_rows)
+
+
+def _write_copied(out, rows, stats, on_rows) -> None:
+    # A COPY row: b"<version>\t<t|f: updated>\t<line>\n", its backslashes doubled by COPY's text format.
+    buffer, versions = [], stats.schema_versions
+    for row in rows:
+        version, updated, text = row.split(b"\t", 2)
+        versions[int(version)] += 1
+        if updated == b"t":
+            stats.updated += 1
+        buffer.append(text)
+        if len(buffer) == _WRITE_CHUNK:
+            _flush(out, b"".join(buffer).replace(b"\\\\", b"\\"), len(buffer), stats, on_rows)
+            buffer.clear()
+    if buffer:
+        _flush(out, b"".join(buffer).replace(b"\\\\", b"\\"), len(buffer), stats, on_rows)
+
+
+def _flush(out, data: bytes, lines: int, stats: PartStats, on_rows) -> None:
+    out.write(data)
+    stats.rows += lines
+    if on_rows is not None:
+        on_rows(lines)
 
 
 class DirectoryDestination:

@@ -4,16 +4,17 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain, count, islice
 
 from django.core.files.storage import storages
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ..models import ErasedSession, ExportRun
+from .copy_out import copy_rows
 from .files import MANIFEST_NAME, export_destination, export_destination_key, export_write_batch
 from .lines import ROW_COMPLETED_AT, ROW_VERSION, ExportWindow, export_rows, export_rows_and_line, pii_fields
 from .runs import export_lock, export_run_fail, export_run_finish, export_run_open, export_window
@@ -120,13 +121,11 @@ def answers_export(
 
 def _export_to(destination, *, window, run, batch_size, compress, redact_pii, on_rows) -> ExportResult:
     redacted = pii_fields() if redact_pii else []
-    rows_query, line = export_rows_and_line(window, redacted=redacted)
     suffix = ".ndjson.gz" if compress else ".ndjson"
     result, versions = ExportResult(window=window, location=destination.location, run_id=run.pk), Counter()
     destination.open()
-    # One transaction: a plain (not WITH HOLD) server-side cursor that streams, over one snapshot.
-    with transaction.atomic(), closing(rows_query.iterator(chunk_size=FETCH_CHUNK)) as rows:
-        # closing(): the cursor must be closed inside the transaction, also when a write fails.
+    # One transaction: one snapshot of the table, streamed (COPY, or a plain server-side cursor).
+    with transaction.atomic(), _rows_and_line(window, redacted=redacted) as (rows, line):
         for number in count(1):
             first = next(rows, None)
             if first is None:
@@ -161,6 +160,21 @@ def _export_to(destination, *, window, run, batch_size, compress, redact_pii, on
         _manifest(result, run=run, compress=compress, redacted=redacted, versions=versions, erased=erased)
     )
     return result
+
+
+@contextmanager
+def _rows_and_line(window, *, redacted):
+    """Yield the window's rows and their line builder (None: COPY rows, lines made by PostgreSQL).
+
+    The rows are closed inside the caller's transaction, also when a write fails.
+    """
+    if connection.vendor == "postgresql" and not redacted:
+        with connection.cursor() as cursor, closing(copy_rows(cursor, window)) as rows:
+            yield rows, None
+        return
+    rows_query, line = export_rows_and_line(window, redacted=redacted)
+    with closing(rows_query.iterator(chunk_size=FETCH_CHUNK)) as rows:
+        yield rows, line
 
 
 def _erased_write(destination, *, window) -> dict:

@@ -1,0 +1,54 @@
+"""The export's COPY path: PostgreSQL assembles each line byte-equal to the snapshot document's one encoding."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from aggregation.documents import snapshot_document, snapshot_line
+from aggregation.export.copy_out import copy_rows
+from aggregation.export.files import export_write_batch
+from aggregation.export.lines import ExportWindow
+from aggregation.models import AnswerSnapshot
+
+from .test_export_lines import snapshots  # noqa: F401
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's"),
+]
+
+
+def copied(window: ExportWindow) -> list[bytes]:
+    with transaction.atomic(), connection.cursor() as cursor:
+        return list(copy_rows(cursor, window))
+
+
+def test_every_copied_line_is_byte_equal_to_the_documents_encoding(snapshots, tmp_path):  # noqa: F811
+    window = ExportWindow(start=None, end=timezone.now() + timedelta(seconds=1))
+    stored = AnswerSnapshot.objects.order_by("ingested_at", "session_id")
+    expected = "".join(snapshot_line(snapshot_document(s)) for s in stored).encode()
+
+    stats = export_write_batch(path=tmp_path / "part", rows=iter(copied(window)), line=None, compress=False)
+
+    assert (tmp_path / "part").read_bytes() == expected
+    assert stats.rows == len(snapshots) and stats.updated == 0
+
+
+def test_copied_rows_count_versions_and_updated_snapshots(snapshots, tmp_path):  # noqa: F811
+    start = datetime(2026, 6, 1, tzinfo=UTC)  # one fixture snapshot completed before it: an update
+    window = ExportWindow(start=start, end=timezone.now() + timedelta(seconds=1))
+    AnswerSnapshot.objects.update(ingested_at=timezone.now())
+
+    stats = export_write_batch(path=tmp_path / "part", rows=iter(copied(window)), line=None, compress=True)
+
+    assert stats.rows == len(snapshots) and stats.updated == 1
+    assert dict(stats.schema_versions) == {1: len(snapshots)}
+
+
+def test_the_window_bounds_the_copied_rows(snapshots):  # noqa: F811
+    now = timezone.now()
+    AnswerSnapshot.objects.update(ingested_at=now - timedelta(hours=2))
+    assert copied(ExportWindow(start=now - timedelta(hours=1), end=now)) == []
+    assert len(copied(ExportWindow(start=now - timedelta(hours=3), end=now))) == len(snapshots)
