@@ -1,7 +1,10 @@
 """Webhook deliveries to a real HTTP receiver on 127.0.0.1: signatures, retries, 410, time limits, redeliveries."""
 
+import contextlib
 import json
 import random
+import socket
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -316,3 +319,43 @@ def test_secrets_are_never_logged(db, caplog):
         attempt_all()
     assert WebhookEndpoint.objects.get().disabled_reason == "gone"
     assert endpoint.secret not in caplog.text and endpoint.secret.removeprefix("whsec_") not in caplog.text
+
+
+def test_a_receiver_dripping_its_answer_is_cut_off_at_the_time_limit(db, settings):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 0.5
+    with dripping_receiver() as url:
+        register(url)
+        complete()
+        assert attempt_all() == ["retrying"]
+    attempt = WebhookAttempt.objects.get()
+    assert attempt.status_code is None and "no answer within 0.5 s" in attempt.error
+    assert attempt.duration_ms < 1500  # every byte came within the socket timeout, the whole answer did not
+
+
+@contextlib.contextmanager
+def dripping_receiver():
+    """A receiver that reads the request, then sends its answer one byte every 0.1 s."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve():
+        connection, _ = server.accept()
+        connection.recv(65536)
+        for byte in b"HTTP/1.1 204 No Content\r\nX-Slow: " + b"x" * 100:
+            if stop.is_set():
+                break
+            try:
+                connection.sendall(bytes([byte]))
+            except OSError:
+                break
+            stop.wait(0.1)
+        connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/hooks"
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()

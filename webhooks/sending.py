@@ -4,10 +4,11 @@ The connection goes to ``Destination.address`` (checked by ``destination_resolve
 fresh resolution of the name; TLS still verifies the certificate against the host name.
 """
 
+import functools
 import http.client
+import io
 import socket
 import ssl
-import threading
 import time
 from dataclasses import dataclass
 
@@ -40,6 +41,33 @@ class _PinnedConnection(http.client.HTTPConnection):
         self.sock = self._tls.wrap_socket(sock, server_hostname=self.host) if self._tls else sock
 
 
+class _DeadlineReader(io.RawIOBase):
+    """The answer's bytes, each read given only what is left of the time limit (a receiver dripping bytes too)."""
+
+    def __init__(self, raw, sock: socket.socket, deadline: float):
+        self._raw, self._sock, self._deadline = raw, sock, deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the time limit ran out")
+        self._sock.settimeout(remaining)
+        return self._raw.readinto(buffer)
+
+    def close(self):
+        self._raw.close()  # the socket's file: the socket itself closes once nothing reads it
+        super().close()
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    def __init__(self, sock, *args, deadline: float, **kwargs):
+        super().__init__(sock, *args, **kwargs)
+        self.fp = io.BufferedReader(_DeadlineReader(self.fp.detach(), sock, deadline))
+
+
 _tls_context = ssl.create_default_context()
 
 
@@ -47,9 +75,7 @@ def post(*, destination: Destination, body: bytes, headers: dict[str, str], time
     """POST ``body`` and return the answer; no answer within ``timeout`` seconds (in all) is an error."""
     started = time.monotonic()
     connection = _PinnedConnection(destination, timeout, _tls_context if destination.scheme == "https" else None)
-    # The socket timeout bounds each read; this bounds the whole answer, a receiver dripping bytes included.
-    deadline = threading.Timer(timeout, _abort, args=(connection,))
-    deadline.start()
+    connection.response_class = functools.partial(_DeadlineResponse, deadline=started + timeout)
     try:
         connection.request(
             "POST",
@@ -65,17 +91,7 @@ def post(*, destination: Destination, body: bytes, headers: dict[str, str], time
         error = f"no answer within {timeout:g} s" if timed_out else f"{type(exc).__name__}: {exc}"
         return Answer(None, "", error[:500], _elapsed_ms(started))
     finally:
-        deadline.cancel()
         connection.close()
-
-
-def _abort(connection: http.client.HTTPConnection) -> None:
-    sock = connection.sock
-    if sock is not None:
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def _elapsed_ms(started: float) -> int:

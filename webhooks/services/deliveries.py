@@ -14,12 +14,13 @@ the delivery again, with the same webhook-id.
 import json
 import logging
 import random
+from contextlib import contextmanager
 from datetime import timedelta
 
 from celery import current_app
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -122,22 +123,58 @@ def delivery_attempt(*, delivery_id: int) -> str:
     Outcomes: ``delivered`` (2xx), ``retrying``, ``gave_up`` (its retry window is over), ``gone`` (410:
     the endpoint is disabled), ``endpoint_disabled``, ``not_due`` (delivered, not due yet, or held by another worker).
     """
-    now = timezone.now()
-    lease = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS) + LEASE_MARGIN
-    claimed = (
-        WebhookDelivery.objects.filter(pk=delivery_id, state=State.PENDING, next_attempt_at__lte=now)
-        .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
-        .update(leased_until=lease, attempts=F("attempts") + 1)
-    )
-    if not claimed:
+    delivery = _delivery_claim(delivery_id)
+    if delivery is None:
         return NOT_DUE
-    delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
     if not delivery.endpoint.is_active:
-        _delivery_close(delivery, state=State.FAILED, error="the endpoint is disabled")
+        _delivery_close(delivery, state=State.FAILED, last_error="the endpoint is disabled")
         return ENDPOINT_DISABLED
     started_at = timezone.now()
     answer = _send(delivery, at=started_at)
-    return _attempt_record(delivery, started_at=started_at, answer=answer)
+    if answer.status is not None and 200 <= answer.status < 300:
+        return _delivered_record(delivery, started_at=started_at, answer=answer)
+    return _failure_record(delivery, started_at=started_at, answer=answer)
+
+
+def _delivery_claim(delivery_id: int) -> WebhookDelivery | None:
+    """Take the lease of a due delivery and read what sending it needs, in one statement (None: not ours to send).
+
+    One round trip instead of an update and a joined select: the worker's time per delivery is mostly
+    database round trips. Two workers claiming one delivery: the second re-checks the lease after the
+    first commits, and gets nothing.
+    """
+    now = timezone.now()
+    lease = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS) + LEASE_MARGIN
+    deliveries, events, endpoints = (
+        connection.ops.quote_name(model._meta.db_table) for model in (WebhookDelivery, WebhookEvent, WebhookEndpoint)
+    )
+    with _bookkeeping_transaction(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {deliveries} AS d SET leased_until = %s, attempts = d.attempts + 1"
+            f" FROM {events} AS e, {endpoints} AS p"
+            " WHERE d.id = %s AND d.state = %s AND d.next_attempt_at <= %s"
+            " AND (d.leased_until IS NULL OR d.leased_until < %s) AND e.id = d.event_id AND p.id = d.endpoint_id"
+            " RETURNING d.attempts, d.retry_until, e.id, e.type, e.payload,"
+            " p.id, p.url, p.secret, p.previous_secret, p.previous_secret_expires_at, p.is_active, p.failing_since",
+            [lease, delivery_id, State.PENDING, now, now],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    attempts, retry_until, event_id, event_type, payload, *endpoint_columns = row
+    endpoint = WebhookEndpoint(
+        **dict(
+            zip(
+                ("id", "url", "secret", "previous_secret", "previous_secret_expires_at", "is_active", "failing_since"),
+                endpoint_columns,
+                strict=True,
+            )
+        )
+    )
+    event = WebhookEvent(
+        id=event_id, type=event_type, payload=json.loads(payload) if isinstance(payload, str) else payload
+    )
+    return WebhookDelivery(id=delivery_id, event=event, endpoint=endpoint, attempts=attempts, retry_until=retry_until)
 
 
 def _send(delivery: WebhookDelivery, *, at) -> Answer:
@@ -153,8 +190,41 @@ def _send(delivery: WebhookDelivery, *, at) -> Answer:
     return post(destination=destination, body=body, headers=headers, timeout=settings.WEBHOOK_TIMEOUT_SECONDS)
 
 
+def _delivered_record(delivery: WebhookDelivery, *, started_at, answer: Answer) -> str:
+    """Record a delivered attempt: the attempt row and the delivery's new state in one statement (the usual case)."""
+    attempts, deliveries = (connection.ops.quote_name(m._meta.db_table) for m in (WebhookAttempt, WebhookDelivery))
+    with _bookkeeping_transaction(), connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH attempt AS (INSERT INTO {attempts}"
+            " (delivery_id, started_at, duration_ms, status_code, response_excerpt, error) VALUES (%s, %s, %s, %s, %s, ''))"
+            f" UPDATE {deliveries} SET state = %s, leased_until = NULL, delivered_at = %s, last_attempt_at = %s,"
+            " last_status = %s, last_error = '' WHERE id = %s",
+            [delivery.pk, started_at, answer.duration_ms, answer.status, answer.excerpt]
+            + [State.DELIVERED, timezone.now(), started_at, answer.status, delivery.pk],
+        )
+    if delivery.endpoint.failing_since is not None:
+        WebhookEndpoint.objects.filter(pk=delivery.endpoint.pk).update(failing_since=None)
+    return DELIVERED
+
+
+@contextmanager
+def _bookkeeping_transaction():
+    """A transaction whose commit does not wait for the disk (PostgreSQL's synchronous_commit off).
+
+    For the worker's own records only (a lease, an attempt, a delivery's state), never for events or
+    deliveries themselves: a database crash may forget the last fraction of a second of them, and
+    what it forgets is sent again with the same webhook-id. At least once, never lost; and the fsync
+    it saves is most of the worker's time per delivery.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        yield
+
+
 @transaction.atomic
-def _attempt_record(delivery: WebhookDelivery, *, started_at, answer: Answer) -> str:
+def _failure_record(delivery: WebhookDelivery, *, started_at, answer: Answer) -> str:
     WebhookAttempt.objects.create(
         delivery=delivery,
         started_at=started_at,
@@ -165,10 +235,6 @@ def _attempt_record(delivery: WebhookDelivery, *, started_at, answer: Answer) ->
     )
     now, endpoint = timezone.now(), delivery.endpoint
     fields = {"last_attempt_at": started_at, "last_status": answer.status, "last_error": answer.error}
-    if answer.status is not None and 200 <= answer.status < 300:
-        WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=False).update(failing_since=None)
-        _delivery_close(delivery, state=State.DELIVERED, delivered_at=now, **fields)
-        return DELIVERED
     if answer.status == 410:
         _delivery_close(delivery, state=State.FAILED, **fields)
         endpoint_disable(endpoint=endpoint, reason=WebhookEndpoint.DisabledReason.GONE)
