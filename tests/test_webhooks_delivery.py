@@ -359,3 +359,27 @@ def dripping_receiver():
         stop.set()
         thread.join(5)
         server.close()
+
+
+def test_a_hand_over_the_broker_refuses_leaves_the_delivery_to_the_sweep(db, settings):
+    from onboarding_project.celery import app
+
+    from .aggregation_support import celery_settings
+    from .test_aggregation_pipeline import CLOSED_PORT_BROKER, publisher_reset
+
+    if app.conf.task_always_eager:
+        pytest.skip("the embedded default has no broker to lose")
+    register("http://127.0.0.1:9/a")
+    delivery = complete().deliveries.get()
+    with celery_settings(app, broker_write_url=CLOSED_PORT_BROKER):
+        publisher_reset()
+        try:
+            assert services.deliveries_dispatch(delivery_ids=[delivery.pk]) == 0
+        finally:
+            publisher_reset()
+    delivery.refresh_from_db()
+    assert delivery.state == "pending" and delivery.dispatched_at is None
+    due = WebhookDelivery.objects.filter(
+        state="pending", dispatched_at__isnull=True, next_attempt_at__lte=timezone.now()
+    )
+    assert list(due) == [delivery]  # what beat's sweep hands over next

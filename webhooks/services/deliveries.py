@@ -20,7 +20,7 @@ from datetime import timedelta
 from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -145,6 +145,13 @@ def _delivery_claim(delivery_id: int) -> WebhookDelivery | None:
     """
     now = timezone.now()
     lease = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS) + LEASE_MARGIN
+    if connection.vendor != "postgresql":  # SQLite's RETURNING cannot name the joined tables
+        claimed = (
+            WebhookDelivery.objects.filter(pk=delivery_id, state=State.PENDING, next_attempt_at__lte=now)
+            .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
+            .update(leased_until=lease, attempts=F("attempts") + 1)
+        )
+        return WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_id) if claimed else None
     deliveries, events, endpoints = (
         connection.ops.quote_name(model._meta.db_table) for model in (WebhookDelivery, WebhookEvent, WebhookEndpoint)
     )
@@ -191,7 +198,20 @@ def _send(delivery: WebhookDelivery, *, at) -> Answer:
 
 
 def _delivered_record(delivery: WebhookDelivery, *, started_at, answer: Answer) -> str:
-    """Record a delivered attempt: the attempt row and the delivery's new state in one statement (the usual case)."""
+    """Record a delivered attempt: the attempt row and the delivery's new state (one statement on PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        _delivered_write_at_once(delivery, started_at=started_at, answer=answer)
+    else:  # no INSERT inside WITH elsewhere
+        with transaction.atomic():
+            _attempt_add(delivery, started_at=started_at, answer=answer)
+            fields = {"last_attempt_at": started_at, "last_status": answer.status, "last_error": ""}
+            _delivery_close(delivery, state=State.DELIVERED, delivered_at=timezone.now(), **fields)
+    if delivery.endpoint.failing_since is not None:
+        WebhookEndpoint.objects.filter(pk=delivery.endpoint.pk).update(failing_since=None)
+    return DELIVERED
+
+
+def _delivered_write_at_once(delivery: WebhookDelivery, *, started_at, answer: Answer) -> None:
     attempts, deliveries = (connection.ops.quote_name(m._meta.db_table) for m in (WebhookAttempt, WebhookDelivery))
     with _bookkeeping_transaction(), connection.cursor() as cursor:
         cursor.execute(
@@ -202,9 +222,6 @@ def _delivered_record(delivery: WebhookDelivery, *, started_at, answer: Answer) 
             [delivery.pk, started_at, answer.duration_ms, answer.status, answer.excerpt]
             + [State.DELIVERED, timezone.now(), started_at, answer.status, delivery.pk],
         )
-    if delivery.endpoint.failing_since is not None:
-        WebhookEndpoint.objects.filter(pk=delivery.endpoint.pk).update(failing_since=None)
-    return DELIVERED
 
 
 @contextmanager
@@ -225,14 +242,7 @@ def _bookkeeping_transaction():
 
 @transaction.atomic
 def _failure_record(delivery: WebhookDelivery, *, started_at, answer: Answer) -> str:
-    WebhookAttempt.objects.create(
-        delivery=delivery,
-        started_at=started_at,
-        duration_ms=answer.duration_ms,
-        status_code=answer.status,
-        response_excerpt=answer.excerpt,
-        error=answer.error,
-    )
+    _attempt_add(delivery, started_at=started_at, answer=answer)
     now, endpoint = timezone.now(), delivery.endpoint
     fields = {"last_attempt_at": started_at, "last_status": answer.status, "last_error": answer.error}
     if answer.status == 410:
@@ -251,6 +261,17 @@ def _failure_record(delivery: WebhookDelivery, *, started_at, answer: Answer) ->
     next_attempt_at = now + retry_delay(attempts=delivery.attempts)
     _delivery_close(delivery, state=State.PENDING, next_attempt_at=next_attempt_at, dispatched_at=None, **fields)
     return RETRYING
+
+
+def _attempt_add(delivery: WebhookDelivery, *, started_at, answer: Answer) -> None:
+    WebhookAttempt.objects.create(
+        delivery=delivery,
+        started_at=started_at,
+        duration_ms=answer.duration_ms,
+        status_code=answer.status,
+        response_excerpt=answer.excerpt,
+        error=answer.error,
+    )
 
 
 def retry_delay(*, attempts: int) -> timedelta:
