@@ -6,11 +6,11 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from aggregation.documents import snapshot_document, snapshot_line
 from aggregation.export.copy_out import copy_rows
 from aggregation.export.files import export_write_batch
 from aggregation.export.lines import ExportWindow
 from aggregation.models import AnswerSnapshot
+from aggregation.snapshots.documents import snapshot_document, snapshot_line
 
 from .test_export_lines import snapshots  # noqa: F401
 

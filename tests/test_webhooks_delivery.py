@@ -12,8 +12,8 @@ import time_machine
 from django.db import transaction
 from django.utils import timezone
 
-from aggregation.backfill import answers_backfill
-from aggregation.services import snapshot_ingest
+from aggregation.snapshots.backfill import answers_backfill
+from aggregation.snapshots.services import snapshot_ingest
 from webhooks import services
 from webhooks.events import ONBOARDING_COMPLETED, WEBHOOK_TEST
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent

@@ -5,10 +5,11 @@ from datetime import UTC, datetime
 
 from django.utils.translation import gettext_lazy as _
 
-from aggregation.documents import snapshot_document
 from aggregation.models import AnswerSnapshot
-from aggregation.normalise import completion_from_message
+from aggregation.snapshots.documents import snapshot_document
+from aggregation.snapshots.normalise import completion_from_message
 from onboarding.manifest import ANSWER_SCHEMA_VERSION
+from onboarding.services.outbox import COMPLETION_MESSAGE_VERSION
 
 ONBOARDING_COMPLETED = "onboarding.completed"
 ONBOARDING_ERASED = "onboarding.erased"
@@ -64,7 +65,9 @@ def sample_completed_data(*, at: datetime) -> dict:
     """Return an onboarding.completed data document for a sample person, built as a real one is."""
     completion = completion_from_message(
         {
+            "message_version": COMPLETION_MESSAGE_VERSION,
             "user_id": 0,
+            "workspace_id": None,
             "session_id": str(SAMPLE_SESSION_ID),
             "completed_at": at.isoformat(),
             "answer_schema_version": ANSWER_SCHEMA_VERSION,

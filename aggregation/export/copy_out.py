@@ -1,6 +1,6 @@
 """The export's fast path on PostgreSQL: ``COPY ... TO STDOUT`` streams each line already assembled by the server.
 
-PostgreSQL builds every line as ``aggregation.documents.snapshot_line`` would (the stored jsonb text
+PostgreSQL builds every line as ``aggregation.snapshots.documents.snapshot_line`` would (the stored jsonb text
 spliced in, the role through ``to_json``, ``completed_at`` as Python's ``isoformat`` prints it), and
 streams them without a round trip per batch; Python only splits them into part files, counts, hashes
 and writes bytes, never decoding a row (``files.export_write_batch`` with ``line=None``). ``tests/test_export_copy.py`` proves every line byte-equal to
