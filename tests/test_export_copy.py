@@ -52,3 +52,15 @@ def test_the_window_bounds_the_copied_rows(snapshots):  # noqa: F811
     AnswerSnapshot.objects.update(ingested_at=now - timedelta(hours=2))
     assert copied(ExportWindow(start=now - timedelta(hours=1), end=now)) == []
     assert len(copied(ExportWindow(start=now - timedelta(hours=3), end=now))) == len(snapshots)
+
+
+def test_a_failed_write_on_the_writer_thread_fails_the_batch(snapshots, tmp_path, monkeypatch):  # noqa: F811
+    from aggregation.export import files
+
+    def disk_full(self, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files._HashingSink, "write", disk_full)
+    window = ExportWindow(start=None, end=timezone.now() + timedelta(seconds=1))
+    with pytest.raises(OSError, match="No space left"):
+        export_write_batch(path=tmp_path / "part", rows=iter(copied(window)), line=None, compress=False)

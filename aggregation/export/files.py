@@ -11,8 +11,10 @@ is unfinished and is deleted by the next run.
 import gzip
 import hashlib
 import os
+import queue
 import shutil
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -72,16 +74,52 @@ def export_write_batch(
     with open(path, "wb") as raw:
         sink = _HashingSink(raw)
         out = gzip.GzipFile(fileobj=sink, mode="wb", compresslevel=6, mtime=0) if compress else sink
-        if line is None:
-            _write_copied(out, rows, stats, on_rows)
-        else:
-            _write_lines(out, rows, stats, on_rows, line, updated_before, version_index, completed_index)
+        with _WriterThread(out) as writer:
+            if line is None:
+                _write_copied(writer, rows, stats, on_rows)
+            else:
+                _write_lines(writer, rows, stats, on_rows, line, updated_before, version_index, completed_index)
         if compress:
             out.close()  # writes the gzip trailer into the sink; the raw file stays open
         raw.flush()
         os.fsync(raw.fileno())
     stats.bytes, stats.sha256 = sink.size, sink.hash.hexdigest()
     return stats
+
+
+class _WriterThread:
+    """Compress, hash and write chunks on a thread of their own while the next rows are read.
+
+    zlib, hashlib and file writes release the GIL, so reading the rows (the database's stream) and
+    writing the file overlap instead of taking turns. At most a few chunks wait in between.
+    """
+
+    def __init__(self, out):
+        self._out, self._chunks, self._error = out, queue.Queue(maxsize=4), None
+        self._thread = threading.Thread(target=self._run, name="export-writer", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type, exc, traceback):
+        self._chunks.put(None)
+        self._thread.join()
+        if exc_type is None and self._error is not None:
+            raise self._error
+
+    def write(self, data: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._chunks.put(data)
+
+    def _run(self):
+        while (data := self._chunks.get()) is not None:
+            if self._error is None:
+                try:
+                    self._out.write(data)
+                except BaseException as exc:  # raised in the reading thread at its next write or at the end
+                    self._error = exc
 
 
 def _write_lines(out, rows, stats, on_rows, line, updated_before, version_index, completed_index) -> None:
