@@ -225,3 +225,26 @@ def test_the_erasure_signal_writes_nothing_when_its_transaction_rolls_back(db, p
     assert completed.payload["data"]["answers"]
     assert not WebhookEvent.objects.filter(type=ONBOARDING_ERASED).exists()
     assert WebhookEvent.objects.filter(type=ONBOARDING_COMPLETED).count() == 1
+
+
+def test_the_admin_edits_an_endpoint_through_the_same_checks(staff, private_allowed):
+    endpoint = services.endpoint_register(url="http://127.0.0.1:9/h")
+    page = f"/admin/webhooks/webhookendpoint/{endpoint.pk}/change/"
+    refused = staff.post(page, {"url": "ftp://127.0.0.1/", "events": ["onboarding.erased"], "description": ""})
+    assert refused.status_code == 200 and "Only http:// and https://" in refused.content.decode()
+    staff.post(page, {"url": "http://127.0.0.1:9/new", "events": ["onboarding.erased"], "description": "CRM"})
+    endpoint.refresh_from_db()
+    assert (endpoint.url, endpoint.events, endpoint.description) == (
+        "http://127.0.0.1:9/new",
+        ["onboarding.erased"],
+        "CRM",
+    )
+
+
+def test_the_admin_rotates_a_secret_with_an_overlap(staff, private_allowed):
+    endpoint = services.endpoint_register(url="http://127.0.0.1:9/h")
+    old = endpoint.secret
+    staff.post("/admin/webhooks/webhookendpoint/", {"action": "rotate_secret", "_selected_action": [endpoint.pk]})
+    endpoint.refresh_from_db()
+    assert endpoint.secret != old and endpoint.previous_secret == old
+    assert endpoint.previous_secret_expires_at > timezone.now()

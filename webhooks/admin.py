@@ -4,7 +4,9 @@ Actions are thin edges: they parse staff input and call one service each.
 """
 
 import json
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -24,7 +26,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     list_filter = ("is_active", "disabled_reason")
     search_fields = ("url", "description")
     readonly_fields = ("secret", "previous_secret_expires_at", "is_active", "disabled_at", "disabled_reason")
-    actions = ("send_test_event", "redeliver_failed", "redeliver_since", "disable", "enable")
+    actions = ("send_test_event", "redeliver_failed", "redeliver_since", "rotate_secret", "disable", "enable")
 
     @admin.display(description=_("event types"))
     def event_types(self, obj):
@@ -40,7 +42,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
+            services.endpoint_update(endpoint=obj, url=obj.url, events=obj.events, description=obj.description)
             return
         registered = services.endpoint_register(url=obj.url, events=obj.events, description=obj.description)
         obj.pk, obj.secret, obj.created_at = registered.pk, registered.secret, registered.created_at
@@ -83,6 +85,17 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/webhooks/redeliver_since.html", context)
+
+    @admin.action(description=_("Rotate the secret (the old one keeps signing for the overlap)"))
+    def rotate_secret(self, request, queryset):
+        overlap = timedelta(hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS)
+        for endpoint in queryset:
+            services.endpoint_rotate_secret(endpoint=endpoint, overlap=overlap)
+        self.message_user(
+            request,
+            _("New secrets made: each endpoint's page shows its own. The old ones sign too for %(hours)g hours.")
+            % {"hours": settings.WEBHOOK_SECRET_OVERLAP_HOURS},
+        )
 
     @admin.action(description=_("Disable (waiting deliveries fail)"))
     def disable(self, request, queryset):

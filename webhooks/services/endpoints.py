@@ -48,6 +48,12 @@ def endpoint_register(*, url: str, events: Iterable[str] | None = None, descript
     return WebhookEndpoint.objects.create(url=url, events=events, description=description, secret=secret_generate())
 
 
+def endpoint_update(*, endpoint: WebhookEndpoint, url: str, events: Iterable[str], description: str) -> None:
+    """Change an endpoint's URL, event types or description; raise InvalidWebhookEndpoint as registration does."""
+    endpoint.events, endpoint.url, endpoint.description = events_check(events), url_check(url), description
+    endpoint.save(update_fields=["url", "events", "description"])
+
+
 @transaction.atomic
 def endpoint_disable(*, endpoint: WebhookEndpoint, reason: str = WebhookEndpoint.DisabledReason.STAFF) -> bool:
     """Stop sending to an endpoint; return False if it was disabled already. Its waiting deliveries fail."""
