@@ -475,6 +475,8 @@ WEBHOOK_DISABLE_AFTER_HOURS = env.float("WEBHOOK_DISABLE_AFTER_HOURS", default=7
 # within WEBHOOK_REDISPATCH_AFTER seconds (a lost message) is handed over again.
 WEBHOOK_SWEEP_SECONDS = env.float("WEBHOOK_SWEEP_SECONDS", default=10.0)
 WEBHOOK_REDISPATCH_AFTER = env.int("WEBHOOK_REDISPATCH_AFTER", default=120)
+# A worker sends the deliveries of one task message for at most this many seconds, then hands the rest back.
+WEBHOOK_BATCH_SECONDS = env.float("WEBHOOK_BATCH_SECONDS", default=30.0)
 # How long the previous secret keeps signing beside the new one after a rotation (rotate_webhook_secret's default).
 WEBHOOK_SECRET_OVERLAP_HOURS = env.float("WEBHOOK_SECRET_OVERLAP_HOURS", default=24.0)
 

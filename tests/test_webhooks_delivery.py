@@ -383,3 +383,37 @@ def test_a_hand_over_the_broker_refuses_leaves_the_delivery_to_the_sweep(db, set
         state="pending", dispatched_at__isnull=True, next_attempt_at__lte=timezone.now()
     )
     assert list(due) == [delivery]  # what beat's sweep hands over next
+
+
+def test_a_batch_sends_its_due_deliveries_and_skips_the_others(db):
+    with receiving() as receiver:
+        register(receiver.url)
+        ids = [complete().deliveries.get().pk for _ in range(3)]
+        services.delivery_attempt(delivery_id=ids[0])
+        assert services.deliveries_attempt(delivery_ids=ids) == {"delivered": 2, "not_due": 1}
+    assert len(receiver.received) == 3
+    assert set(WebhookDelivery.objects.values_list("state", flat=True)) == {"delivered"}
+
+
+def test_a_batch_past_its_time_budget_hands_the_rest_back(db, settings):
+    from onboarding_project.celery import app
+
+    if app.conf.task_always_eager:
+        pytest.skip("in the embedded default a hand-back runs at once, in-process")
+    settings.WEBHOOK_BATCH_SECONDS = 0
+    with receiving() as receiver:
+        register(receiver.url)
+        ids = [complete().deliveries.get().pk for _ in range(3)]
+        assert services.deliveries_attempt(delivery_ids=ids) == {"delivered": 1}
+    rest = WebhookDelivery.objects.filter(pk__in=ids[1:])
+    assert [(d.state, d.attempts, d.leased_until) for d in rest] == [("pending", 0, None)] * 2
+    assert len(receiver.received) == 1
+
+
+def test_a_success_in_a_batch_clears_the_failing_clock_a_failure_in_it_started(db):
+    with receiving(answers=[500, 204]) as receiver:
+        endpoint = register(receiver.url)
+        ids = [complete().deliveries.get().pk for _ in range(2)]
+        assert services.deliveries_attempt(delivery_ids=ids) == {"retrying": 1, "delivered": 1}
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is None

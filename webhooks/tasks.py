@@ -1,10 +1,10 @@
-"""Celery tasks of the webhooks: one delivery attempt, and beat's sweep of due deliveries."""
+"""Celery tasks of the webhooks: a batch of delivery attempts, and beat's sweep of due deliveries."""
 
 from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from .services import deliveries_dispatch_due, delivery_attempt
+from .services import deliveries_attempt, deliveries_dispatch_due
 
 
 @shared_task(
@@ -18,12 +18,12 @@ from .services import deliveries_dispatch_due, delivery_attempt
     # the sweep send it sooner. Either way the delivery is sent again with its webhook-id.
     acks_late=True,
     reject_on_worker_lost=True,
-    time_limit=settings.WEBHOOK_TIMEOUT_SECONDS + 20,
-    soft_time_limit=settings.WEBHOOK_TIMEOUT_SECONDS + 15,
+    time_limit=settings.WEBHOOK_BATCH_SECONDS + settings.WEBHOOK_TIMEOUT_SECONDS + 30,
+    soft_time_limit=settings.WEBHOOK_BATCH_SECONDS + settings.WEBHOOK_TIMEOUT_SECONDS + 20,
 )
-def deliver_webhook(delivery_id: int) -> str:
-    """Send one webhook delivery if it is due, and record the attempt."""
-    return delivery_attempt(delivery_id=delivery_id)
+def deliver_webhooks(delivery_ids: list[int]) -> dict:
+    """Send a batch of webhook deliveries that are due, recording each attempt."""
+    return dict(deliveries_attempt(delivery_ids=delivery_ids))
 
 
 @shared_task(name="webhooks.dispatch_due", ignore_result=True)

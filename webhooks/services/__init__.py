@@ -2,6 +2,7 @@
 
 from .deliveries import (
     DELIVER_TASK_NAME,
+    deliveries_attempt,
     deliveries_dispatch,
     deliveries_dispatch_due,
     deliveries_redeliver,
@@ -29,6 +30,7 @@ __all__ = [
     "DELIVER_TASK_NAME",
     "InvalidWebhookEndpoint",
     "completed_payloads_scrub",
+    "deliveries_attempt",
     "deliveries_dispatch",
     "deliveries_dispatch_due",
     "deliveries_redeliver",

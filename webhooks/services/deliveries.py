@@ -14,7 +14,8 @@ the delivery again, with the same webhook-id.
 import json
 import logging
 import random
-from contextlib import contextmanager
+import time
+from collections import Counter
 from datetime import timedelta
 
 from celery import current_app
@@ -45,6 +46,7 @@ DELIVERED, RETRYING, GAVE_UP, GONE, ENDPOINT_DISABLED, NOT_DUE = (
 )
 LEASE_MARGIN = timedelta(seconds=5)  # beyond the HTTP time limit: time to record the attempt
 SWEEP_LIMIT = 1000
+DISPATCH_BATCH = 50  # deliveries per task message
 State = WebhookDelivery.State
 
 
@@ -82,8 +84,10 @@ def retry_window() -> timedelta:
 def deliveries_dispatch(*, delivery_ids: list[int]) -> int:
     """Hand deliveries to the broker; a failure leaves them to the sweep. Return how many were handed over.
 
-    It runs after the cause's commit, inside the user's request: every broker operation is bounded
-    by ONBOARDING_OUTBOX_PUBLISH_TIMEOUT, and after the first failure the rest wait for the sweep.
+    One task message carries up to DISPATCH_BATCH deliveries (the sweep's backlog after an outage
+    goes out in few messages). It runs after the cause's commit, inside the user's request: every
+    broker operation is bounded by ONBOARDING_OUTBOX_PUBLISH_TIMEOUT, and after the first failure
+    the rest wait for the sweep.
     """
     if not delivery_ids:
         return 0
@@ -92,16 +96,36 @@ def deliveries_dispatch(*, delivery_ids: list[int]) -> int:
     options = {"socket_connect_timeout": timeout, "socket_timeout": timeout, "retry_on_timeout": False}
     sent = 0
     try:
-        with current_app.connection_for_write(transport_options=options) as connection:
-            for delivery_id in delivery_ids:
-                current_app.signature(DELIVER_TASK_NAME, kwargs={"delivery_id": delivery_id}).apply_async(
-                    retry=False, connection=connection
+        with current_app.connection_for_write(transport_options=options) as broker:
+            for start in range(0, len(delivery_ids), DISPATCH_BATCH):
+                batch = delivery_ids[start : start + DISPATCH_BATCH]
+                current_app.signature(DELIVER_TASK_NAME, kwargs={"delivery_ids": batch}).apply_async(
+                    retry=False, connection=broker
                 )
-                sent += 1
+                sent += len(batch)
     except Exception as exc:  # the broker is down or hung: the sweep sends the rest
         logger.warning("webhook dispatch failed after %s of %s deliveries: %s", sent, len(delivery_ids), exc)
         WebhookDelivery.objects.filter(pk__in=delivery_ids[sent:], state=State.PENDING).update(dispatched_at=None)
     return sent
+
+
+def deliveries_attempt(*, delivery_ids: list[int]) -> Counter:
+    """Attempt deliveries one after another (a task's batch); return how many had each outcome.
+
+    The batch's due deliveries are claimed in one statement. After WEBHOOK_BATCH_SECONDS the rest
+    are released and go back to the broker, so one slow receiver cannot hold a batch for long.
+    """
+    started, outcomes = time.monotonic(), Counter()
+    claimed = _deliveries_claim(delivery_ids)
+    outcomes[NOT_DUE] += len(delivery_ids) - len(claimed)
+    for n, delivery in enumerate(claimed):
+        if n and time.monotonic() - started > settings.WEBHOOK_BATCH_SECONDS:  # the first always goes
+            rest = [later.pk for later in claimed[n:]]
+            WebhookDelivery.objects.filter(pk__in=rest).update(leased_until=None, attempts=F("attempts") - 1)
+            deliveries_dispatch(delivery_ids=rest)
+            break
+        outcomes[_attempt(delivery)] += 1
+    return +outcomes
 
 
 def deliveries_dispatch_due(*, limit: int = SWEEP_LIMIT) -> int:
@@ -123,9 +147,11 @@ def delivery_attempt(*, delivery_id: int) -> str:
     Outcomes: ``delivered`` (2xx), ``retrying``, ``gave_up`` (its retry window is over), ``gone`` (410:
     the endpoint is disabled), ``endpoint_disabled``, ``not_due`` (delivered, not due yet, or held by another worker).
     """
-    delivery = _delivery_claim(delivery_id)
-    if delivery is None:
-        return NOT_DUE
+    claimed = _deliveries_claim([delivery_id])
+    return _attempt(claimed[0]) if claimed else NOT_DUE
+
+
+def _attempt(delivery: WebhookDelivery) -> str:
     if not delivery.endpoint.is_active:
         _delivery_close(delivery, state=State.FAILED, last_error="the endpoint is disabled")
         return ENDPOINT_DISABLED
@@ -136,52 +162,69 @@ def delivery_attempt(*, delivery_id: int) -> str:
     return _failure_record(delivery, started_at=started_at, answer=answer)
 
 
-def _delivery_claim(delivery_id: int) -> WebhookDelivery | None:
-    """Take the lease of a due delivery and read what sending it needs, in one statement (None: not ours to send).
+# Joined into the worker's own single-statement writes (the lease, a delivered attempt): their
+# implicit transaction then commits without waiting for the disk (synchronous_commit off, for that
+# transaction only). Events and deliveries themselves are written with the usual durability; a
+# database crash may forget the last fraction of a second of these records, and what it forgets is
+# sent again with the same webhook-id: at least once, never lost. The fsync it saves was most of a
+# delivery's cost.
+_ASYNC_COMMIT = "(SELECT set_config('synchronous_commit', 'off', true))"
 
-    One round trip instead of an update and a joined select: the worker's time per delivery is mostly
-    database round trips. Two workers claiming one delivery: the second re-checks the lease after the
-    first commits, and gets nothing.
+
+def _deliveries_claim(delivery_ids: list[int]) -> list[WebhookDelivery]:
+    """Take the lease of the due ones of ``delivery_ids`` and read what sending them needs, in one statement.
+
+    Return them in the given order (the others are delivered already, not due, or held by another
+    worker). One round trip for a whole batch: the worker's time per delivery was mostly database
+    round trips and commits. Two workers claiming one delivery: the second re-checks the lease after
+    the first commits, and gets nothing. A batch's lease covers its whole time budget.
     """
     now = timezone.now()
-    lease = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS) + LEASE_MARGIN
+    budget = settings.WEBHOOK_BATCH_SECONDS if len(delivery_ids) > 1 else 0
+    lease = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + budget) + LEASE_MARGIN
     if connection.vendor != "postgresql":  # SQLite's RETURNING cannot name the joined tables
-        claimed = (
-            WebhookDelivery.objects.filter(pk=delivery_id, state=State.PENDING, next_attempt_at__lte=now)
-            .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
-            .update(leased_until=lease, attempts=F("attempts") + 1)
-        )
-        return WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_id) if claimed else None
+        due = WebhookDelivery.objects.filter(pk__in=delivery_ids, state=State.PENDING, next_attempt_at__lte=now)
+        due = due.filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
+        ids = list(due.values_list("pk", flat=True))
+        WebhookDelivery.objects.filter(pk__in=ids).update(leased_until=lease, attempts=F("attempts") + 1)
+        found, shared = WebhookDelivery.objects.select_related("event", "endpoint").in_bulk(ids), {}
+        for delivery in found.values():
+            delivery.endpoint = shared.setdefault(delivery.endpoint_id, delivery.endpoint)
+        return [found[pk] for pk in delivery_ids if pk in found]
     deliveries, events, endpoints = (
         connection.ops.quote_name(model._meta.db_table) for model in (WebhookDelivery, WebhookEvent, WebhookEndpoint)
     )
-    with _bookkeeping_transaction(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {deliveries} AS d SET leased_until = %s, attempts = d.attempts + 1"
-            f" FROM {events} AS e, {endpoints} AS p"
-            " WHERE d.id = %s AND d.state = %s AND d.next_attempt_at <= %s"
+            f" FROM {events} AS e, {endpoints} AS p, {_ASYNC_COMMIT} AS async_commit"
+            " WHERE d.id = ANY(%s) AND d.state = %s AND d.next_attempt_at <= %s"
             " AND (d.leased_until IS NULL OR d.leased_until < %s) AND e.id = d.event_id AND p.id = d.endpoint_id"
-            " RETURNING d.attempts, d.retry_until, e.id, e.type, e.payload,"
+            " RETURNING d.id, d.attempts, d.retry_until, e.id, e.type, e.payload,"
             " p.id, p.url, p.secret, p.previous_secret, p.previous_secret_expires_at, p.is_active, p.failing_since",
-            [lease, delivery_id, State.PENDING, now, now],
+            [lease, list(delivery_ids), State.PENDING, now, now],
         )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    attempts, retry_until, event_id, event_type, payload, *endpoint_columns = row
-    endpoint = WebhookEndpoint(
-        **dict(
-            zip(
-                ("id", "url", "secret", "previous_secret", "previous_secret_expires_at", "is_active", "failing_since"),
-                endpoint_columns,
-                strict=True,
+        rows = cursor.fetchall()
+    endpoints_by_id, found = {}, {}
+    for delivery_id, attempts, retry_until, event_id, event_type, payload, endpoint_id, *endpoint_columns in rows:
+        if endpoint_id not in endpoints_by_id:  # one instance per endpoint: what one attempt learns, the next knows
+            endpoints_by_id[endpoint_id] = WebhookEndpoint(
+                id=endpoint_id, **dict(zip(_ENDPOINT_COLUMNS, endpoint_columns, strict=True))
             )
+        event = WebhookEvent(
+            id=event_id, type=event_type, payload=json.loads(payload) if isinstance(payload, str) else payload
         )
-    )
-    event = WebhookEvent(
-        id=event_id, type=event_type, payload=json.loads(payload) if isinstance(payload, str) else payload
-    )
-    return WebhookDelivery(id=delivery_id, event=event, endpoint=endpoint, attempts=attempts, retry_until=retry_until)
+        found[delivery_id] = WebhookDelivery(
+            id=delivery_id,
+            event=event,
+            endpoint=endpoints_by_id[endpoint_id],
+            attempts=attempts,
+            retry_until=retry_until,
+        )
+    return [found[pk] for pk in delivery_ids if pk in found]
+
+
+_ENDPOINT_COLUMNS = ("url", "secret", "previous_secret", "previous_secret_expires_at", "is_active", "failing_since")
 
 
 def _send(delivery: WebhookDelivery, *, at) -> Answer:
@@ -208,36 +251,21 @@ def _delivered_record(delivery: WebhookDelivery, *, started_at, answer: Answer) 
             _delivery_close(delivery, state=State.DELIVERED, delivered_at=timezone.now(), **fields)
     if delivery.endpoint.failing_since is not None:
         WebhookEndpoint.objects.filter(pk=delivery.endpoint.pk).update(failing_since=None)
+        delivery.endpoint.failing_since = None
     return DELIVERED
 
 
 def _delivered_write_at_once(delivery: WebhookDelivery, *, started_at, answer: Answer) -> None:
     attempts, deliveries = (connection.ops.quote_name(m._meta.db_table) for m in (WebhookAttempt, WebhookDelivery))
-    with _bookkeeping_transaction(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(
             f"WITH attempt AS (INSERT INTO {attempts}"
             " (delivery_id, started_at, duration_ms, status_code, response_excerpt, error) VALUES (%s, %s, %s, %s, %s, ''))"
             f" UPDATE {deliveries} SET state = %s, leased_until = NULL, delivered_at = %s, last_attempt_at = %s,"
-            " last_status = %s, last_error = '' WHERE id = %s",
+            f" last_status = %s, last_error = '' FROM {_ASYNC_COMMIT} AS async_commit WHERE id = %s",
             [delivery.pk, started_at, answer.duration_ms, answer.status, answer.excerpt]
             + [State.DELIVERED, timezone.now(), started_at, answer.status, delivery.pk],
         )
-
-
-@contextmanager
-def _bookkeeping_transaction():
-    """A transaction whose commit does not wait for the disk (PostgreSQL's synchronous_commit off).
-
-    For the worker's own records only (a lease, an attempt, a delivery's state), never for events or
-    deliveries themselves: a database crash may forget the last fraction of a second of them, and
-    what it forgets is sent again with the same webhook-id. At least once, never lost; and the fsync
-    it saves is most of the worker's time per delivery.
-    """
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        yield
 
 
 @transaction.atomic
@@ -250,6 +278,7 @@ def _failure_record(delivery: WebhookDelivery, *, started_at, answer: Answer) ->
         endpoint_disable(endpoint=endpoint, reason=WebhookEndpoint.DisabledReason.GONE)
         return GONE
     WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)
+    endpoint.failing_since = endpoint.failing_since or now  # the batch's next success must clear it
     failing_too_long = WebhookEndpoint.objects.filter(
         pk=endpoint.pk, failing_since__lte=now - timedelta(hours=settings.WEBHOOK_DISABLE_AFTER_HOURS)
     ).exists()
