@@ -91,11 +91,11 @@ class _WriterThread:
     """Compress, hash and write chunks on a thread of their own while the next rows are read.
 
     zlib, hashlib and file writes release the GIL, so reading the rows (the database's stream) and
-    writing the file overlap instead of taking turns. At most a few chunks wait in between.
+    writing the file overlap instead of taking turns. At most two chunks (about 10 MB) wait in between.
     """
 
     def __init__(self, out):
-        self._out, self._chunks, self._error = out, queue.Queue(maxsize=4), None
+        self._out, self._chunks, self._error = out, queue.Queue(maxsize=2), None
         self._thread = threading.Thread(target=self._run, name="export-writer", daemon=True)
 
     def __enter__(self):
