@@ -248,3 +248,19 @@ def test_the_admin_rotates_a_secret_with_an_overlap(staff, private_allowed):
     endpoint.refresh_from_db()
     assert endpoint.secret != old and endpoint.previous_secret == old
     assert endpoint.previous_secret_expires_at > timezone.now()
+
+
+def test_the_retention_run_deletes_old_delivery_attempts_in_batches(db, private_allowed, settings):
+    from datetime import timedelta
+
+    from aggregation.signals import retention_due
+    from webhooks.models import WebhookAttempt
+
+    settings.ONBOARDING_RETENTION_WEBHOOK_ATTEMPTS_DAYS = 30
+    services.endpoint_register(url="http://127.0.0.1:9/h")
+    delivery = complete().deliveries.get()
+    now = timezone.now()
+    for days in (40, 35, 31, 5):
+        WebhookAttempt.objects.create(delivery=delivery, started_at=now - timedelta(days=days), duration_ms=1)
+    retention_due.send(sender=None, now=now, batch=2)
+    assert [a.started_at for a in WebhookAttempt.objects.all()] == [now - timedelta(days=5)]
