@@ -8,6 +8,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.utils import timezone
@@ -264,3 +265,14 @@ def test_the_retention_run_deletes_old_delivery_attempts_in_batches(db, private_
         WebhookAttempt.objects.create(delivery=delivery, started_at=now - timedelta(days=days), duration_ms=1)
     retention_due.send(sender=None, now=now, batch=2)
     assert [a.started_at for a in WebhookAttempt.objects.all()] == [now - timedelta(days=5)]
+
+
+def test_erasing_a_person_sends_onboarding_erased_and_scrubs_their_completion(db, private_allowed):
+    services.endpoint_register(url="http://127.0.0.1:9/h")
+    completed = complete()
+    username = get_user_model().objects.get(pk=completed.user_id).username
+    call_command("erase_onboarding_user", username, stdout=StringIO(), stderr=StringIO())
+    completed.refresh_from_db()
+    assert completed.payload["data"]["answers"] == {}
+    erased = WebhookEvent.objects.get(type=ONBOARDING_ERASED)
+    assert erased.payload["data"]["user_id"] == completed.user_id
