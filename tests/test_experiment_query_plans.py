@@ -114,10 +114,12 @@ def test_funnel_by_flag_finds_each_arms_sessions_through_the_flags_index(staff, 
     window = {"started_after": (timezone.now() - timedelta(days=31)).isoformat()}
     for params in ({"flag": AI_QUESTION_FLAG}, {"flag": AI_QUESTION_FLAG, **window}):
         plans = plans_of(staff, "/api/admin/onboarding/funnel", params, "onboarding_sessions")
-        assert len(plans) == 4  # per arm: progress shapes (sessions and completions too), step events
+        assert len(plans) == 6  # per arm: progress shapes (sessions and completions too), step events, friction
         for plan in plans:
-            assert "onb_session_flags" in plan, plan
             assert "Seq Scan on onboarding_sessions" not in plan, plan
+        # The friction query may start from its few events and reach each session by its key instead;
+        # the shapes and the step events find the arm's sessions through the flags index.
+        assert sum("onb_session_flags" in plan for plan in plans) >= 4, plans
 
 
 @pytest.mark.parametrize(
