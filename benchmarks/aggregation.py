@@ -1,4 +1,4 @@
-"""Benchmark of the aggregation pipeline (issue 4); not a test, it only prints figures and ratios.
+"""Benchmark of the aggregation pipeline; not a test, it only prints figures and ratios.
 
     .venv/bin/python benchmarks/aggregation.py                 # 100,000 sessions
     .venv/bin/python benchmarks/aggregation.py --sessions 5000 # a quick run

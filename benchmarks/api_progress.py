@@ -143,7 +143,7 @@ def free_port() -> int:
 
 def start_server(args, env) -> subprocess.Popen:
     args.port = args.port or free_port()
-    # gunicorn also reads ./gunicorn.conf.py (gthread since issue 16): the sync worker is named here so
+    # gunicorn also reads ./gunicorn.conf.py (gthread threads): the sync worker is named here so
     # this benchmark keeps measuring what it always has, one request per process at a time.
     command = [
         str(Path(PYTHON).parent / "gunicorn"),

@@ -4,7 +4,7 @@ It times, through the real views (Django's test ``Client``: URL routing, middlew
 session, the view, the template or JSON rendering), the staff funnel (API and admin page, all
 time, 30 days, the last hour), the totals endpoint, and every big admin list (sessions, events,
 outbox, snapshots) without and with each filter, a date drill-down and a search. Beside each p50
-it prints the p50 of the direct-scan queries the same page ran before issue 15 (the old funnel
+it prints the p50 of the direct-scan queries the same page ran before the rollups (the old funnel
 selector's GROUP BY and percentile_cont; the old lists' COUNT(*), SELECT DISTINCT filter
 lookups and date drill-down, and their unindexed order or substring search), as a ratio. Then it
 checks the funnel's figures against a direct computation from the sessions and events (counts

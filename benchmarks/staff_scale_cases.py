@@ -1,6 +1,6 @@
 """The pages ``benchmarks/staff_scale.py`` times, the direct scans they replace, and the figures check.
 
-Each case is a staff URL and the direct-scan queries the same page ran before issue 15:
+Each case is a staff URL and the direct-scan queries the same page ran before the rollups:
 
 - funnel (API and page): the old selector's two queries, a ``GROUP BY`` of every counted
   session's progress in the window and ``percentile_cont`` over their timed events; split by a
@@ -253,7 +253,7 @@ def build_cases() -> list[tuple[str, str, object]]:
             f"/admin/onboarding/outboxmessage/?q={sample['id']}",
             old_list(outbox.filter(session_id=sample["id"]), **old_outbox),
         ),
-        # Issue 5 already showed the unfiltered snapshot list's row estimate: no COUNT(*) in its scan.
+        # The unfiltered snapshot list already showed the row estimate: no COUNT(*) in its scan.
         ("snapshots", "/admin/aggregation/answersnapshot/", old_list(snapshots, count=False, **old_snapshots)),
         (
             "snapshots ?role=design",

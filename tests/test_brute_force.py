@@ -1,4 +1,4 @@
-"""Lock-outs after repeated failed logins (CONTRACT §8), the sign-up throttle, and whose address counts."""
+"""Lock-outs after repeated failed logins, the sign-up throttle, and whose address counts."""
 
 import io
 import time

@@ -1,4 +1,4 @@
-"""Production settings and serving (CONTRACT §8), each checked on a real process with the environment a deploy gives.
+"""Production settings and serving, each checked on a real process with the environment a deploy gives.
 
 Every test here starts `manage.py` or gunicorn with an environment of its own (no DEBUG, no
 development defaults), as a deploy would.

@@ -1,4 +1,4 @@
-"""The web process under concurrent requests (issue 16): gunicorn's threads and the connection pool.
+"""The web process under concurrent requests: gunicorn's threads and the connection pool.
 
 A real gunicorn with the project's gunicorn.conf.py and one worker process, on the test database.
 """

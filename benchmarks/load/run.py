@@ -1,4 +1,4 @@
-"""End-to-end load: people onboarding at once through `make stack`, then the books checked (issue 16).
+"""End-to-end load: people onboarding at once through `make stack`, then the books checked.
 
 usage: .venv/bin/python benchmarks/load/run.py --database-url postgres://postgres@127.0.0.1:5432/onb_load_stack \\
            --redis-url redis://127.0.0.1:6379/12 [--compare] [--users 50] [--run-time 120] ...
@@ -48,10 +48,10 @@ COMMON_ENV = {
 }
 # Each configuration is only environment: the product reads every one of these settings.
 CONFIGS = {
-    # The product as it was before issue 16's fixes: one request per gunicorn process, and a new
+    # The product as it was before threaded workers and the pool: one request per gunicorn process, and a new
     # PostgreSQL connection for every request and every task.
     "before": {"GUNICORN_WORKER_CLASS": "sync", "GUNICORN_THREADS": "1", "DATABASE_POOL_MAX_SIZE": "0"},
-    # The product's defaults now (gunicorn.conf.py, settings): 4 threads per gunicorn process and a
+    # The product's defaults now (gunicorn.conf.py, settings): 8 threads per gunicorn process and a
     # pool of PostgreSQL connections in every process.
     "after": {},
 }

@@ -1,4 +1,4 @@
-"""The progress and completion API (CONTRACT §3): thin views over the onboarding services.
+"""The progress and completion API: thin views over the onboarding services.
 
 Every write goes through a service with ``source="api"``; the services own validation, key
 normalisation, revision checks, conflict diffing and telemetry. Domain errors propagate to
