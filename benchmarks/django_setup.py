@@ -17,22 +17,32 @@ def ensure_database(url: str) -> None:
             print(f"created database {name}")
 
 
-def setup_django(url: str, *, static_root: str | None = None) -> None:
-    """Set Django up on ``url`` as production runs (DEBUG off, no broker) and migrate it.
+def production_environment(url: str) -> None:
+    """Point this process (and the processes it starts) at ``url`` with the production settings.
 
-    ``static_root``: collect the static files there first, as a deployment does (pages that link
-    them need the manifest of hashed names when DEBUG is off).
+    DEBUG off (no per-query bookkeeping in ``connection.queries``, as in production), which needs a
+    SECRET_KEY: a benchmark-only one unless the environment gives one. No broker: the benchmarks
+    call the services directly.
     """
-    if static_root is not None:
-        os.environ["STATIC_ROOT"] = static_root
     os.environ["DATABASE_URL"] = url
     os.environ.pop("REDIS_URL", None)
-    # DEBUG off: no per-query bookkeeping in connection.queries, as in production.
     os.environ["DEBUG"] = "false"
     os.environ["SECURE_SSL_REDIRECT"] = "false"  # the test client speaks plain HTTP
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "onboarding_project.settings")
+
+
+def setup_django(url: str, *, static_root: str | None = None, static_ignore: tuple[str, ...] = ()) -> None:
+    """Set Django up on ``url`` as production runs (DEBUG off, no broker) and migrate it.
+
+    ``static_root``: collect the static files there first, as a deployment does (pages that link
+    them need the manifest of hashed names when DEBUG is off); ``static_ignore``: collectstatic's
+    ``--ignore`` patterns for what those pages never link (hashing and compressing costs seconds a file set).
+    """
+    if static_root is not None:
+        os.environ["STATIC_ROOT"] = static_root
+    production_environment(url)
     import django
 
     django.setup()
@@ -40,7 +50,7 @@ def setup_django(url: str, *, static_root: str | None = None) -> None:
 
     call_command("migrate", verbosity=0, interactive=False)
     if static_root is not None:
-        call_command("collectstatic", verbosity=0, interactive=False)
+        call_command("collectstatic", verbosity=0, interactive=False, ignore_patterns=list(static_ignore))
 
 
 def staff_client(username: str):
