@@ -43,7 +43,7 @@ from benchmarks.smoke import add_smoke_flag, apply_smoke  # noqa: E402
 HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
 
-# What a real deployment of this size runs with, and says so (the README's capacity plan):
+# What a real deployment of this size runs with, and says so (the capacity plan, docs/operations.md):
 # one proxy in front appends the client's address; the throttles and lock-outs keep their
 # production defaults, counted per real client address and per user in Redis.
 COMMON_ENV = {
