@@ -341,6 +341,16 @@ def test_a_fold_in_small_chunks_equals_one_in_a_single_chunk(three_days):
 pg_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="open transactions are PostgreSQL's to see")
 
 
+def begin_transaction_now() -> None:
+    """Send the open transaction's BEGIN at once (Django defers it to the first query).
+
+    The event is then stamped after its transaction began, which the committed horizon covers;
+    a stamp taken before the BEGIN is what ONBOARDING_FUNNEL_FOLD_LAG covers, 0 in these tests.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
 @pg_only
 @pytest.mark.django_db(transaction=True)
 def test_an_event_committed_after_a_fold_started_is_not_skipped():
@@ -350,6 +360,7 @@ def test_an_event_committed_after_a_fold_started_is_not_skipped():
     def late_writer():
         try:
             with transaction.atomic():
+                begin_transaction_now()
                 OnboardingEvent.objects.create(
                     session=session, user_id=session.user_id, name="save_queued", step="profile", source="browser"
                 )
@@ -393,6 +404,7 @@ def test_concurrent_event_writers_lose_no_count_while_the_worker_folds():
                         user=user, step="profile", answers={}, revision=session.revision, source="api"
                     )
                 with transaction.atomic():  # a browser report that commits late
+                    begin_transaction_now()
                     OnboardingEvent.objects.create(
                         session=session, user_id=user.pk, name="save_retried", step="profile", source="browser"
                     )
