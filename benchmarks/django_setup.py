@@ -49,8 +49,29 @@ def setup_django(url: str, *, static_root: str | None = None, static_ignore: tup
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
-    if static_root is not None:
+    if static_root is not None and not static_collected_since_changed(static_root, static_ignore):
         call_command("collectstatic", verbosity=0, interactive=False, ignore_patterns=list(static_ignore))
+
+
+def static_collected_since_changed(static_root: str, ignore: tuple[str, ...]) -> bool:
+    """Return whether ``static_root`` holds a manifest newer than every static source file.
+
+    Collecting hashes and compresses every file again (tens of seconds); a run after an earlier one
+    of the same checkout reuses what that one collected.
+    """
+    from pathlib import Path
+
+    from django.contrib.staticfiles.finders import get_finders
+
+    manifest = Path(static_root) / "staticfiles.json"
+    if not manifest.exists():
+        return False
+    collected_at = manifest.stat().st_mtime
+    for finder in get_finders():
+        for path, storage in finder.list(list(ignore)):
+            if Path(storage.path(path)).stat().st_mtime > collected_at:
+                return False
+    return True
 
 
 def staff_client(username: str):
