@@ -16,6 +16,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("BENCH_SMOKE_REDIS_URL", "redis://127.0.0.1:6379/14")
+# Scripts that run as part of a benchmark, not as one.
+HELPERS = {"load/seed.py"}
+
+
+def test_every_benchmark_takes_smoke_and_has_a_smoke_run_here():
+    scripts = {
+        str(path.relative_to(ROOT / "benchmarks"))
+        for path in (ROOT / "benchmarks").rglob("*.py")
+        if '__name__ == "__main__"' in path.read_text()
+    } - HELPERS
+    this_module = Path(__file__).read_text()
+
+    assert all("add_smoke_flag" in (ROOT / "benchmarks" / script).read_text() for script in scripts), scripts
+    assert all(f'"{script}"' in this_module for script in scripts), scripts
 
 
 @pytest.fixture
@@ -88,7 +102,7 @@ def test_the_load_run_brings_the_stack_up_and_checks_the_books(bench_database):
     # run it by hand and read its last lines instead of run_benchmark's status check.
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks/load/run.py"), "--smoke"]
+        [sys.executable, str(ROOT / "benchmarks" / "load/run.py"), "--smoke"]
         + ["--database-url", f"{server}/{name}", "--redis-url", REDIS_URL],
         cwd=ROOT,
         env={**env, "PYTHONPATH": str(ROOT)},
