@@ -96,6 +96,13 @@ def test_the_staff_scale_benchmark_prints_each_page_against_its_direct_scan(benc
     assert "counts equal: yes" in output and "counts equal: NO" not in output
 
 
+@pytest.mark.browser
+def test_the_page_weight_benchmark_prints_javascript_against_plain_html(bench_database):
+    server, name = bench_database
+    output = run_benchmark("page_weight.py", "--pg-url", server, "--database", name, timeout=300)
+    assert "Fast 3G: JS / no JS =" in output and "Slow 4G: JS / no JS =" in output
+
+
 def test_the_load_run_brings_the_stack_up_and_checks_the_books(bench_database):
     server, name = bench_database
     # Its exit status says whether the latency targets were met, which a smoke run cannot judge:
