@@ -96,6 +96,13 @@ def test_the_staff_scale_benchmark_prints_each_page_against_its_direct_scan(benc
     assert "counts equal: yes" in output and "counts equal: NO" not in output
 
 
+def test_the_privacy_benchmark_prints_an_erasure_and_the_purge_and_finds_no_drift(bench_database):
+    server, name = bench_database
+    output = run_benchmark("privacy.py", "--database-url", f"{server}/{name}")
+    assert "erase one person" in output and "purged" in output
+    assert "totals drift: 0, funnel drift: 0" in output
+
+
 @pytest.mark.browser
 def test_the_page_weight_benchmark_prints_javascript_against_plain_html(bench_database):
     server, name = bench_database
