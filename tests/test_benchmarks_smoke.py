@@ -103,6 +103,12 @@ def test_the_privacy_benchmark_prints_an_erasure_and_the_purge_and_finds_no_drif
     assert "totals drift: 0, funnel drift: 0" in output
 
 
+def test_the_webhooks_benchmark_prints_the_worker_against_a_bare_loop(bench_database):
+    server, name = bench_database
+    output = run_benchmark("webhooks.py", "--database-url", f"{server}/{name}", "--redis-url", REDIS_URL)
+    assert "ratio" in output.lower()
+
+
 @pytest.mark.browser
 def test_the_page_weight_benchmark_prints_javascript_against_plain_html(bench_database):
     server, name = bench_database
