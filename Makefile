@@ -40,7 +40,8 @@ run: install
 	$(RUN_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
 ## make stack: the Procfile (gunicorn, a Celery worker, beat) with DEBUG off against PostgreSQL and Redis,
-## over plain HTTP on this machine. Ctrl-C stops all three. See README.md, "A production-like run".
+## over plain HTTP on this machine. Ctrl-C stops all three. See docs/operations.md.
+## COLLECTSTATIC_ARGS: extra collectstatic options (the load benchmark's smoke run skips files it never links).
 STACK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/onboarding_stack
 STACK_REDIS_URL ?= redis://127.0.0.1:6379/1
 STACK_ENV = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DEBUG=false DATABASE_URL=$(STACK_DATABASE_URL) REDIS_URL=$(STACK_REDIS_URL) \
@@ -50,7 +51,7 @@ STACK_ENV = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" DEBUG=false DATABASE_URL=$(STACK
 stack: install-dev
 	DATABASE_URL=$(STACK_DATABASE_URL) REDIS_URL=$(STACK_REDIS_URL) $(PY) .ci/check_services.py --create-database
 	$(STACK_ENV) $(PY) manage.py migrate --noinput
-	$(STACK_ENV) $(PY) manage.py collectstatic --noinput -v 0
+	$(STACK_ENV) $(PY) manage.py collectstatic --noinput -v 0 $(COLLECTSTATIC_ARGS)
 	@echo ""
 	@echo "  Serving on http://$(HOST):$(PORT)/ with DEBUG off (gunicorn, worker, beat). Ctrl-C stops them all."
 	@echo ""

@@ -49,7 +49,7 @@ def snapshots_filtered(filters: AnswerFilters):
 
 
 def snapshot_documents(rows) -> list[dict]:
-    """Return the contract's result documents for ``.values(*SNAPSHOT_DOCUMENT_FIELDS)`` rows."""
+    """Return the staff API's result documents for ``.values(*SNAPSHOT_DOCUMENT_FIELDS)`` rows."""
     return [snapshot_document(row) for row in rows]
 
 

@@ -1,4 +1,4 @@
-"""Staff-only answers API (CONTRACT §5), mounted at /api/admin/onboarding/."""
+"""Staff-only answers API, mounted at /api/admin/onboarding/."""
 
 from django.urls import path
 

@@ -1,4 +1,4 @@
-"""Staff-only answers API (CONTRACT §5): one view per endpoint, reads through adminapi.selectors.
+"""Staff-only answers API: one view per endpoint, reads through adminapi.selectors.
 
 Each view parses its query string with a nested input serializer, calls a selector and returns the
 selector's documents. A bad query parameter is a 400 ``{"detail", "code", "param"}`` naming it.

@@ -12,6 +12,7 @@ Targets: deep/first ≤ 2 and every p50 under 50 ms. It prints figures and never
 
     .venv/bin/python benchmarks/admin_answers.py                 # 1,000,000 rows (generated once, ~1-2 min)
     .venv/bin/python benchmarks/admin_answers.py --rows 50000    # a quick run
+    .venv/bin/python benchmarks/admin_answers.py --smoke         # a tiny run: it works (figures mean nothing)
     .venv/bin/python benchmarks/admin_answers.py --regenerate    # throw the data away and build it again
 
 It uses its own database (``--database-url``, default ``postgres://postgres@127.0.0.1:5432/onb_bench_admin``),
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.django_setup import ensure_database, setup_django, staff_client  # noqa: E402
+from benchmarks.smoke import add_smoke_flag, apply_smoke  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/onb_bench_admin"
 ROLES = ("engineering", "design", "product", "data", "marketing", "sales", "support", "operations", "founder", "other")
@@ -44,7 +46,8 @@ def parse_args():
     parser.add_argument("--repeat", type=int, default=40, help="timed requests per case (default 40)")
     parser.add_argument("--depth", type=int, default=10_000, help="items before the deep page (default 10,000)")
     parser.add_argument("--regenerate", action="store_true", help="drop and regenerate the data")
-    return parser.parse_args()
+    add_smoke_flag(parser, rows=3000, repeat=3, depth=500)
+    return apply_smoke(parser.parse_args())
 
 
 # One INSERT ... SELECT per table. Answers are a full, realistic document (six steps, lists,

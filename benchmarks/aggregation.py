@@ -1,7 +1,8 @@
-"""Benchmark of the aggregation pipeline (issue 4); not a test, it only prints figures and ratios.
+"""Benchmark of the aggregation pipeline; not a test, it only prints figures and ratios.
 
     .venv/bin/python benchmarks/aggregation.py                 # 100,000 sessions
     .venv/bin/python benchmarks/aggregation.py --sessions 5000 # a quick run
+    .venv/bin/python benchmarks/aggregation.py --smoke         # a tiny run: it works (figures mean nothing)
 
 It (re)creates its own PostgreSQL database (``--database-url``, default onb_bench_agg), generates
 completed sessions with bulk COPY, then measures, each beside a baseline from the same run:
@@ -23,6 +24,10 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.smoke import add_smoke_flag, apply_smoke  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/onb_bench_agg"
 ROLES = ("engineering", "design", "product", "data", "marketing", "sales", "support", "operations", "founder", "other")
@@ -86,7 +91,8 @@ def parse_args():
     parser.add_argument("--live-messages", type=int, default=5000, help="messages for the live ingestion (5,000)")
     parser.add_argument("--batch-size", type=int, default=1000, help="backfill batch size (1,000)")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
-    return parser.parse_args()
+    add_smoke_flag(parser, sessions=300, live_messages=50, batch_size=100)
+    return apply_smoke(parser.parse_args())
 
 
 def setup_django(database_url: str):
@@ -99,11 +105,9 @@ def setup_django(database_url: str):
     ) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{config["NAME"]}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{config["NAME"]}"')
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.pop("REDIS_URL", None)  # nothing is published here: the services are called directly
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "onboarding_project.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    from benchmarks.django_setup import production_environment
+
+    production_environment(database_url)  # nothing is published here: the services are called directly
     import django
 
     django.setup()

@@ -37,6 +37,10 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.smoke import add_smoke_flag, apply_smoke  # noqa: E402
+
 PYTHON = sys.executable
 PASSWORD = "bench-password-not-secret"
 
@@ -62,7 +66,8 @@ def parse_args():
     )
     parser.add_argument("--max-requests", type=int, default=200_000, help="cap per scenario")
     parser.add_argument("--keep-db", action="store_true", help="leave the benchmark database in place")
-    return parser.parse_args()
+    add_smoke_flag(parser, rounds=1, seconds=0.5, warmup=0.2, threads=1, workers=1)
+    return apply_smoke(parser.parse_args())
 
 
 def database_url(args) -> str:
@@ -143,7 +148,7 @@ def free_port() -> int:
 
 def start_server(args, env) -> subprocess.Popen:
     args.port = args.port or free_port()
-    # gunicorn also reads ./gunicorn.conf.py (gthread since issue 16): the sync worker is named here so
+    # gunicorn also reads ./gunicorn.conf.py (gthread threads): the sync worker is named here so
     # this benchmark keeps measuring what it always has, one request per process at a time.
     command = [
         str(Path(PYTHON).parent / "gunicorn"),

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/export.py                       # 100,000 and 400,000 snapshots
     .venv/bin/python benchmarks/export.py --rows 20000 80000    # a quick run
+    .venv/bin/python benchmarks/export.py --smoke               # a tiny run: it works (figures mean nothing)
 
 For each size it fills a dedicated database (default onb_bench_export, created and migrated if
 missing) with realistic snapshots, then measures, on the same rows in the same order:
@@ -25,6 +26,11 @@ from pathlib import Path
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.django_setup import production_environment  # noqa: E402
+from benchmarks.smoke import add_smoke_flag, apply_smoke  # noqa: E402
+
 COLUMNS = "session_id, user_id, workspace_id, role, answer_schema_version, completed_at, answers, flattened, flags"
 COPY_SQL = (
     f"COPY (SELECT row_to_json(t) FROM (SELECT {COLUMNS} FROM onboarding_answer_snapshots"
@@ -41,10 +47,12 @@ def main() -> None:
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL server URL")
     parser.add_argument("--gzip", action="store_true", help="export with --gzip as well (slower, for information)")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: run one export in this process
-    args = parser.parse_args()
+    add_smoke_flag(parser, rows=[200, 400])
+    args = apply_smoke(parser.parse_args())
     if args.child:
         return child_export(args.child, compress=args.gzip)
     database_url = f"{args.server}/{args.db}"
+    production_environment(database_url)  # read by this process and the export's subprocesses
     prepare_database(args.server, args.db, database_url)
     results = []
     for rows in args.rows:
@@ -68,7 +76,6 @@ def prepare_database(server: str, name: str, database_url: str) -> None:
 
 def variant_documents() -> list[tuple[str, str, str]]:
     """Return (role, answers, flattened) JSON variants built from the real answer shapes."""
-    sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "onboarding_project.settings")
     import django
 

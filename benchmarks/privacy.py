@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.django_setup import ensure_database, setup_django  # noqa: E402
+from benchmarks.smoke import add_smoke_flag, apply_smoke  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/onb_bench_privacy"
 
@@ -48,7 +49,8 @@ def parse_args():
     parser.add_argument("--purge-events", type=int, default=1_000_000, help="stop purging after this many events")
     parser.add_argument("--purge-seconds", type=float, default=300, help="stop purging after this long (default 300)")
     parser.add_argument("--check", action="store_true", help="check the totals and the funnel afterwards (slow)")
-    return parser.parse_args()
+    add_smoke_flag(parser, sessions=2000, erasures=3, batch=200, purge_events=2000, purge_seconds=10, check=True)
+    return apply_smoke(parser.parse_args())
 
 
 def ensure_totals() -> None:

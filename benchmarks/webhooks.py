@@ -32,6 +32,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.smoke import add_smoke_flag, apply_smoke  # noqa: E402
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/onb_bench_webhooks"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/5"
 
@@ -43,7 +46,8 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS)
     parser.add_argument("--receiver", nargs=2, metavar=("PORT", "LOG"), help=argparse.SUPPRESS)  # internal
-    args = parser.parse_args()
+    add_smoke_flag(parser, deliveries=40, completions=4)
+    args = apply_smoke(parser.parse_args())
     if args.receiver:
         return run_receiver(int(args.receiver[0]), args.receiver[1])
     env = setup(args.database_url, args.redis_url)

@@ -55,5 +55,5 @@ class IdempotencyKeyReused(OnboardingError):
 
 
 def issue(step: str | None, field: str | None, code: str, message: str) -> dict:
-    """Build one validation issue in the contract's shape."""
+    """Build one validation issue in the API's shape."""
     return {"step": step, "field": field, "code": code, "message": str(message)}

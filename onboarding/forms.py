@@ -1,4 +1,4 @@
-"""The step forms: every rule of the contract's field table lives here, once.
+"""The step forms: every rule of a step's fields lives here, once.
 
 Each form declares ``kinds`` (field name -> choice/multi/bool/text/pii), which the manifest
 checks against the form's fields and the aggregation reads to decide what is counted.

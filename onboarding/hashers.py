@@ -2,7 +2,7 @@
 
 A login or sign-up hashes a password (PBKDF2, 1,000,000 iterations: about a third of a second of
 CPU here); two at once take both cores of a small machine, and a save that arrives meanwhile
-waits for a core (benchmarks/README.md, "End-to-end load"). This hasher runs the same hash, in the
+waits for a core (benchmarks/README.md, "load/run.py"). This hasher runs the same hash, in the
 same format (``pbkdf2_sha256$…``, interchangeable with Django's PBKDF2PasswordHasher), on a few
 threads of the process whose scheduling priority is lowered (``PASSWORD_HASHING_NICE``): the
 kernel then runs the saves first and the hashing with the CPU left over. ``hashlib`` releases

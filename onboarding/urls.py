@@ -1,4 +1,4 @@
-"""Wizard, auth pages and dashboard (issue 2).
+"""Wizard, auth pages and dashboard.
 
 The auth pages keep Django's un-namespaced names (``login``, ``logout``) because settings refer
 to them as ``LOGIN_URL = "login"``; the wizard and dashboard live in the ``onboarding`` namespace.

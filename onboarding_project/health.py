@@ -1,4 +1,4 @@
-"""Liveness and readiness probes (CONTRACT §8): ``GET /healthz`` and ``GET /readyz``.
+"""Liveness and readiness probes: ``GET /healthz`` and ``GET /readyz``.
 
 They are answered by a middleware placed before every other one but the request id: probes come
 from a load balancer or an orchestrator straight to the process, over plain HTTP and by IP

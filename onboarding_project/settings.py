@@ -261,7 +261,7 @@ ONBOARDING_VERSION = env.int("ONBOARDING_VERSION", default=1)
 # /i18n/: the language switcher, which every page posts to (also mid-onboarding).
 ONBOARDING_GUARD_EXEMPT_PREFIXES = ("/api/", "/admin/", "/accounts/", "/i18n/", "/favicon.ico", "/o/sw.js")
 
-# How long an Idempotency-Key's first answer is kept (CONTRACT §3: 24 hours); beat purges older ones hourly.
+# How long an Idempotency-Key's first answer is kept (24 hours); beat purges older ones hourly.
 ONBOARDING_IDEMPOTENCY_TTL_SECONDS = env.int("ONBOARDING_IDEMPOTENCY_TTL_SECONDS", default=24 * 3600)
 
 # A browser event (POST /api/onboarding/events) for a session completed longer ago than this is refused

@@ -30,7 +30,7 @@ def varied_answers(rng: random.Random) -> dict:
 def completion_message_for(
     user, *, session_id=None, completed_at=None, answers=None, version=ANSWER_SCHEMA_VERSION, rng=None
 ) -> dict:
-    """Return a contract-shaped completion message for ``user``."""
+    """Return a completion message, shaped as the outbox sends it, for ``user``."""
     return {
         "user_id": user.pk,
         "session_id": str(session_id or uuid.uuid4()),

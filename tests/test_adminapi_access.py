@@ -76,7 +76,7 @@ def test_it_serves_a_staff_bearer_token(staff_user, snapshot, endpoint):
 
 
 def test_it_rejects_a_superuser_without_is_staff(client, snapshot, django_user_model):
-    # is_superuser without is_staff is not staff: the contract's rule is is_staff.
+    # is_superuser without is_staff is not staff: staff means is_staff.
     user = django_user_model.objects.create_user("super-not-staff", is_superuser=True, is_staff=False)
     client.force_login(user)
     assert client.get("/api/admin/onboarding/answers").status_code == 403

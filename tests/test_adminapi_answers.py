@@ -25,7 +25,7 @@ def _ids(response):
     return [row["session_id"] for row in response.json()["results"]]
 
 
-def test_it_lists_snapshots_newest_first_in_the_contract_shape(staff):
+def test_it_lists_snapshots_newest_first_in_the_snapshot_document_shape(staff):
     older, newer = _snapshot(0), _snapshot(5)
     response = staff.get(URL)
     assert response.status_code == 200

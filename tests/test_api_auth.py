@@ -1,4 +1,4 @@
-"""Authentication, CSRF, throttling and the OpenAPI schema/docs of the API (CONTRACT §3)."""
+"""Authentication, CSRF, throttling and the OpenAPI schema/docs of the API."""
 
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""Contract tests of POST /api/onboarding/complete and GET /api/onboarding/manifest (CONTRACT §3)."""
+"""POST /api/onboarding/complete and GET /api/onboarding/manifest: status codes, bodies and headers."""
 
 import pytest
 from rest_framework.test import APIClient

@@ -1,4 +1,4 @@
-"""Idempotency-Key on PATCH progress and POST complete (CONTRACT §3)."""
+"""Idempotency-Key on PATCH progress and POST complete."""
 
 import threading
 import time

@@ -1,4 +1,4 @@
-"""Contract tests of GET/PATCH /api/users/me/onboarding-progress (CONTRACT §3), on PostgreSQL."""
+"""GET/PATCH /api/users/me/onboarding-progress: status codes, bodies and headers, on PostgreSQL."""
 
 import json
 

@@ -142,7 +142,7 @@ def test_a_killed_server_keeps_the_step_on_the_device_and_it_is_saved_once_when_
     wizard_server.kill()
     try:
         page.get_by_role("button", name="Continue").click()
-        # After the retries (CONTRACT §2b): kept on this device, no longer "failed".
+        # After the retries: kept on this device, no longer "failed".
         expect(_sync_state(page)).to_have_attribute("data-sync-state", "queued", timeout=10_000)
         expect(page.get_by_role("status")).to_contain_text("Kept on this device until the server can be reached")
         assert "profile" not in _session().completed_steps

@@ -1,5 +1,5 @@
 """The offline wizard in real Chromium: the server really stopped (SIGKILL) and started again on the
-same port, so the origin, its service worker, caches and IndexedDB stay (CONTRACT §2b).
+same port, so the origin, its service worker, caches and IndexedDB stay.
 
 Each test waits until the page says it is ready to work offline (the service worker active, the
 shell, manifest and progress kept on the device), as a user who opened the wizard once online.

@@ -1,4 +1,4 @@
-"""Production settings and serving (CONTRACT §8), each checked on a real process with the environment a deploy gives.
+"""Production settings and serving, each checked on a real process with the environment a deploy gives.
 
 Every test here starts `manage.py` or gunicorn with an environment of its own (no DEBUG, no
 development defaults), as a deploy would.
@@ -28,17 +28,17 @@ BIN = Path(PYTHON).parent
 
 
 def production_variables() -> dict[str, str]:
-    """Return the README's production variables (its `production.env` block), a real key filled in."""
-    readme = (ROOT / "README.md").read_text()
-    block = re.search(r"```sh\n# production\.env\n(.*?)```", readme, re.S)
-    assert block, "README.md has a `# production.env` block in its deployment section"
+    """Return the documented production variables (the `production.env` block), a real key filled in."""
+    page = (ROOT / "docs" / "operations.md").read_text()
+    block = re.search(r"```sh\n# production\.env\n(.*?)```", page, re.S)
+    assert block, "docs/operations.md has a `# production.env` block in its deployment section"
     variables = {}
     for line in block.group(1).splitlines():
         line = line.split(" #", 1)[0].strip()
         if line and not line.startswith("#"):
             name, _, value = line.partition("=")
             variables[name] = value
-    variables["SECRET_KEY"] = secrets.token_urlsafe(50)  # the README shows how to make one
+    variables["SECRET_KEY"] = secrets.token_urlsafe(50)  # the page shows how to make one
     return variables
 
 
@@ -76,7 +76,7 @@ def test_with_debug_off_there_is_no_default_secret_key():
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
 
 
-def test_check_deploy_reports_nothing_with_the_readmes_production_variables(tmp_path):
+def test_check_deploy_reports_nothing_with_the_documented_production_variables(tmp_path):
     env = clean_environment(**production_variables())
     result = manage("check", "--deploy", "--fail-level", "DEBUG", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -111,7 +111,7 @@ def static_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def gunicorn(tmp_path_factory, static_root):
-    """gunicorn with DEBUG off (the README's production variables, plain HTTP locally)."""
+    """gunicorn with DEBUG off (the documented production variables, plain HTTP locally)."""
     tmp = tmp_path_factory.mktemp("gunicorn")
     port = free_port()
     env = clean_environment(

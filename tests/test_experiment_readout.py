@@ -1,4 +1,4 @@
-"""The experiment readout (CONTRACT §7): flags carried into the analytics, the funnel and totals split by arm."""
+"""The experiment readout: flags carried into the analytics, the funnel and totals split by arm."""
 
 from io import StringIO
 

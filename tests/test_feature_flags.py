@@ -1,4 +1,4 @@
-"""Cohort-scoped feature flags (CONTRACT §7): decided once per session, by user, and kept with it.
+"""Cohort-scoped feature flags: decided once per session, by user, and kept with it.
 
 The first experiment: work-profile's "How do you use AI today?" (``ai_usage``) behind the waffle
 flag ``onboarding-ai-question``.

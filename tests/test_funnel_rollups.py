@@ -2,7 +2,6 @@
 
 import random
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -342,6 +341,16 @@ def test_a_fold_in_small_chunks_equals_one_in_a_single_chunk(three_days):
 pg_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="open transactions are PostgreSQL's to see")
 
 
+def begin_transaction_now() -> None:
+    """Send the open transaction's BEGIN at once (Django defers it to the first query).
+
+    The event is then stamped after its transaction began, which the committed horizon covers;
+    a stamp taken before the BEGIN is what ONBOARDING_FUNNEL_FOLD_LAG covers, 0 in these tests.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
 @pg_only
 @pytest.mark.django_db(transaction=True)
 def test_an_event_committed_after_a_fold_started_is_not_skipped():
@@ -351,6 +360,7 @@ def test_an_event_committed_after_a_fold_started_is_not_skipped():
     def late_writer():
         try:
             with transaction.atomic():
+                begin_transaction_now()
                 OnboardingEvent.objects.create(
                     session=session, user_id=session.user_id, name="save_queued", step="profile", source="browser"
                 )
@@ -362,7 +372,6 @@ def test_an_event_committed_after_a_fold_started_is_not_skipped():
     writer = threading.Thread(target=late_writer)
     writer.start()
     assert inserted.wait(10)
-    time.sleep(0.05)
     funnel_fold()  # must stop before the writer's transaction began
     release.set()
     writer.join()
@@ -379,9 +388,14 @@ def test_concurrent_event_writers_lose_no_count_while_the_worker_folds():
     for user in users:
         services.session_get_or_start(user=user, source="api")
     done, failures = threading.Event(), []
+    folds, fold_count = threading.Condition(), [0]
+
+    def wait_for_a_fold():
+        with folds:
+            seen = fold_count[0]
+            assert folds.wait_for(lambda: fold_count[0] > seen, timeout=10), "no fold ran"
 
     def write(user):
-        rng = random.Random(user.pk)
         try:
             for _ in range(saves_each):
                 session = services.session_get_or_start(user=user, source="api")
@@ -390,10 +404,11 @@ def test_concurrent_event_writers_lose_no_count_while_the_worker_folds():
                         user=user, step="profile", answers={}, revision=session.revision, source="api"
                     )
                 with transaction.atomic():  # a browser report that commits late
+                    begin_transaction_now()
                     OnboardingEvent.objects.create(
                         session=session, user_id=user.pk, name="save_retried", step="profile", source="browser"
                     )
-                    time.sleep(rng.uniform(0, 0.05))
+                    wait_for_a_fold()  # a whole fold runs while this event is uncommitted
         except Exception as exc:  # surfaced below: a thread's assertion would otherwise vanish
             failures.append(exc)
         finally:
@@ -403,6 +418,9 @@ def test_concurrent_event_writers_lose_no_count_while_the_worker_folds():
         try:
             while not done.is_set():
                 funnel_fold()
+                with folds:
+                    fold_count[0] += 1
+                    folds.notify_all()
         finally:
             connection.close()
 

@@ -16,13 +16,23 @@ def _not_sent_to_the_wizard(response) -> bool:
     return not response.get("Location", "").startswith("/o/")
 
 
-def test_an_unfinished_user_is_sent_from_the_dashboard_to_the_first_outstanding_step(client, halfway_user):
-    client.force_login(halfway_user)
+@pytest.mark.parametrize(
+    ("actor", "path", "location"),
+    [
+        ("halfway_user", "/dashboard/", "/o/tools/"),  # any page: to the first outstanding step
+        ("halfway_user", "/o/", "/o/tools/"),  # the wizard's start: the same
+        ("halfway_user", "/o/workspace/", "/o/tools/"),  # a later step than allowed: back to it
+        ("new_user", "/dashboard/", "/o/"),  # no session yet: to the start of onboarding
+    ],
+    ids=["from-a-page", "from-the-start", "from-a-later-step", "without-a-session"],
+)
+def test_an_unfinished_user_is_redirected_to_where_onboarding_goes_on(client, request, actor, path, location):
+    client.force_login(request.getfixturevalue(actor))
 
-    response = client.get("/dashboard/")
+    response = client.get(path)
 
     assert response.status_code == 302
-    assert response["Location"] == "/o/tools/"
+    assert response["Location"] == location
 
 
 def test_an_unfinished_user_is_sent_from_the_home_page_to_the_first_outstanding_step(client, halfway_user):
@@ -31,23 +41,6 @@ def test_an_unfinished_user_is_sent_from_the_home_page_to_the_first_outstanding_
     response = client.get("/", follow=True)
 
     assert response.redirect_chain[-1][0] == "/o/tools/"
-
-
-def test_a_user_without_a_session_is_sent_to_start_onboarding(client, new_user):
-    client.force_login(new_user)
-
-    response = client.get("/dashboard/")
-
-    assert response["Location"] == "/o/"
-
-
-def test_landing_on_a_later_step_than_allowed_redirects_back(client, halfway_user):
-    client.force_login(halfway_user)
-
-    response = client.get("/o/workspace/")
-
-    assert response.status_code == 302
-    assert response["Location"] == "/o/tools/"
 
 
 def test_an_earlier_step_stays_open_for_review(client, halfway_user):

@@ -1,4 +1,4 @@
-"""GET /healthz and GET /readyz (CONTRACT §8): no credentials, never cached, honest about dependencies."""
+"""GET /healthz and GET /readyz: no credentials, never cached, honest about dependencies."""
 
 import os
 import socket

@@ -1,4 +1,4 @@
-"""Crafted input that used to reach a 500 (issue 13), and the same class of bug wherever it could recur:
+"""Crafted input that used to reach a 500, and the same class of bug wherever it could recur:
 dates that overflow, JSON values of the wrong type, signed tokens with malformed claims.
 """
 

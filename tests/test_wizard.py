@@ -57,15 +57,6 @@ def test_a_text_field_label_points_at_its_input(client, new_user):
     assert 'id="id_profile-full_name"' in html
 
 
-def test_o_redirects_to_the_first_outstanding_step(client, halfway_user):
-    client.force_login(halfway_user)
-
-    response = client.get("/o/")
-
-    assert response.status_code == 302
-    assert response["Location"] == "/o/tools/"
-
-
 def test_a_submit_saves_the_step_at_once(client, new_user):
     client.force_login(new_user)
 
@@ -248,15 +239,6 @@ def test_finish_routes_to_the_blocking_step_with_the_message_inline(client):
     html = client.get("/o/profile/").content.decode()
     assert re.search(r'id="id_profile-full_name_error"><li>Enter your full name</li>', html)
     assert OnboardingSession.objects.get(user=user).state == "in_progress"
-
-
-def test_a_completed_user_opening_a_step_is_sent_to_the_dashboard(client, completed_user):
-    client.force_login(completed_user)
-
-    response = client.get("/o/profile/")
-
-    assert response.status_code == 302
-    assert response["Location"] == "/dashboard/"
 
 
 def test_user_text_is_escaped_on_the_page_that_renders_it(client, new_user):

@@ -2,7 +2,7 @@
 
 ``figures`` holds the rules (marks, arms, friction, duration buckets), ``direct`` the reference
 computation, ``fold`` the worker's incremental fold, ``window`` the read, ``consistency`` the
-check and the rebuild. See the README section "The funnel's rollups".
+check and the rebuild. See docs/pipeline.md, "The funnel's rollups".
 """
 
 from .consistency import FunnelDrift, funnel_drift, funnel_rebuild

@@ -1,4 +1,4 @@
-"""Locust: people onboarding at once through the API, and staff polling the reports (issue 16).
+"""Locust: people onboarding at once through the API, and staff polling the reports.
 
 `benchmarks/load/run.py` starts the stack, seeds the accounts and runs this file headless; see
 benchmarks/README.md. Each iteration of an `OnboardingPerson` is one new person: they sign up
@@ -80,7 +80,7 @@ def new_client_address() -> str:
 
 
 def answers_for(step: str, rng: random.Random, username: str) -> dict:
-    """Valid, varied answers for one step (the contract's fields)."""
+    """Valid, varied answers for one step (the manifest's fields)."""
     if step == "profile":
         return {"full_name": f"Load Person {username}", "job_title": "Tester", "role": rng.choice(ROLES)}
     if step == "work-profile":

@@ -1,4 +1,4 @@
-"""End-to-end load: people onboarding at once through `make stack`, then the books checked (issue 16).
+"""End-to-end load: people onboarding at once through `make stack`, then the books checked.
 
 usage: .venv/bin/python benchmarks/load/run.py --database-url postgres://postgres@127.0.0.1:5432/onb_load_stack \\
            --redis-url redis://127.0.0.1:6379/12 [--compare] [--users 50] [--run-time 120] ...
@@ -36,10 +36,14 @@ import psycopg.sql
 import redis
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.smoke import add_smoke_flag, apply_smoke  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
 
-# What a real deployment of this size runs with, and says so (the README's capacity plan):
+# What a real deployment of this size runs with, and says so (the capacity plan, docs/operations.md):
 # one proxy in front appends the client's address; the throttles and lock-outs keep their
 # production defaults, counted per real client address and per user in Redis.
 COMMON_ENV = {
@@ -48,10 +52,10 @@ COMMON_ENV = {
 }
 # Each configuration is only environment: the product reads every one of these settings.
 CONFIGS = {
-    # The product as it was before issue 16's fixes: one request per gunicorn process, and a new
+    # The product as it was before threaded workers and the pool: one request per gunicorn process, and a new
     # PostgreSQL connection for every request and every task.
     "before": {"GUNICORN_WORKER_CLASS": "sync", "GUNICORN_THREADS": "1", "DATABASE_POOL_MAX_SIZE": "0"},
-    # The product's defaults now (gunicorn.conf.py, settings): 4 threads per gunicorn process and a
+    # The product's defaults now (gunicorn.conf.py, settings): 8 threads per gunicorn process and a
     # pool of PostgreSQL connections in every process.
     "after": {},
 }
@@ -110,7 +114,19 @@ def parse_args():
         metavar="NAME=VALUE",
         help="extra environment for the stack (e.g. --set WEB_CONCURRENCY=2), after the configuration's",
     )
-    args = parser.parse_args()
+    add_smoke_flag(
+        parser,
+        users=3,
+        staff=1,
+        spawn_rate=3,
+        run_time=6,
+        think="0.1,0.3",
+        drain_timeout=30,
+        accounts=40,
+        set=["WEB_CONCURRENCY=1", "WORKER_CONCURRENCY=1"],  # one web and one worker process start faster
+    )
+    parser.set_defaults(accounts=None)  # the smoke run's only: else enough for every login of the run
+    args = apply_smoke(parser.parse_args())
     args.config = args.config or ["after"]
     for url in (args.database_url, args.redis_url):
         host = re.sub(r"^\w+://([^@/]*@)?", "", url).split(":")[0].split("/")[0]
@@ -134,11 +150,15 @@ def run_configuration(name: str, args) -> dict:
         redis_url=args.redis_url,
         env=env_overrides,
         log_path=log_dir / f"stack-{name}.log",
+        # The people and staff of a run link none of the admin's, the API docs' or DRF's static
+        # files (a page that did would answer 500, a failed target): a smoke run does not collect
+        # them, which saves nearly all of collectstatic's hashing and compressing.
+        make_args=["COLLECTSTATIC_ARGS=-i admin -i drf_spectacular_sidecar -i rest_framework"] if args.smoke else [],
     )
     try:
         stack.start()
         seed_file = log_dir / f"seed-{name}.json"
-        accounts = max(200, args.users * args.run_time // 10)
+        accounts = args.accounts or max(200, args.users * args.run_time // 10)
         subprocess.run(
             [sys.executable, str(HERE / "seed.py"), "--accounts", str(accounts), "--staff", str(args.staff), seed_file],
             env=stack.django_env(),
@@ -181,7 +201,7 @@ def run_configuration(name: str, args) -> dict:
 class Stack:
     """`make stack` on a port of our own: started, waited for, measured and stopped like Ctrl-C."""
 
-    def __init__(self, *, port, database_url, redis_url, env, log_path):
+    def __init__(self, *, port, database_url, redis_url, env, log_path, make_args=()):
         self.port, self.database_url, self.redis_url, self.extra_env, self.log_path = (
             port,
             database_url,
@@ -189,6 +209,7 @@ class Stack:
             env,
             log_path,
         )
+        self.make_args = list(make_args)
         self.process = None
 
     def start(self, timeout: float = 600) -> None:
@@ -201,6 +222,7 @@ class Stack:
             f"PORT={self.port}",
             f"STACK_DATABASE_URL={self.database_url}",
             f"STACK_REDIS_URL={self.redis_url}",
+            *self.make_args,
         ]
         self.env = {**os.environ, **self.extra_env, "SECRET_KEY": "load-run-" + os.urandom(16).hex()}
         self.process = subprocess.Popen(

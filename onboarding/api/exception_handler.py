@@ -68,7 +68,7 @@ def api_error_body(exc: exceptions.APIException) -> dict:
 
 
 def _issues(detail, path: str | None = None) -> list[dict]:
-    """Flatten DRF's nested error detail into the contract's issue list."""
+    """Flatten DRF's nested error detail into the API's issue list."""
     if isinstance(detail, dict):
         return [
             issue

@@ -1,4 +1,4 @@
-"""Idempotency-Key (CONTRACT §3) on the API's writes: a repeat gets the first answer, and nothing is written again.
+"""Idempotency-Key on the API's writes: a repeat gets the first answer, and nothing is written again.
 
 ``idempotent`` wraps a write's view method. It reads the header and fingerprints the request,
 claims the key (``services.idempotency_claim``) in a transaction around the view, and keeps the

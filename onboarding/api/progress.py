@@ -1,4 +1,4 @@
-"""The progress document of CONTRACT §3, defined once: the response body and its OpenAPI schema.
+"""The progress document of the API, defined once: the response body and its OpenAPI schema.
 
 ``PROGRESS_DOCUMENT`` lists every key with the DRF field that describes it and how its value is
 read from a session. ``progress_document`` walks it to build a response; ``ProgressSerializer`` is
@@ -114,7 +114,7 @@ PROGRESS_DOCUMENT: tuple[Part, ...] = (
 
 
 def progress_document(session: OnboardingSession) -> dict:
-    """Return the progress document of the API contract for ``session``."""
+    """Return the API's progress document for ``session``."""
     read = _Read(session=session, outstanding=first_outstanding_step(session))
     return {part.key: part.value(read) for part in PROGRESS_DOCUMENT}
 
@@ -124,7 +124,7 @@ ProgressSerializer = serializers.SerializerMetaclass(
     (serializers.Serializer,),
     {
         "__module__": __name__,
-        "__doc__": "The progress document of CONTRACT §3 (``drafts``: unvalidated autosaved answers by step).",
+        "__doc__": "The progress document (``drafts``: unvalidated autosaved answers by step).",
         **{part.key: part.field for part in PROGRESS_DOCUMENT},
     },
 )

@@ -1,4 +1,4 @@
-"""Browser telemetry (CONTRACT §2b): friction only the browser sees, recorded for the staff funnel.
+"""Browser telemetry: friction only the browser sees, recorded for the staff funnel.
 
 Fixed event names, a step key and bounded numbers: no free-form payload reaches the database.
 """

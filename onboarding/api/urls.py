@@ -1,6 +1,6 @@
 """Progress and completion API, token endpoints, CSP reports and the OpenAPI schema and docs.
 
-Contract URLs have no trailing slash; the schema and docs keep drf-spectacular's usual ones.
+The API's URLs have no trailing slash; the schema and docs keep drf-spectacular's usual ones.
 """
 
 from django.urls import path

@@ -1,8 +1,8 @@
-"""The progress and completion API (CONTRACT §3): thin views over the onboarding services.
+"""The progress and completion API: thin views over the onboarding services.
 
 Every write goes through a service with ``source="api"``; the services own validation, key
 normalisation, revision checks, conflict diffing and telemetry. Domain errors propagate to
-``exception_handler.api_exception_handler``, which renders the contract's error bodies.
+``exception_handler.api_exception_handler``, which renders the API's error bodies.
 """
 
 from django.conf import settings

@@ -22,7 +22,7 @@ COMPLETION_MESSAGE_VERSION = 2
 
 
 def completion_message(session: OnboardingSession) -> dict:
-    """Return the contract's completion message for a completed session.
+    """Return the completion message for a completed session.
 
     A session completed before the completion recorded its workspace is described as a version 1
     message (without ``workspace_id``), which the consumer upgrades.

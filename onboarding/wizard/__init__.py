@@ -1,1 +1,1 @@
-"""The server-rendered wizard (issue 2): formtools view, session-backed storage, auth pages."""
+"""The server-rendered wizard: formtools view, session-backed storage, auth pages."""

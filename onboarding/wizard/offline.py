@@ -1,4 +1,4 @@
-"""The offline wizard's server side (CONTRACT §2b): the service worker script and the page shell.
+"""The offline wizard's server side: the service worker script and the page shell.
 
 The service worker is served from ``/o/sw.js`` (not from /static/) so that its scope covers the
 wizard under ``/o/``. Its precache list is built here with ``static()``, so it names the hashed

@@ -107,7 +107,7 @@ class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
 
     def get_form(self, step=None, data=None, files=None):
         form = super().get_form(step, data, files)
-        form.label_suffix = ""  # the visible label is exactly the contract's label
+        form.label_suffix = ""  # the visible label is exactly the manifest's label
         for name, field in form.fields.items():
             # A required drop-down without a default must not pre-select its first choice,
             # or "Continue" would answer for the user.

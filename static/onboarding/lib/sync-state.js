@@ -1,5 +1,5 @@
 // How modules tell the status element what is happening: one event on the document.
-// States (CONTRACT §2b): idle, saving, saved, retrying, queued, conflict, auth-required, failed.
+// States shown by the status element: idle, saving, saved, retrying, queued, conflict, auth-required, failed.
 // ``reason`` picks a more precise wording the server rendered (data-text-<state>-<reason>).
 
 export const SYNC_STATE_EVENT = "onboarding:sync-state";
