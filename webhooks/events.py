@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from aggregation.models import AnswerSnapshot
 from aggregation.snapshots.documents import snapshot_document
 from aggregation.snapshots.normalise import completion_from_message
+from aggregation.snapshots.services import snapshot_build
 from onboarding.manifest import ANSWER_SCHEMA_VERSION
 from onboarding.services.outbox import COMPLETION_MESSAGE_VERSION
 
@@ -75,17 +76,7 @@ def sample_completed_data(*, at: datetime) -> dict:
             "flags": {},
         }
     )
-    snapshot = AnswerSnapshot(
-        session_id=completion.session_id,
-        user_id=completion.user_id,
-        workspace_id=None,
-        role=completion.role,
-        answer_schema_version=completion.answer_schema_version,
-        completed_at=completion.completed_at,
-        answers=completion.answers,
-        flattened=completion.flattened,
-        flags=completion.flags,
-    )
+    snapshot = snapshot_build(completion, workspace_id=None)
     return completed_data(snapshot)
 
 

@@ -91,8 +91,8 @@ def _ingest(completions: list[Completion], *, announce: bool) -> list[str]:
             delta.subtract(counted_answers(previous.answers) if previous else ())
             arm_delta.update(completion.arm_counted)
             arm_delta.subtract(arm_counted_answers(previous.answers, previous.flags) if previous else ())
-            current[completion.session_id] = written[completion.session_id] = _snapshot(
-                completion, workspaces[completion.session_id], now
+            current[completion.session_id] = written[completion.session_id] = snapshot_build(
+                completion, workspace_id=workspaces[completion.session_id], ingested_at=now
             )
     _snapshots_insert([written[pk] for pk in sorted(written) if pk not in stored_ids])
     AnswerSnapshot.objects.bulk_update(
@@ -140,7 +140,8 @@ def _outcome(completion: Completion, workspace_id: int | None, snapshot: AnswerS
     return UNCHANGED if unchanged else UPDATED
 
 
-def _snapshot(completion: Completion, workspace_id: int | None, now) -> AnswerSnapshot:
+def snapshot_build(completion: Completion, *, workspace_id: int | None, ingested_at=None) -> AnswerSnapshot:
+    """Return the (unsaved) snapshot row of a normalised completion."""
     return AnswerSnapshot(
         session_id=completion.session_id,
         user_id=completion.user_id,
@@ -151,7 +152,7 @@ def _snapshot(completion: Completion, workspace_id: int | None, now) -> AnswerSn
         answers=completion.answers,
         flattened=completion.flattened,
         flags=completion.flags,
-        ingested_at=now,
+        ingested_at=ingested_at,
     )
 
 
