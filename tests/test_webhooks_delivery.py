@@ -395,6 +395,29 @@ def test_a_batch_sends_its_due_deliveries_and_skips_the_others(db):
     assert set(WebhookDelivery.objects.values_list("state", flat=True)) == {"delivered"}
 
 
+def test_a_task_for_one_delivery_also_sends_the_other_due_ones_once(db):
+    with receiving() as receiver:
+        register(receiver.url)
+        events = [complete() for _ in range(3)]
+        ids = [event.deliveries.get().pk for event in events]
+        assert services.deliveries_attempt(delivery_ids=[ids[1]]) == {"delivered": 3}
+        assert services.deliveries_attempt(delivery_ids=[ids[0]]) == {"not_due": 1}  # its own task comes later
+    assert sorted(receiver.webhook_ids) == sorted(event.webhook_id for event in events)
+    assert list(WebhookDelivery.objects.values_list("state", "attempts").distinct()) == [("delivered", 1)]
+
+
+def test_a_task_leaves_a_failing_endpoints_due_retries_to_their_own_dispatch(db):
+    with receiving() as receiver:
+        failing = register("http://127.0.0.1:9/down")
+        WebhookEndpoint.objects.filter(pk=failing.pk).update(failing_since=timezone.now())
+        retry = complete().deliveries.get()
+        healthy = register(receiver.url)
+        live = complete().deliveries.get(endpoint=healthy)
+        assert services.deliveries_attempt(delivery_ids=[live.pk]) == {"delivered": 1}
+    retry.refresh_from_db()
+    assert (retry.state, retry.attempts, retry.leased_until) == ("pending", 0, None)
+
+
 def test_a_batch_past_its_time_budget_hands_the_rest_back(db, settings):
     from onboarding_project.celery import app
 

@@ -110,14 +110,17 @@ def deliveries_dispatch(*, delivery_ids: list[int]) -> int:
 
 
 def deliveries_attempt(*, delivery_ids: list[int]) -> Counter:
-    """Attempt deliveries one after another (a task's batch); return how many had each outcome.
+    """Attempt a task's deliveries and whatever else is due, one after another; return how many had each outcome.
 
-    The batch's due deliveries are claimed in one statement. After WEBHOOK_BATCH_SECONDS the rest
-    are released and go back to the broker, so one slow receiver cannot hold a batch for long.
+    The given deliveries that are due, and up to DISPATCH_BATCH in all with other due ones, are
+    claimed in one statement: under load one task drains what the tasks queued behind it carry (they
+    then find theirs sent: ``not_due``), so the worker's cost per task is shared by many deliveries;
+    an idle system still sends each event as soon as its own task runs. After WEBHOOK_BATCH_SECONDS
+    the rest are released and go back to the broker, so one slow receiver cannot hold a batch for long.
     """
     started, outcomes = time.monotonic(), Counter()
-    claimed = _deliveries_claim(delivery_ids)
-    outcomes[NOT_DUE] += len(delivery_ids) - len(claimed)
+    claimed = _deliveries_claim(delivery_ids, up_to=max(DISPATCH_BATCH, len(delivery_ids)))
+    outcomes[NOT_DUE] += len(set(delivery_ids) - {delivery.pk for delivery in claimed})
     for n, delivery in enumerate(claimed):
         if n and time.monotonic() - started > settings.WEBHOOK_BATCH_SECONDS:  # the first always goes
             rest = [later.pk for later in claimed[n:]]
@@ -171,38 +174,58 @@ def _attempt(delivery: WebhookDelivery) -> str:
 _ASYNC_COMMIT = "(SELECT set_config('synchronous_commit', 'off', true))"
 
 
-def _deliveries_claim(delivery_ids: list[int]) -> list[WebhookDelivery]:
-    """Take the lease of the due ones of ``delivery_ids`` and read what sending them needs, in one statement.
+def _deliveries_claim(delivery_ids: list[int], *, up_to: int = 0) -> list[WebhookDelivery]:
+    """Take the lease of the due ones of ``delivery_ids`` (and of other due ones, up to ``up_to`` in all) in one statement.
 
-    Return them in the given order (the others are delivered already, not due, or held by another
-    worker). One round trip for a whole batch: the worker's time per delivery was mostly database
-    round trips and commits. Two workers claiming one delivery: the second re-checks the lease after
-    the first commits, and gets nothing. A batch's lease covers its whole time budget.
+    Return the given ones first, in their order (the others are delivered already, not due, or held by
+    another worker), then the others by due time. One round trip for a whole batch: the worker's time
+    per delivery was mostly database round trips and commits. Two workers claiming one delivery: the
+    second re-checks the lease after the first commits, and gets nothing; the other due ones are taken
+    with SKIP LOCKED, so two workers filling their batches never wait for each other nor share a
+    delivery. Only deliveries to active endpoints that are not failing join a batch this way: a
+    failing receiver's retries keep their own backoff and cannot slow the live path. A batch's lease
+    covers its whole time budget (one delivery alone: its own send).
     """
     now = timezone.now()
+    extra = max(up_to - len(delivery_ids), 0)
+    # The given ones go first: one alone is sent at once; the others wait for the batch's time budget.
     budget = settings.WEBHOOK_BATCH_SECONDS if len(delivery_ids) > 1 else 0
     lease = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + budget) + LEASE_MARGIN
+    later_lease = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + settings.WEBHOOK_BATCH_SECONDS)
+    later_lease += LEASE_MARGIN
     if connection.vendor != "postgresql":  # SQLite's RETURNING cannot name the joined tables
-        due = WebhookDelivery.objects.filter(pk__in=delivery_ids, state=State.PENDING, next_attempt_at__lte=now)
-        due = due.filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
-        ids = list(due.values_list("pk", flat=True))
-        WebhookDelivery.objects.filter(pk__in=ids).update(leased_until=lease, attempts=F("attempts") + 1)
-        found, shared = WebhookDelivery.objects.select_related("event", "endpoint").in_bulk(ids), {}
-        for delivery in found.values():
-            delivery.endpoint = shared.setdefault(delivery.endpoint_id, delivery.endpoint)
-        return [found[pk] for pk in delivery_ids if pk in found]
+        return _deliveries_claim_portable(delivery_ids, extra=extra, now=now, leases=(lease, later_lease))
     deliveries, events, endpoints = (
         connection.ops.quote_name(model._meta.db_table) for model in (WebhookDelivery, WebhookEvent, WebhookEndpoint)
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {deliveries} AS d SET leased_until = %s, attempts = d.attempts + 1"
+            f"UPDATE {deliveries} AS d"
+            " SET leased_until = CASE WHEN d.id = ANY(%s) THEN %s ELSE %s END, attempts = d.attempts + 1"
             f" FROM {events} AS e, {endpoints} AS p, {_ASYNC_COMMIT} AS async_commit"
-            " WHERE d.id = ANY(%s) AND d.state = %s AND d.next_attempt_at <= %s"
+            " WHERE (d.id = ANY(%s) OR d.id IN ("
+            f"  SELECT o.id FROM {deliveries} AS o JOIN {endpoints} AS op ON op.id = o.endpoint_id"
+            "   WHERE o.state = %s AND o.next_attempt_at <= %s AND (o.leased_until IS NULL OR o.leased_until < %s)"
+            "   AND op.is_active AND op.failing_since IS NULL AND NOT o.id = ANY(%s)"
+            "   ORDER BY o.next_attempt_at, o.id LIMIT %s FOR UPDATE OF o SKIP LOCKED))"
+            " AND d.state = %s AND d.next_attempt_at <= %s"
             " AND (d.leased_until IS NULL OR d.leased_until < %s) AND e.id = d.event_id AND p.id = d.endpoint_id"
             " RETURNING d.id, d.attempts, d.retry_until, e.id, e.type, e.payload,"
             " p.id, p.url, p.secret, p.previous_secret, p.previous_secret_expires_at, p.is_active, p.failing_since",
-            [lease, list(delivery_ids), State.PENDING, now, now],
+            [
+                list(delivery_ids),
+                lease,
+                later_lease,
+                list(delivery_ids),
+                State.PENDING,
+                now,
+                now,
+                list(delivery_ids),
+                extra,
+                State.PENDING,
+                now,
+                now,
+            ],
         )
         rows = cursor.fetchall()
     endpoints_by_id, found = {}, {}
@@ -221,7 +244,27 @@ def _deliveries_claim(delivery_ids: list[int]) -> list[WebhookDelivery]:
             attempts=attempts,
             retry_until=retry_until,
         )
-    return [found[pk] for pk in delivery_ids if pk in found]
+    return _claimed_in_order(found, delivery_ids)
+
+
+def _deliveries_claim_portable(delivery_ids: list[int], *, extra: int, now, leases) -> list[WebhookDelivery]:
+    due = WebhookDelivery.objects.filter(state=State.PENDING, next_attempt_at__lte=now)
+    due = due.filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
+    given = list(due.filter(pk__in=delivery_ids).values_list("pk", flat=True))
+    others = due.filter(endpoint__is_active=True, endpoint__failing_since__isnull=True).exclude(pk__in=delivery_ids)
+    others = list(others.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:extra]) if extra else []
+    for claimed, lease in ((given, leases[0]), (others, leases[1])):
+        WebhookDelivery.objects.filter(pk__in=claimed).update(leased_until=lease, attempts=F("attempts") + 1)
+    ids = given + others
+    found, shared = WebhookDelivery.objects.select_related("event", "endpoint").in_bulk(ids), {}
+    for delivery in found.values():
+        delivery.endpoint = shared.setdefault(delivery.endpoint_id, delivery.endpoint)
+    return _claimed_in_order(found, delivery_ids)
+
+
+def _claimed_in_order(found: dict, delivery_ids: list[int]) -> list[WebhookDelivery]:
+    given = [found.pop(pk) for pk in dict.fromkeys(delivery_ids) if pk in found]
+    return given + [found[pk] for pk in sorted(found)]  # the others: ids follow due times closely enough
 
 
 _ENDPOINT_COLUMNS = ("url", "secret", "previous_secret", "previous_secret_expires_at", "is_active", "failing_since")
