@@ -10,8 +10,8 @@ created and migrated if missing), a Redis database (``--redis-url``, flushed), a
 1. the baseline: a bare ``requests.post`` loop sending the same signed body to the same receiver;
 2. deliveries per second of the worker, from its first attempt's start to its last attempt's end
    (``webhook_attempts``): a backlog handed over by beat's sweep (50 deliveries per task message, as
-   after an outage), queued before the worker starts; then the live path, one task per delivery, as
-   each completion hands over its own;
+   after an outage), queued before the worker starts; then the live path, one task message per
+   delivery, as each completion hands over its own (a task also sends other due deliveries, up to 50);
 3. completion -> receiver latency: sessions completed through the onboarding services one after
    another, each through the whole path (outbox -> the worker ingests -> delivery row -> the worker
    sends); latency = arrival at the receiver - the session's completed_at.
@@ -69,9 +69,9 @@ def main() -> None:
         report("worker, backlog (50/task)", args.deliveries, batched)
         print(f"ratio worker/bare     {batched / baseline:.2f}  (target >= 0.5)", flush=True)
         live = worker_rate(queue_live(endpoint, args.deliveries))
-        report("worker, 1 per task", args.deliveries, live)
+        report("worker, live path", args.deliveries, live)
         print(
-            f"ratio worker/bare     {live / baseline:.2f}  (one task per delivery, as each completion sends)",
+            f"ratio worker/bare     {live / baseline:.2f}  (live path: one task message per delivery)",
             flush=True,
         )
         latencies = completion_latencies(args.completions, arrivals)

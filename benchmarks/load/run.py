@@ -16,6 +16,12 @@ product's defaults), it
    `onboarding_answer_snapshots.ingested_at`), checks that every completed session has its
    snapshot, and runs `manage.py check_onboarding_totals`;
 5. stops the stack as Ctrl-C does and prints the figures and the targets met or missed.
+
+With `--webhook-receiver`, a receiver on 127.0.0.1 (benchmarks/webhooks.py's: answers 204, notes
+each arrival) is registered for onboarding.completed with `manage.py add_webhook_endpoint` (the
+stack runs with WEBHOOK_ALLOW_PRIVATE_NETWORKS=true), and the run also prints the completion ->
+receiver latency (arrival - `onboarding_sessions.completed_at`, first arrival per session) and
+judges it against p99 < 2 s.
 """
 
 import argparse
@@ -104,6 +110,11 @@ def parse_args():
         help="configuration(s) to run (default: after)",
     )
     parser.add_argument("--compare", action="store_true", help="run 'before' then 'after' back to back")
+    parser.add_argument(
+        "--webhook-receiver",
+        action="store_true",
+        help="register a receiver on 127.0.0.1 for onboarding.completed and measure completion -> receiver latency",
+    )
     parser.add_argument("--drain-timeout", type=float, default=60, help="seconds to wait for the outbox to drain")
     parser.add_argument("--keep-db", action="store_true", help="leave the last run's database in place")
     parser.add_argument("--log-dir", default=None, help="keep the stack's and Locust's logs here (default: a temp dir)")
@@ -140,6 +151,8 @@ def run_configuration(name: str, args) -> dict:
     log_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env_overrides = {**COMMON_ENV, **CONFIGS[name], **dict(s.split("=", 1) for s in args.set)}
+    if args.webhook_receiver:
+        env_overrides["WEBHOOK_ALLOW_PRIVATE_NETWORKS"] = "true"
     print(f"\n=== configuration {name!r}: {' '.join(f'{k}={v}' for k, v in env_overrides.items())}")
     print(f"    stack on http://127.0.0.1:{port}/ ; logs in {log_dir}; load average {load_average()}")
     recreate_database(args.database_url)
@@ -155,8 +168,11 @@ def run_configuration(name: str, args) -> dict:
         # them, which saves nearly all of collectstatic's hashing and compressing.
         make_args=["COLLECTSTATIC_ARGS=-i admin -i drf_spectacular_sidecar -i rest_framework"] if args.smoke else [],
     )
+    receiver = Receiver(log_dir / f"webhook-arrivals-{name}.log") if args.webhook_receiver else None
     try:
         stack.start()
+        if receiver is not None:
+            receiver.register(stack)
         seed_file = log_dir / f"seed-{name}.json"
         accounts = args.accounts or max(200, args.users * args.run_time // 10)
         subprocess.run(
@@ -176,6 +192,7 @@ def run_configuration(name: str, args) -> dict:
         cpu_after = stack.cpu_seconds()
         drained_in = wait_for_outbox_drain(args.database_url, args.drain_timeout)
         books = read_books(args.database_url, locust)
+        webhooks = receiver.latencies(args.database_url, args.drain_timeout) if receiver is not None else None
         totals = subprocess.run(
             [sys.executable, "manage.py", "check_onboarding_totals"],
             env=stack.django_env(),
@@ -186,16 +203,77 @@ def run_configuration(name: str, args) -> dict:
         )
     finally:
         stopped = stack.stop()
+        if receiver is not None:
+            receiver.stop()
     # A process that started during the load counts whole. PostgreSQL connections that closed
     # during it are not seen: without a pool (a connection per request) that figure is a floor.
     cpu = {kind: 0.0 for kind in ("web", "worker", "beat", "postgres")}
     for (kind, pid), seconds in cpu_after.items():
         cpu[kind] += seconds - cpu_before.get((kind, pid), 0.0)
     locust["password_hash_cpu_seconds"] = json.loads(seed_file.read_text())["password_hash_cpu_seconds"]
-    result = summarise(name, args, locust, books, drained_in, totals, stopped, cpu)
+    result = summarise(name, args, locust, books, drained_in, totals, stopped, cpu, webhooks)
     if not args.keep_db:
         drop_database(args.database_url)
     return result
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 (benchmarks/webhooks.py's), registered in the stack for onboarding.completed."""
+
+    def __init__(self, arrivals: Path):
+        self.arrivals, self.port = arrivals, free_port()
+        arrivals.touch()
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "benchmarks" / "webhooks.py"), "--receiver", str(self.port), str(arrivals)],
+            cwd=ROOT,
+            start_new_session=True,
+        )
+
+    def register(self, stack) -> None:
+        url = f"http://127.0.0.1:{self.port}/hooks"
+        subprocess.run(
+            [sys.executable, "manage.py", "add_webhook_endpoint", url, "--event", "onboarding.completed"],
+            env={**stack.django_env(), "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true"},
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        print(f"    webhook receiver on {url} (onboarding.completed)")
+
+    def latencies(self, database_url: str, timeout: float) -> dict:
+        """Wait (bounded) until no delivery is pending; return completion -> receiver latency figures."""
+        deadline = time.monotonic() + timeout
+        with psycopg.connect(database_url, autocommit=True) as db:
+            while time.monotonic() < deadline:
+                pending = db.execute("SELECT count(*) FROM webhook_deliveries WHERE state = 'pending'").fetchone()[0]
+                if pending == 0:
+                    break
+                time.sleep(0.5)
+            completed = dict(
+                db.execute(
+                    "SELECT id::text, extract(epoch FROM completed_at)::float8 FROM onboarding_sessions"
+                    " WHERE state = 'completed'"
+                ).fetchall()
+            )
+            states = dict(db.execute("SELECT state, count(*) FROM webhook_deliveries GROUP BY state").fetchall())
+        arrived = {}
+        for line in self.arrivals.read_text().splitlines():
+            at, session_id = line.split(" ", 1)
+            arrived.setdefault(session_id, float(at))
+        seconds = sorted(arrived[s] - at for s, at in completed.items() if s in arrived)
+        missing = len(set(completed) - set(arrived))
+        if not seconds:
+            return {"p50": None, "p99": None, "missing": missing, "text": f"no arrivals; deliveries {states}"}
+        p50, p99 = percentile(seconds, 0.5), percentile(seconds, 0.99)
+        text = (
+            f"{len(seconds)} completions, p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
+            f"max {seconds[-1] * 1000:.0f} ms; not arrived {missing}; deliveries {states} (target p99 < 2 s)"
+        )
+        return {"p50": p50, "p99": p99, "missing": missing, "text": text}
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
 
 
 class Stack:
@@ -421,7 +499,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def summarise(name, args, locust, books, drained_in, totals, stopped, cpu) -> dict:
+def summarise(name, args, locust, books, drained_in, totals, stopped, cpu, webhooks=None) -> dict:
     duration = (locust["stopped_at"] or time.time()) - locust["started_at"]
     print(
         f"\n--- {name}: {args.users} users ({args.users - args.staff} onboarding, {args.staff} staff) for "
@@ -510,6 +588,8 @@ def summarise(name, args, locust, books, drained_in, totals, stopped, cpu) -> di
         f"x{logins} logins and sign-ups): ~{hashing:.1f} s; the rest: {max(0.0, cpu['web'] - hashing) / per * 1000:.0f} ms "
         f"per completed onboarding"
     )
+    if webhooks is not None:
+        print(f"completion -> webhook receiver: {webhooks['text']}")
     print(f"stack: {stopped}")
     patch = locust["times_ms"].get("PATCH /api/users/me/onboarding-progress", [0])
     checks = {
@@ -519,6 +599,8 @@ def summarise(name, args, locust, books, drained_in, totals, stopped, cpu) -> di
         "lag p99 < 1 s": books["lag_p99"] is not None and books["lag_p99"] < 1,
         "PATCH p99 < 100 ms": percentile(patch, 0.99) < 100,
     }
+    if webhooks is not None:
+        checks["webhook p99 < 2 s"] = webhooks["p99"] is not None and webhooks["p99"] < 2 and not webhooks["missing"]
     print("targets: " + "; ".join(f"{k}: {'yes' if ok else 'NO'}" for k, ok in checks.items()))
     return {
         "name": name,
