@@ -406,6 +406,16 @@ def test_a_task_for_one_delivery_also_sends_the_other_due_ones_once(db):
     assert list(WebhookDelivery.objects.values_list("state", "attempts").distinct()) == [("delivered", 1)]
 
 
+def test_a_task_whose_delivery_was_sent_already_leaves_the_others_to_their_own_tasks(db):
+    with receiving() as receiver:
+        register(receiver.url)
+        ids = [complete().deliveries.get().pk for _ in range(3)]
+        services.delivery_attempt(delivery_id=ids[0])
+        assert services.deliveries_attempt(delivery_ids=[ids[0]]) == {"not_due": 1}
+    assert len(receiver.received) == 1
+    assert list(WebhookDelivery.objects.filter(pk__in=ids[1:]).values_list("state", "attempts")) == [("pending", 0)] * 2
+
+
 def test_a_task_leaves_a_failing_endpoints_due_retries_to_their_own_dispatch(db):
     with receiving() as receiver:
         failing = register("http://127.0.0.1:9/down")

@@ -175,16 +175,18 @@ _ASYNC_COMMIT = "(SELECT set_config('synchronous_commit', 'off', true))"
 
 
 def _deliveries_claim(delivery_ids: list[int], *, up_to: int = 0) -> list[WebhookDelivery]:
-    """Take the lease of the due ones of ``delivery_ids`` (and of other due ones, up to ``up_to`` in all) in one statement.
+    """Take the lease of the due ones of ``delivery_ids``, then of other due ones up to ``up_to`` in all.
 
     Return the given ones first, in their order (the others are delivered already, not due, or held by
-    another worker), then the others by due time. One round trip for a whole batch: the worker's time
+    another worker), then the others by due time. Few round trips for a whole batch: the worker's time
     per delivery was mostly database round trips and commits. Two workers claiming one delivery: the
     second re-checks the lease after the first commits, and gets nothing; the other due ones are taken
     with SKIP LOCKED, so two workers filling their batches never wait for each other nor share a
-    delivery. Only deliveries to active endpoints that are not failing join a batch this way: a
-    failing receiver's retries keep their own backoff and cannot slow the live path. A batch's lease
-    covers its whole time budget (one delivery alone: its own send).
+    delivery. A task whose own deliveries were all taken already (by an earlier task's batch) claims
+    no others: under load such tasks are most of the queue, and stay one primary-key lookup each.
+    Only deliveries to active endpoints that are not failing join a batch this way: a failing
+    receiver's retries keep their own backoff and cannot slow the live path. A batch's lease covers
+    its whole time budget (one delivery alone: its own send).
     """
     now = timezone.now()
     extra = max(up_to - len(delivery_ids), 0)
@@ -195,42 +197,41 @@ def _deliveries_claim(delivery_ids: list[int], *, up_to: int = 0) -> list[Webhoo
     later_lease += LEASE_MARGIN
     if connection.vendor != "postgresql":  # SQLite's RETURNING cannot name the joined tables
         return _deliveries_claim_portable(delivery_ids, extra=extra, now=now, leases=(lease, later_lease))
+    deliveries, endpoints = (connection.ops.quote_name(m._meta.db_table) for m in (WebhookDelivery, WebhookEndpoint))
+    found = _claim_rows("d.id = ANY(%s)", [list(delivery_ids)], lease=lease, now=now)
+    if extra and (found or not delivery_ids):
+        others = (
+            f"d.id IN (SELECT o.id FROM {deliveries} AS o JOIN {endpoints} AS op ON op.id = o.endpoint_id"
+            " WHERE o.state = %s AND o.next_attempt_at <= %s AND (o.leased_until IS NULL OR o.leased_until < %s)"
+            " AND op.is_active AND op.failing_since IS NULL AND NOT o.id = ANY(%s)"
+            " ORDER BY o.next_attempt_at, o.id LIMIT %s FOR UPDATE OF o SKIP LOCKED)"
+        )
+        params = [State.PENDING, now, now, list(delivery_ids), extra]
+        found.update(_claim_rows(others, params, lease=later_lease, now=now, shared=found))
+    return _claimed_in_order(found, delivery_ids)
+
+
+def _claim_rows(where: str, params: list, *, lease, now, shared: dict | None = None) -> dict[int, WebhookDelivery]:
+    """Lease the due deliveries ``where`` selects and read what sending them needs, in one statement."""
     deliveries, events, endpoints = (
         connection.ops.quote_name(model._meta.db_table) for model in (WebhookDelivery, WebhookEvent, WebhookEndpoint)
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {deliveries} AS d"
-            " SET leased_until = CASE WHEN d.id = ANY(%s) THEN %s ELSE %s END, attempts = d.attempts + 1"
+            f"UPDATE {deliveries} AS d SET leased_until = %s, attempts = d.attempts + 1"
             f" FROM {events} AS e, {endpoints} AS p, {_ASYNC_COMMIT} AS async_commit"
-            " WHERE (d.id = ANY(%s) OR d.id IN ("
-            f"  SELECT o.id FROM {deliveries} AS o JOIN {endpoints} AS op ON op.id = o.endpoint_id"
-            "   WHERE o.state = %s AND o.next_attempt_at <= %s AND (o.leased_until IS NULL OR o.leased_until < %s)"
-            "   AND op.is_active AND op.failing_since IS NULL AND NOT o.id = ANY(%s)"
-            "   ORDER BY o.next_attempt_at, o.id LIMIT %s FOR UPDATE OF o SKIP LOCKED))"
-            " AND d.state = %s AND d.next_attempt_at <= %s"
+            f" WHERE {where} AND d.state = %s AND d.next_attempt_at <= %s"
             " AND (d.leased_until IS NULL OR d.leased_until < %s) AND e.id = d.event_id AND p.id = d.endpoint_id"
             " RETURNING d.id, d.attempts, d.retry_until, e.id, e.type, e.payload,"
             " p.id, p.url, p.secret, p.previous_secret, p.previous_secret_expires_at, p.is_active, p.failing_since",
-            [
-                list(delivery_ids),
-                lease,
-                later_lease,
-                list(delivery_ids),
-                State.PENDING,
-                now,
-                now,
-                list(delivery_ids),
-                extra,
-                State.PENDING,
-                now,
-                now,
-            ],
+            [lease, *params, State.PENDING, now, now],
         )
         rows = cursor.fetchall()
-    endpoints_by_id, found = {}, {}
+    # One instance per endpoint: what one attempt learns, the next knows.
+    endpoints_by_id = {delivery.endpoint_id: delivery.endpoint for delivery in (shared or {}).values()}
+    found = {}
     for delivery_id, attempts, retry_until, event_id, event_type, payload, endpoint_id, *endpoint_columns in rows:
-        if endpoint_id not in endpoints_by_id:  # one instance per endpoint: what one attempt learns, the next knows
+        if endpoint_id not in endpoints_by_id:
             endpoints_by_id[endpoint_id] = WebhookEndpoint(
                 id=endpoint_id, **dict(zip(_ENDPOINT_COLUMNS, endpoint_columns, strict=True))
             )
@@ -244,7 +245,7 @@ def _deliveries_claim(delivery_ids: list[int], *, up_to: int = 0) -> list[Webhoo
             attempts=attempts,
             retry_until=retry_until,
         )
-    return _claimed_in_order(found, delivery_ids)
+    return found
 
 
 def _deliveries_claim_portable(delivery_ids: list[int], *, extra: int, now, leases) -> list[WebhookDelivery]:
@@ -252,7 +253,8 @@ def _deliveries_claim_portable(delivery_ids: list[int], *, extra: int, now, leas
     due = due.filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
     given = list(due.filter(pk__in=delivery_ids).values_list("pk", flat=True))
     others = due.filter(endpoint__is_active=True, endpoint__failing_since__isnull=True).exclude(pk__in=delivery_ids)
-    others = list(others.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:extra]) if extra else []
+    fill = extra and (given or not delivery_ids)
+    others = list(others.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:extra]) if fill else []
     for claimed, lease in ((given, leases[0]), (others, leases[1])):
         WebhookDelivery.objects.filter(pk__in=claimed).update(leased_until=lease, attempts=F("attempts") + 1)
     ids = given + others
