@@ -112,8 +112,8 @@ def deliveries_dispatch(*, delivery_ids: list[int]) -> int:
 def deliveries_attempt(*, delivery_ids: list[int]) -> Counter:
     """Attempt a task's deliveries and whatever else is due, one after another; return how many had each outcome.
 
-    The given deliveries that are due, and up to DISPATCH_BATCH in all with other due ones, are
-    claimed in one statement: under load one task drains what the tasks queued behind it carry (they
+    The given deliveries that are due are claimed in one statement and, if any was, other due ones
+    up to DISPATCH_BATCH in all in a second (``_deliveries_claim``): under load one task drains what the tasks queued behind it carry (they
     then find theirs sent: ``not_due``), so the worker's cost per task is shared by many deliveries;
     an idle system still sends each event as soon as its own task runs. After WEBHOOK_BATCH_SECONDS
     the rest are released and go back to the broker, so one slow receiver cannot hold a batch for long.
