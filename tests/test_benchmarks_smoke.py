@@ -103,6 +103,13 @@ def test_the_privacy_benchmark_prints_an_erasure_and_the_purge_and_finds_no_drif
     assert "totals drift: 0, funnel drift: 0" in output
 
 
+def test_the_retention_under_load_benchmark_prints_the_patch_p99_during_the_purge_against_without(bench_database):
+    server, name = bench_database
+    output = run_benchmark("retention_under_load.py", "--pg-url", server, "--database", name)
+    assert "old events before 2,000, after 0" in output
+    assert "PATCH p99 during/without ratio:" in output
+
+
 def test_the_webhooks_benchmark_prints_the_worker_against_a_bare_loop(bench_database):
     server, name = bench_database
     output = run_benchmark("webhooks.py", "--database-url", f"{server}/{name}", "--redis-url", REDIS_URL)
