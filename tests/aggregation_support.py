@@ -58,12 +58,17 @@ def wait_for(condition, *, timeout: float = 15, interval: float = 0.05):
 
 @contextlib.contextmanager
 def celery_settings(app, **values):
-    """Change Celery settings for a block (the app reads Django settings under the CELERY_ namespace)."""
-    saved = {name: getattr(app.conf, name) for name in values}
+    """Change Celery settings for a block (the app reads Django settings under the CELERY_ namespace).
+
+    What is restored is the raw setting, not the value Celery resolves: an unset broker_write_url reads as
+    broker_url, and restoring that would pin every later publisher to the broker of the moment.
+    """
+    keys = {name: f"CELERY_{name.upper()}" for name in values}
+    saved = {key: app.conf.get(key) for key in keys.values()}
     try:
         for name, value in values.items():
-            app.conf[f"CELERY_{name.upper()}"] = value
+            app.conf[keys[name]] = value
         yield
     finally:
-        for name, value in saved.items():
-            app.conf[f"CELERY_{name.upper()}"] = value
+        for key, value in saved.items():
+            app.conf[key] = value
