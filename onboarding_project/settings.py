@@ -255,6 +255,8 @@ LOGOUT_REDIRECT_URL = "login"
 # --- Onboarding -------------------------------------------------------------------------
 # Bumping this resets in-progress sessions of older versions to the new baseline on next access.
 ONBOARDING_VERSION = env.int("ONBOARDING_VERSION", default=1)
+# How long the browser client waits for an answer to a save before it counts as failed (and is kept).
+ONBOARDING_CLIENT_TIMEOUT_SECONDS = env.float("ONBOARDING_CLIENT_TIMEOUT_SECONDS", default=10)
 # Paths the onboarding guard never redirects: the API and admin answer for themselves, the auth
 # pages must stay reachable, static files are files. (STATIC_URL is added by the middleware.)
 # /o/sw.js: the offline wizard's service worker, which the browser re-checks on every page, also a completed user's.

@@ -6,3 +6,6 @@ The project's settings, with the test run's fast password hasher so users create
 from onboarding_project.settings import *  # noqa: F401,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# A hung save gives up after 2 s in the browser tests (10 s in production): the tests stay quick.
+ONBOARDING_CLIENT_TIMEOUT_SECONDS = 2

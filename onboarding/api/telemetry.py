@@ -6,10 +6,12 @@ Fixed event names, a step key and bounded numbers: no free-form payload reaches 
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import services
+from .owner import OwnerHeaderMatches
 from .serializers import ApiErrorSerializer, ApiThrottledSerializer, ApiValidationFailedSerializer
 from .throttling import BrowserEventThrottle
 
@@ -26,6 +28,7 @@ class BrowserEventApi(APIView):
     session is completed; `400 validation_failed` with issue `step_not_reached` for a step the session has
     not reached, or `out_of_range` for a `waited_ms` longer than the session has existed."""
 
+    permission_classes = [IsAuthenticated, OwnerHeaderMatches]
     throttle_classes = [BrowserEventThrottle]  # its own budget: telemetry never eats the user's writes
 
     class BrowserEventInputSerializer(serializers.Serializer):  # a unique name: the schema component

@@ -10,6 +10,7 @@ from django.utils.http import parse_etags
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
@@ -20,6 +21,7 @@ from ..selectors import manifest_of
 from .authentication import JoinsTokenUser
 from .digests import json_digest
 from .idempotency import IDEMPOTENCY_KEY, idempotent
+from .owner import OwnerHeaderMatches
 from .progress import ProgressSerializer, progress_document
 from .serializers import (
     ApiConflictSerializer,
@@ -92,6 +94,8 @@ def progress_response(session) -> Response:
 
 class OnboardingProgressApi(JoinsTokenUser, APIView):
     """The signed-in user's own onboarding progress: read it, or save/skip/back/draft a step."""
+
+    permission_classes = [IsAuthenticated, OwnerHeaderMatches]
 
     class InputSerializer(serializers.Serializer):
         revision = serializers.CharField(
@@ -169,6 +173,8 @@ class OnboardingProgressApi(JoinsTokenUser, APIView):
 
 class OnboardingCompleteApi(JoinsTokenUser, APIView):
     """Complete the signed-in user's onboarding once; a repeat returns the same completed progress."""
+
+    permission_classes = [IsAuthenticated, OwnerHeaderMatches]
 
     class InputSerializer(serializers.Serializer):
         revision = serializers.CharField(

@@ -26,11 +26,16 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from .. import services
+from ..selectors import manifest_of
+from .presentation import form_for_display
 
 SOURCE = "wizard"
 # What the wizard's pages load: its modules, its style sheet, the vendored idb.
 PRECACHED_PREFIXES = ("onboarding/", "vendor/idb/")
 SERVICE_WORKER_TEMPLATE = "onboarding/service_worker.js"
+# The wizard view's form prefix (formtools names it after the view class): the shell's form carries
+# its current-step field too, so a step shown from the shell posts like the server's own page.
+MANAGEMENT_PREFIX = "onboarding_wizard_view"
 
 
 def _static_files() -> list[tuple[str, str]]:
@@ -85,8 +90,8 @@ def service_worker(request):
             "precache": mark_safe(json.dumps(bundle["precache"])),  # noqa: S308
             "urls": mark_safe(json.dumps(urls)),  # noqa: S308
             "static_prefix": "/" + settings.STATIC_URL.lstrip("/"),
-            "replay_url": static("onboarding/lib/offline-replay.js"),
-            "store_url": static("onboarding/lib/offline-store.js"),
+            "sender_url": static("onboarding/lib/sender.js"),
+            "outbox_url": static("onboarding/lib/outbox.js"),
         }
     )
     response = HttpResponse(body, content_type="text/javascript; charset=utf-8")
@@ -94,9 +99,34 @@ def service_worker(request):
     return response
 
 
+def client_context() -> dict:
+    """What the status element tells the browser client: the offline cache version, the save timeout."""
+    return {
+        "offline_version": offline_bundle()["version"],
+        "client_timeout_ms": int(settings.ONBOARDING_CLIENT_TIMEOUT_SECONDS * 1000),
+    }
+
+
 @login_required
 @require_GET
 def shell(request):
-    """Render the wizard page without a step: the copy the browser shows when the server is unreachable."""
-    services.session_get_or_start(user=request.user, source=SOURCE)  # the guard sent completed users away
-    return render(request, "onboarding/wizard_offline.html", {"offline_version": offline_bundle()["version"]})
+    """Render the wizard page without a step: the copy the browser keeps to show steps it can't fetch.
+
+    Every step of the user's wizard is rendered into it once, unbound, as a ``<template>``: the
+    same fields (``_field.html``), labels, choices and buttons as the step page, so the browser
+    shows a step from the server's own markup and only fills in the values it knows.
+    """
+    session = services.session_get_or_start(user=request.user, source=SOURCE)  # completed users went away
+    steps = manifest_of(session).steps
+    templates = [
+        {
+            "step": step,
+            "index": index,
+            "previous": steps[index - 1].key if index else "",
+            "is_last": index == len(steps) - 1,
+            "form": form_for_display(step.form_class(prefix=step.key, user=request.user)),
+        }
+        for index, step in enumerate(steps)
+    ]
+    context = {**client_context(), "step_templates": templates, "management_prefix": MANAGEMENT_PREFIX}
+    return render(request, "onboarding/wizard_offline.html", context)

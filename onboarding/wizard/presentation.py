@@ -1,5 +1,6 @@
 """How the wizard shows answers and issues: readable values, form binding, progress."""
 
+from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import QueryDict
 from django.urls import reverse
@@ -10,6 +11,20 @@ from ..manifest import display_value, get_step
 from ..selectors import manifest_of
 
 STATUS_LABELS = {"done": _("done"), "skipped": _("skipped"), "pending": _("to do")}
+
+
+def form_for_display(form):
+    """Prepare a step form for the page: labels exactly the manifest's, no answer chosen for the user.
+
+    A required drop-down without an answer gets an empty first choice ("Choose…"), or Continue
+    would answer for the user with its first option.
+    """
+    form.label_suffix = ""
+    for name, field in form.fields.items():
+        unanswered = form.get_initial_for_field(field, name) in (None, "")
+        if type(field.widget) is forms.Select and field.required and unanswered:
+            field.choices = [("", _("Choose…")), *field.choices]
+    return form
 
 
 def typed_answers(form) -> dict:

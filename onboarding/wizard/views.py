@@ -8,7 +8,6 @@ to ``onboarding.services`` at once, so the services, not formtools' revalidation
 import logging
 from collections import OrderedDict
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import SuspiciousOperation
@@ -24,12 +23,13 @@ from ..errors import RevisionConflict, RevisionRequired, SessionAlreadyCompleted
 from ..flow import onboarding_url, resume_step, step_is_reachable
 from ..manifest import STEP_KEYS, STEPS
 from ..selectors import manifest_of, session_live_for_user
-from .offline import offline_bundle
+from .offline import client_context
 from .pending import pending_keep, pending_take, step_owner_id, step_owner_token
 from .presentation import (
     changed_fields_display,
     form_add_issues,
     form_data_for,
+    form_for_display,
     progress_steps,
     typed_answers,
 )
@@ -106,15 +106,7 @@ class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
         return initial
 
     def get_form(self, step=None, data=None, files=None):
-        form = super().get_form(step, data, files)
-        form.label_suffix = ""  # the visible label is exactly the manifest's label
-        for name, field in form.fields.items():
-            # A required drop-down without a default must not pre-select its first choice,
-            # or "Continue" would answer for the user.
-            unanswered = form.get_initial_for_field(field, name) in (None, "")
-            if type(field.widget) is forms.Select and field.required and unanswered:
-                field.choices = [("", _("Choose…")), *field.choices]
-        return form
+        return form_for_display(super().get_form(step, data, files))
 
     def get_context_data(self, form, **kwargs):
         context = super().get_context_data(form=form, **kwargs)
@@ -125,7 +117,7 @@ class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
             revision=self.session.revision,
             notice=self.session.data.get("notice"),
             progress_steps=progress_steps(self.session, step.key),
-            offline_version=offline_bundle()["version"],
+            **client_context(),
             owner=step_owner_token(user=self.request.user),
         )
         return context

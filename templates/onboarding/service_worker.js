@@ -1,24 +1,25 @@
-// The offline wizard's service worker (served from /o/sw.js so its scope covers /o/; rendered by
+// The wizard's service worker (served from /o/sw.js so its scope covers /o/; rendered by
 // onboarding/wizard/offline.py, which fills in the version and the precache list).
 //
+// - A logout pressed while the server could not be reached is sent before any navigation.
 // - Static files: precached on install (hashed names in production, plain ones in DEBUG), then
 //   served from the cache, falling back to the network.
 // - Wizard pages (navigations under /o/): from the network; when the server cannot be reached
-//   (or answers 5xx), the page shell this user's browser kept, into which the page renders the
-//   step from the cached manifest (static/onboarding/modules/offline-wizard.js).
-// - Background Sync (Chromium): replays the offline queue of whoever is logged in, then tells the
-//   open pages. Other browsers have no Background Sync; their pages replay by themselves.
+//   (or answers 5xx), the page shell kept for the user whose pages this browser showed last —
+//   never a copy kept for anyone else. The page then shows the step from the shell's templates.
+// - Background Sync (Chromium): drains the outbox with the same sender as the pages, then tells
+//   the open pages. It is a bonus: the pages send by themselves on load, online, focus and a timer.
 // Caches are named by a digest of their content; activating a new worker deletes the others.
 
-import { replay } from "{{ replay_url }}";
-import { queuedUsers } from "{{ store_url }}";
+import { drain } from "{{ sender_url }}";
+import { readDevice, usersWithWrites, writeDevice } from "{{ outbox_url }}";
 
 const VERSION = "{{ version }}";
 const STATIC_CACHE = `onboarding-static-${VERSION}`;
 const PAGES_CACHE = `onboarding-pages-${VERSION}`;
 const PRECACHE = {{ precache }};
 const STATIC_PREFIX = "{{ static_prefix }}";
-const SYNC_TAG = "onboarding-offline-replay";
+const SYNC_TAG = "onboarding-outbox";
 const URLS = {{ urls }};
 
 self.addEventListener("install", (event) => {
@@ -35,13 +36,33 @@ self.addEventListener("activate", (event) => {
   })());
 });
 
+// A service worker has no document.cookie; the Cookie Store API gives it the CSRF cookie.
+async function csrfToken() {
+  return (await self.cookieStore?.get("csrftoken"))?.value ?? "";
+}
+
+async function finishPendingLogout() {
+  const pending = await readDevice("logout").catch(() => null);
+  if (!pending) return;
+  try {
+    const response = await fetch(pending.url, { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": await csrfToken() } });
+    if (response.status < 500) await writeDevice("logout", null);
+  } catch { /* still unreachable: the page says so */ }
+}
+
+async function keptShell() {
+  const device = await readDevice("user").catch(() => null);
+  if (!device?.id) return null;
+  return (await caches.match(`${URLS.shell}?user=${encodeURIComponent(device.id)}`)) ?? null;
+}
+
 async function wizardPage(request) {
+  await finishPendingLogout();
   try {
     const response = await fetch(request);
     if (response.status < 500) return response;
   } catch { /* the server cannot be reached */ }
-  const shell = await caches.match(URLS.shell);
-  return shell ?? Response.error();
+  return (await keptShell()) ?? Response.error();
 }
 
 async function staticFile(request) {
@@ -61,21 +82,18 @@ self.addEventListener("fetch", (event) => {
   else if (url.pathname.startsWith(STATIC_PREFIX)) event.respondWith(staticFile(request));
 });
 
-// A service worker has no document.cookie; the Cookie Store API gives it the CSRF cookie.
-async function csrfToken() {
-  return (await self.cookieStore?.get("csrftoken"))?.value ?? "";
-}
-
-async function replayQueues() {
+async function drainAll() {
+  await finishPendingLogout();
   let unreachable = false;
-  for (const user of await queuedUsers()) {
-    const outcome = await replay(user, { urls: URLS, csrf: csrfToken, cacheName: PAGES_CACHE });
+  for (const user of await usersWithWrites()) {
+    // The server refuses a write whose owner is not the signed-in user: nobody's outbox is sent under another's login.
+    const outcome = await drain(user, { urls: URLS, csrf: csrfToken, timeoutMs: 10_000 });
     unreachable ||= outcome.state === "unreachable";
   }
-  for (const client of await self.clients.matchAll({ type: "window" })) client.postMessage({ type: "onboarding-replayed" });
+  for (const client of await self.clients.matchAll({ type: "window" })) client.postMessage({ type: "onboarding-drained" });
   if (unreachable) throw new Error("the server cannot be reached yet"); // the browser tries the sync again later
 }
 
 self.addEventListener("sync", (event) => {
-  if (event.tag === SYNC_TAG) event.waitUntil(replayQueues());
+  if (event.tag === SYNC_TAG) event.waitUntil(drainAll());
 });

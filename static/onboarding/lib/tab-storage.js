@@ -1,6 +1,6 @@
-// What this tab keeps in sessionStorage so nothing typed is lost on a detour (a login, a reload):
-// the typed values of a step until the server has them, Finish's issues for the blocking step,
-// and "focus the heading" across a navigation. Storage may be off or full: then nothing is kept.
+// What this tab keeps in sessionStorage across a navigation: Finish's issues for the blocking
+// step, and "focus the heading". (What was typed is kept in the device outbox, per user.)
+// Storage may be off or full: then nothing is kept.
 
 const PREFIX = "onboarding:";
 
@@ -20,12 +20,6 @@ function take(key) {
   write(key, null);
   return value;
 }
-
-export const typedValues = {
-  keep: (step, values) => write(`typed:${step}`, { values, at: Date.now() }),
-  read: (step) => read(`typed:${step}`)?.values ?? null,
-  forget: (step) => write(`typed:${step}`, null),
-};
 
 export const pendingIssues = {
   keep: (step, issues) => write(`issues:${step}`, issues),

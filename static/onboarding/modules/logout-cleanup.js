@@ -1,34 +1,27 @@
-// Logging out deletes what this device kept for the user: the offline queue (IndexedDB), the
-// offline caches and what the tab kept in sessionStorage, before the logout form is sent, so it
-// also happens when the server cannot be reached. (The logout response's Clear-Site-Data does it
-// again for the whole origin when the server answers.) If the cleanup fails or hangs, the form
-// is sent anyway: logging out must never be blocked.
+// The Log out button: deletes what this device kept for the user, then logs out through the
+// server. Offline (or with the server down) the page says the logout has not reached the server
+// yet, and it is sent first thing the next time the site can be reached (lib/logout.js). Logging
+// out is never blocked: if anything here fails, the form is posted as without JavaScript.
 
-import { forgetUser } from "../lib/offline-store.js";
-
-const CLEANUP_TIMEOUT_MS = 3_000;
-
-async function forgetDevice(user) {
-  const work = [];
-  if (user && window.indexedDB) work.push(forgetUser(user));
-  if ("caches" in window) {
-    work.push(caches.keys().then((names) => Promise.all(
-      names.filter((name) => name.startsWith("onboarding-")).map((name) => caches.delete(name)),
-    )));
-  }
-  try {
-    for (const key of Object.keys(sessionStorage)) if (key.startsWith("onboarding:")) sessionStorage.removeItem(key);
-  } catch { /* storage disabled */ }
-  await Promise.allSettled(work);
-}
+import { forgetDevice, rememberLogout, sendLogout, showLogoutPending } from "../lib/logout.js";
 
 export function init(form) {
   form.addEventListener("submit", async (event) => {
     if (form.dataset.cleared) return;
     event.preventDefault();
-    const timeout = new Promise((resolve) => setTimeout(resolve, CLEANUP_TIMEOUT_MS));
-    await Promise.race([forgetDevice(document.body.dataset.userId), timeout]).catch(() => {});
-    form.dataset.cleared = "true";
-    form.submit();
+    try {
+      await forgetDevice(document.body.dataset.userId);
+      const next = await sendLogout(form.action);
+      if (next !== null) {
+        window.location.assign(next);
+        return;
+      }
+      await rememberLogout(form.action);
+      showLogoutPending();
+    } catch (error) {
+      console.error("onboarding: logging out through the page failed; posting the form", error);
+      form.dataset.cleared = "true";
+      form.submit();
+    }
   });
 }

@@ -1,50 +1,41 @@
-// Keeps the tabs of one user in step: a write in one tab is announced on a BroadcastChannel, and
-// a tab that hears it (or regains focus) reads the progress. If the revision moved, a tab with no
-// unsaved edits takes the step's values and revision from the server's page; a tab with unsaved
-// edits keeps them and, when the move touched its step, shows the server's "changed elsewhere"
-// notice. A stale tab never overwrites newer data unseen.
+// Keeps the tabs of one user in step: the client announces every accepted write on a
+// BroadcastChannel, and a tab that hears it (or regains focus) reads the progress. If the revision
+// moved, a tab with nothing typed and nothing waiting in the outbox takes the step's values and
+// revision from the server's page; a tab with unsaved edits keeps them and says that the step was
+// saved elsewhere. It keeps the revision its values came from, so its next save is checked by the
+// server, whose 409 names only the fields that really differ, and the user chooses (never a
+// silent overwrite).
 
-import { fetchChanges } from "../lib/conflict-view.js";
-import { getJSON } from "../lib/save-client.js";
+import { client } from "../lib/client.js";
+import { request } from "../lib/sender.js";
 import { stepFormOf } from "../lib/step-form.js";
-import { WRITTEN_EVENT, showConflict, touchesStep } from "../lib/step-writer.js";
-import { setSyncState } from "../lib/sync-state.js";
 
-const CHANNEL = "onboarding-progress";
+const CHANNEL = "onboarding-outbox";
 
 class TabSync {
   constructor(page) {
     this.page = page;
-    this.channel = "BroadcastChannel" in window ? new BroadcastChannel(CHANNEL) : null;
     this.pending = false;
     this.again = false;
   }
 
   start() {
-    document.addEventListener(WRITTEN_EVENT, ({ detail: { progress } }) => {
-      this.channel?.postMessage({ revision: progress.revision });
-    });
-    this.channel?.addEventListener("message", ({ data }) => {
-      if (data?.revision !== this.page.revision) this.refresh();
-    });
+    if ("BroadcastChannel" in window) {
+      new BroadcastChannel(CHANNEL).addEventListener("message", ({ data }) => {
+        if (data?.type === "accepted" && data.progress?.revision !== this.page.revision) this.refresh();
+      });
+    }
     window.addEventListener("focus", () => this.refresh());
-    document.addEventListener("visibilitychange", () => {
-      if (document.visibilityState === "visible") this.refresh();
-    });
-    window.addEventListener("pageshow", (event) => {
-      if (event.persisted) this.refresh(); // back from the browser's page cache
-    });
+    window.addEventListener("pageshow", (event) => event.persisted && this.refresh()); // back from the page cache
   }
 
   refresh() {
-    if (this.page.submitting || this.page.leaving) return;
     if (this.pending) {
       this.again = true; // news arrived while reading: read once more afterwards
       return;
     }
     this.pending = true;
-    // In the tab's lane, so it never races this tab's own writes.
-    this.page.client.enqueue(() => this.reconcile()).finally(() => {
+    this.reconcile().catch(() => {}).finally(() => {
       this.pending = false;
       if (this.again) {
         this.again = false;
@@ -53,13 +44,21 @@ class TabSync {
     });
   }
 
+  quiet() {
+    const { page } = this;
+    return page.submitting || page.leaving || page.isLocal || page.form.hidden || !client.available;
+  }
+
   async reconcile() {
     const { page } = this;
-    const answer = await getJSON(page.url("progress"));
-    if (answer.outcome !== "ok" || answer.body.revision === page.revision || page.submitting || page.leaving) return;
+    if (this.quiet() || (await client.records()).length) return; // the outbox decides what shows
+    const answer = await request(page.url("progress"), { timeoutMs: client.timeoutMs });
+    if (answer.status !== 200 || answer.body.revision === page.revision || this.quiet()) return;
     if (answer.body.state === "completed") return page.goTo(page.url("dashboard"));
     if (!page.dirty) return this.takeServerPage();
-    await this.keepEdits(answer.body);
+    document.querySelector("[data-changed-elsewhere]")?.removeAttribute("hidden");
+    client.notice = true;
+    await client.showState();
   }
 
   // Nothing typed here: show the step as the server renders it now (values, drafts, revision).
@@ -72,24 +71,13 @@ class TabSync {
     }
     const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
     const freshForm = fresh.querySelector(`form[data-step="${CSS.escape(page.step)}"]`);
-    if (!freshForm || page.dirty) return;
-    page.adoptFrom(freshForm);
+    if (!freshForm || page.dirty || this.quiet()) return;
+    page.fill(stepFormOf(freshForm).values());
+    page.revision = freshForm.querySelector("input[name=revision]").value;
     const progress = fresh.querySelector("nav.progress");
     if (progress) document.querySelector("nav.progress")?.replaceWith(document.importNode(progress, true));
-    setSyncState("saved");
-  }
-
-  // Unsaved edits here: keep them; flag the step if the other write touched it.
-  async keepEdits(progress) {
-    const { page } = this;
-    const since = page.revision;
-    const changes = await fetchChanges(page, since);
-    if (!changes) return;
-    if (touchesStep(page, changes.changed)) {
-      await showConflict(page, { since, currentRevision: progress.revision, changes });
-    } else {
-      page.revision = changes.revision ?? progress.revision; // other steps only: nothing here is stale
-    }
+    client.accepted = "save";
+    await client.showState();
   }
 }
 

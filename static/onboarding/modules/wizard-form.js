@@ -1,28 +1,31 @@
-// Continue / Skip / Back / Finish through the progress and completion API, then on to the page
-// the server names. The server-rendered form stays the fallback: if anything here throws, the
-// browser posts the form exactly as it would without JavaScript.
+// Continue / Skip / Back / Finish with JavaScript: each puts its write into the device outbox
+// (lib/client.js) and waits for the sender's first verdict. Accepted: on to the page the server
+// names. Not accepted yet (no network, a 5xx, a timeout, a lost login): the user goes on from the
+// shell's server-rendered step templates while the outbox waits. Refused: the server's issues
+// inline, or the choice per field when the server's 409 names fields that differ.
 //
-// When the server cannot be reached (or writes are already waiting on this device, which go
-// first, in order), the step is kept in the offline queue and the wizard moves on by the cached
-// manifest: the next step, the previous one, or on the last step a Finish that waits too.
+// What the page shows is derived from the server's last answer plus what the outbox still holds
+// (``derive``): on load, after every verdict, and when another tab or the service worker sent
+// something. If anything here throws, the browser posts the form exactly as without JavaScript.
 
-import { clearChanges } from "../lib/conflict-view.js";
+import { ACCEPTED_EVENT, DRAINED_EVENT, client } from "../lib/client.js";
+import { showChoice } from "../lib/conflict-choice.js";
+import { QUEUED_AFTER, retryDelay } from "../lib/sender.js";
 import { clearIssues, showIssues } from "../lib/inline-errors.js";
-import { offline } from "../lib/offline.js";
-import { stepFormOf } from "../lib/step-form.js";
-import { SUBMITTING_EVENT, reportFailure, sendWrite, showConflict } from "../lib/step-writer.js";
+import { Shell, loadShell } from "../lib/shell.js";
+import { stepFormOf, StepForm } from "../lib/step-form.js";
 import { setSyncState } from "../lib/sync-state.js";
-import { headingFocus, pendingIssues, typedValues } from "../lib/tab-storage.js";
+import { headingFocus, pendingIssues } from "../lib/tab-storage.js";
+import * as conditionalReveal from "./conditional-reveal.js";
+import * as timezoneGuess from "./timezone-guess.js";
+
+export const SUBMITTING_EVENT = "onboarding:submitting"; // Continue/Skip/Back/Finish pressed: drafts wait
+const SHELL_PROBE_MS = 2_000;
+const PATIENCE_MS = 3_000; // how long a submit waits through retries before the user goes on
 
 function actionOf(event) {
   if (event.target.id === "wizard-back" || event.submitter?.name === "wizard_goto_step") return "back";
   return event.submitter?.name === "wizard_skip" ? "skip" : "save";
-}
-
-// Where the server says the user goes next: the dashboard, or the step it names.
-function nextUrl(page, progress) {
-  if (progress.state === "completed") return page.url("dashboard");
-  return page.stepUrl(progress.current_step ?? progress.steps.at(-1).key);
 }
 
 // Focus a heading for screen readers without making it a tab stop (as GOV.UK Frontend does).
@@ -33,36 +36,67 @@ function focusHeading(heading) {
   heading.focus();
 }
 
+// Each step's status as the server last said, with the outbox's saves and skips on top.
+function statusesOf(progress, records) {
+  const statuses = Object.fromEntries((progress?.steps ?? []).map((step) => [step.key, step.status]));
+  for (const record of records) {
+    if (record.action === "save") statuses[record.step] = "done";
+    else if (record.action === "skip") statuses[record.step] = "skipped";
+  }
+  return statuses;
+}
+
+// A step's answers: the server's (with its draft on top), then what the outbox holds, newest last.
+function answersOf(step, progress, records) {
+  const answers = { ...(progress?.answers?.[step] ?? {}), ...(progress?.drafts?.[step] ?? {}) };
+  for (const record of records) if (record.step === step && record.answers) Object.assign(answers, record.answers);
+  return answers;
+}
+
+// Where the outbox puts the user: the step after their last kept save or skip, the one before a
+// kept back, the step of a kept draft, or the Finish kept on the device.
+function positionOf(records, shell) {
+  const last = records.at(-1);
+  if (!last) return null;
+  if (last.action === "complete") return { finish: true };
+  if (last.action === "save" || last.action === "skip") return { step: shell?.neighbour(last.step, 1) ?? last.step };
+  if (last.action === "back") return { step: shell?.neighbour(last.step, -1) ?? last.step };
+  return { step: last.step };
+}
+
 class WizardForm {
   constructor(page) {
     this.page = page;
     this.busy = false;
     this.fallback = false;
+    this.finishShown = false;
   }
 
   start() {
     const { form } = this.page;
     form.addEventListener("submit", (event) => this.onSubmit(event));
     document.getElementById("wizard-back")?.addEventListener("submit", (event) => this.onSubmit(event));
-    const keep = () => {
+    const edited = () => {
       this.page.dirty = true;
-      typedValues.keep(this.page.step, this.page.values());
     };
-    form.addEventListener("input", keep);
-    form.addEventListener("change", keep);
-    if (this.choosing()) this.page.inConflict = true;
-    setTimeout(() => this.restore()); // once every module on the page has started
+    form.addEventListener("input", edited);
+    form.addEventListener("change", edited);
+    document.addEventListener(DRAINED_EVENT, ({ detail }) => this.onDrained(detail));
+    document.addEventListener(ACCEPTED_EVENT, ({ detail }) => {
+      if (detail.progress?.revision && !this.page.isLocal) this.page.revision = detail.progress.revision;
+    });
+    setTimeout(() => this.restore().catch((error) => console.error("onboarding: the step could not be restored", error)));
   }
 
-  // After a detour (a login, a reload): what was typed here and never reached the server, the
-  // issues Finish found on this step, and the focus on the new step's heading.
-  restore() {
+  // Whether the page is the server's conflict page, asking which value to keep per field: its
+  // Continue is posted as a form (only the server applies the choices).
+  choosing() {
+    return document.querySelector("[data-conflict-field]") !== null;
+  }
+
+  async restore() {
     const { page } = this;
-    const typed = typedValues.read(page.step);
-    if (typed) {
-      page.fill(typed);
-      page.form.dispatchEvent(new Event("change", { bubbles: true })); // unsaved again: autosave it
-    }
+    if (this.choosing()) return setSyncState("conflict");
     const issues = pendingIssues.take(page.step);
     if (issues) {
       showIssues(page, issues).focus();
@@ -71,23 +105,93 @@ class WizardForm {
     } else if (headingFocus.take()) {
       focusHeading(document.querySelector("main h1"));
     }
-    if (this.choosing()) setSyncState("conflict"); // the server's conflict page: the choice is the news
+    if (!client.available) return undefined;
+    await this.derive();
+    if (this.page.form.hasAttribute("data-shell")) this.probeServer();
+    return undefined;
+  }
+
+  // Show what the server's last answer plus the outbox say: the step the user is on (with the
+  // values they typed), a choice the server asked for, its issues, or the Finish kept here.
+  async derive() {
+    const { page } = this;
+    const records = await client.records();
+    const isShell = page.form.hasAttribute("data-shell");
+    if (!records.length && !isShell) return;
+    const shellDoc = await loadShell();
+    const shell = shellDoc ? new Shell(shellDoc) : null;
+    const progress = await client.lastProgress();
+    const [front] = records;
+    let position = positionOf(records, shell);
+    if (front?.conflict || front?.issues) position = { step: front.step };
+    if (!position) position = { step: new URL(location.href).pathname.split("/").filter(Boolean).at(-1) };
+    if (isShell && (!shell || !shell.template(position.step))) position = { step: progress?.current_step ?? shell?.order[0] };
+    if (position.finish) return this.showFinishKept(shell, progress, records);
+    const answers = answersOf(position.step, progress, records);
+    if (position.step === page.step && !page.isLocal && !isShell) {
+      // The server's own page of the step: only what the outbox holds goes on top.
+      const kept = records.filter((record) => record.step === page.step && record.answers);
+      if (kept.length) page.fill(Object.assign({}, ...kept.map((record) => record.answers)));
+    } else if (shell && page.show(shell, position.step, { answers, statuses: statusesOf(progress, records), revision: progress?.revision ?? page.revision })) {
+      conditionalReveal.init(page.form);
+      for (const input of page.form.querySelectorAll("[data-module~='timezone-guess']")) timezoneGuess.init(input);
+    } else {
+      document.querySelector("[data-offline-missing]")?.removeAttribute("hidden");
+      return;
+    }
+    if (front?.conflict) this.showConflict(shell, front);
+    else if (front?.issues && !front.refused && front.step === page.step) {
+      showIssues(page, front.issues.filter((item) => item.step === page.step || item.step === null)).focus();
+    }
+  }
+
+  showConflict(shell, record) {
+    const heading = showChoice(record, shell, (merged) => {
+      if (merged.step === this.page.step && merged.answers) this.page.fill(merged.answers);
+      client.kick();
+    });
+    heading?.focus();
+  }
+
+  // Finish waits on the device: say so, show what will be sent read-only, no second Finish.
+  showFinishKept(shell, progress, records) {
+    const section = document.querySelector("[data-finish-kept]");
+    if (!section) return;
+    this.finishShown = true;
+    this.page.form.hidden = true;
+    document.getElementById("wizard-back")?.remove();
+    const summary = section.querySelector("[data-finish-kept-summary]");
+    summary.replaceChildren();
+    for (const step of shell?.order ?? []) {
+      const fieldset = document.createElement("fieldset");
+      fieldset.disabled = true;
+      const legend = document.createElement("legend");
+      legend.textContent = shell.title(step);
+      const holder = document.createElement("form");
+      holder.append(...shell.fields(step));
+      new StepForm(holder).fill(answersOf(step, progress, records));
+      for (const control of holder.querySelectorAll("input, select, textarea")) {
+        control.removeAttribute("name"); // a copy to read, never to send
+        control.removeAttribute("id");
+      }
+      fieldset.append(legend, ...holder.children);
+      summary.append(fieldset);
+    }
+    const wasHidden = section.hidden;
+    section.hidden = false;
+    if (wasHidden) section.querySelector("h2").focus();
   }
 
   async onSubmit(event) {
-    // The browser posts the form, as without JavaScript: after a failure here, or from the
-    // server's conflict page, whose keep-mine / take-theirs choices only the server applies.
-    if (this.choosing()) typedValues.forget(this.page.step); // the post carries them; the server re-renders them
-    if (this.fallback || this.choosing()) return;
+    if (this.fallback || this.choosing() || !client.available) return; // posted as without JavaScript
     event.preventDefault();
     if (this.busy) return;
-    this.submitter = event.submitter;
     this.busy = this.page.submitting = true;
     document.dispatchEvent(new CustomEvent(SUBMITTING_EVENT));
     try {
       await this.submit(actionOf(event));
     } catch (error) {
-      console.error("onboarding: saving through the API failed; posting the form instead", error);
+      console.error("onboarding: keeping the step on the device failed; posting the form instead", error);
       this.fallback = true;
       event.target.requestSubmit(event.submitter);
     } finally {
@@ -97,95 +201,91 @@ class WizardForm {
 
   async submit(action) {
     const { page } = this;
-    setSyncState("saving");
-    const body = { step: page.step, action };
-    if (action === "save") body.answers = page.values();
-    // After a "changed elsewhere" notice: based on what the user saw, so nothing is overwritten unasked.
-    if (action === "save" && page.inConflict && page.conflictBase) page.revision = page.conflictBase;
-    if (await offline.hasQueued()) return this.keepOnDevice(action, body.answers, { tryNow: true });
-    let answer = await sendWrite(page, { url: page.url("progress"), body });
-    if (answer.outcome === "unreachable" && offline.available) return this.keepOnDevice(action, body.answers);
-    if (action === "save" && answer.outcome === "conflict" && answer.body?.code === "revision_conflict") {
-      return this.postForChoice(answer.sentRevision);
+    clearIssues(page);
+    document.querySelector("[data-conflict-slot]")?.replaceChildren();
+    document.querySelector("[data-changed-elsewhere]")?.setAttribute("hidden", "");
+    client.notice = false;
+    const base = page.revision;
+    if (action === "save") {
+      await client.put({ step: page.step, action: "save", answers: page.values(), base });
+      if (page.isLast) await client.put({ step: page.step, action: "complete", base });
+    } else {
+      await client.put({ step: page.step, action, base });
     }
-    if (answer.outcome === "ok" && action === "save" && page.isLast) {
-      answer = await sendWrite(page, { url: page.url("complete"), method: "POST", body: {} });
-      if (answer.outcome === "unreachable" && offline.available) return this.keepOnDevice("complete");
-    }
-    if (answer.outcome === "ok") return this.leave(answer.body);
-    await this.showRefusal(answer);
-  }
-
-  // Whether the page is the server's conflict page, asking which value to keep per field.
-  choosing() {
-    return document.querySelector("[data-conflict-field]") !== null;
-  }
-
-  // A save refused because the same fields changed elsewhere (the server's 409 names only those):
-  // post the form with the revision it was based on, so the server renders the choice per field.
-  postForChoice(sentRevision) {
-    this.fallback = true;
-    this.page.revision = sentRevision;
-    typedValues.keep(this.page.step, this.page.values());
-    this.page.form.requestSubmit(this.submitter?.form === this.page.form ? this.submitter : undefined);
-  }
-
-  // Keep the step on this device and move on as the cached manifest says (Back only moves: the
-  // server's own "back" has nothing to keep). With ``tryNow`` (writes were already waiting) the
-  // queue is sent at once, and the offline-queue module shows where that lands.
-  async keepOnDevice(action, answers, { tryNow = false } = {}) {
-    const { page } = this;
-    const finish = page.isLast && (action === "save" || action === "complete");
-    if (action === "save" || action === "skip") {
-      await offline.keep({ step: page.step, order: page.index, action, answers, revision: page.revision, finish });
-    } else if (action === "complete") {
-      await offline.keepCompletion({ revision: page.revision });
-    }
-    typedValues.forget(page.step);
     page.dirty = false;
-    if (tryNow && action !== "back") {
-      const outcome = await offline.replayNow();
-      if (!["unreachable", "busy"].includes(outcome.state)) return; // on its way, or a question for the user
+    // Through the retries (a moment): a blip should not send the user into the kept mode.
+    const started = Date.now();
+    let outcome = await client.kick();
+    while (outcome.state === "unreachable" && navigator.onLine !== false
+           && (outcome.record?.failures ?? QUEUED_AFTER) < QUEUED_AFTER && Date.now() - started < PATIENCE_MS) {
+      const wait = retryDelay(outcome.record.failures, outcome.retryAfter);
+      if (Date.now() - started + wait > PATIENCE_MS) break;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      outcome = await client.kick();
     }
-    if (finish) return setSyncState("queued", "finish");
-    setSyncState("queued");
-    const next = await offline.neighbour(page.step, action === "back" ? -1 : 1);
-    if (next && (await offline.canWorkOffline())) page.goTo(page.stepUrl(next));
+    await this.follow(outcome, { submitted: true });
   }
 
-  leave(progress) {
-    typedValues.forget(this.page.step);
-    this.page.dirty = false;
-    setSyncState("saved");
-    this.page.goTo(nextUrl(this.page, progress));
-  }
-
-  async showRefusal(answer) {
+  // Act on the sender's outcome: go where the server says once it has everything, else show
+  // what the outbox says (the next step, a question, the Finish kept).
+  async follow(outcome, { submitted = false } = {}) {
     const { page } = this;
-    const code = answer.body?.code;
-    if (answer.outcome === "invalid" && answer.body?.issues) return this.showInvalid(answer.body);
-    if (answer.outcome === "conflict" && code === "already_completed") return page.goTo(page.url("dashboard"));
-    if (answer.outcome === "conflict" && code === "revision_conflict") {
-      clearIssues(page);
-      const notice = await showConflict(page, { since: answer.sentRevision, currentRevision: answer.body.current.revision });
-      notice?.focus();
-      return;
+    if (page.leaving) return;
+    if (outcome.state === "completed") return page.goTo(page.url("dashboard"));
+    if (outcome.state === "empty") {
+      // Sent by this page, or by another tab or the service worker (then its answer is on the device).
+      const progress = outcome.progress ?? (await client.lastProgress());
+      const moved = outcome.moved || page.isLocal || this.finishShown || page.form.hasAttribute("data-shell");
+      if (!progress || !(moved || submitted)) return undefined;
+      if (page.dirty && page.isLocal) {
+        // Typed here while the rest was sent: keep it too, then go.
+        await client.put({ step: page.step, action: "draft", answers: page.values(), base: progress.revision });
+        page.dirty = false;
+        return this.follow(await client.kick());
+      }
+      return page.goTo(client.placeOf(progress));
     }
-    reportFailure(answer);
+    if (outcome.state === "invalid" && outcome.record?.action === "complete" && outcome.blockingStep) {
+      const records = await client.records();
+      if (!records.length) {
+        const onBlocking = outcome.issues.filter((item) => item.step === outcome.blockingStep);
+        pendingIssues.keep(outcome.blockingStep, onBlocking.length ? onBlocking : outcome.issues);
+        return page.goTo(page.stepUrl(outcome.blockingStep), { focusHeading: false });
+      }
+    }
+    if (outcome.state === "busy" && submitted) {
+      // Another tab or the service worker is sending this user's outbox: ours goes with it.
+      return this.derive();
+    }
+    if (outcome.state === "auth") return undefined; // the values stay; the status links to the login
+    if (["unreachable", "conflict", "invalid", "busy"].includes(outcome.state)) {
+      await this.derive();
+      if (submitted && !this.finishShown && outcome.state !== "invalid") focusHeading(document.querySelector("main h1"));
+    }
+    return undefined;
   }
 
-  // As the server-rendered wizard does: issues of an earlier step take the user there.
-  showInvalid({ issues, blocking_step: blocking }) {
-    const { page } = this;
-    if (blocking && blocking !== page.step) {
-      const onBlocking = issues.filter((item) => item.step === blocking);
-      pendingIssues.keep(blocking, onBlocking.length ? onBlocking : issues);
-      return page.goTo(page.stepUrl(blocking), { focusHeading: false });
-    }
-    clearChanges();
-    page.inConflict = false;
-    showIssues(page, issues.filter((item) => item.step === page.step || item.step === null)).focus();
-    setSyncState("failed", "invalid");
+  onDrained(outcome) {
+    if (this.busy || this.page.leaving) return; // a submit follows its own outcome
+    if (outcome.state === "empty" && !outcome.sent && !this.page.isLocal && !this.finishShown) return;
+    if (outcome.state === "unreachable" || outcome.state === "busy") return; // nothing changed on screen
+    this.follow(outcome).catch((error) => console.error("onboarding: following the sender failed", error));
+  }
+
+  // The shell was served because a navigation failed: once the server answers again (and
+  // nothing waits in the outbox, which would take the user there itself), load the real page.
+  probeServer() {
+    const probe = async () => {
+      if (this.page.leaving) return;
+      if (!(await client.records()).length && navigator.onLine !== false) {
+        try {
+          const response = await fetch(location.href, { method: "HEAD", credentials: "same-origin", cache: "no-store" });
+          if (response.ok) return this.page.goTo(location.href, { focusHeading: false });
+        } catch { /* still unreachable */ }
+      }
+      setTimeout(probe, SHELL_PROBE_MS);
+    };
+    setTimeout(probe, SHELL_PROBE_MS);
   }
 }
 
