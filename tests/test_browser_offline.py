@@ -114,12 +114,19 @@ def test_a_user_offline_from_step_one_finishes_and_every_answer_reaches_the_serv
     page.get_by_label("Workspace name").fill("Analytical Engines")
     page.get_by_role("button", name="Finish").click()
     expect(_status(page)).to_have_attribute("data-sync-state", "queued")
-    expect(_status(page)).to_contain_text("Your workspace will be set up as soon as the server can be reached")
+    expect(_status(page)).to_contain_text("Not sent yet")
+    kept = page.locator("[data-finish-kept]")
+    expect(kept).to_be_visible()
+    expect(page.get_by_role("button", name="Finish")).to_have_count(0)  # no second Finish
+    expect(kept.get_by_role("textbox", name="Workspace name")).to_have_value("Analytical Engines")
+    expect(kept.get_by_role("textbox", name="Workspace name")).to_be_disabled()  # what will be sent, read-only
+    assert "close this page" not in page.content()
 
-    page.reload()  # still offline: the step shows again, with what the device kept
-    expect(page.locator("h1")).to_have_text("Workspace")
-    expect(page.get_by_label("Workspace name")).to_have_value("Analytical Engines")
-    expect(page.get_by_label("Create a new workspace")).to_be_checked()
+    page.reload()  # still offline: the same honest page again, from what the device kept
+    expect(page.locator("[data-finish-kept]")).to_be_visible()
+    expect(page.locator("[data-finish-kept]").get_by_role("textbox", name="Workspace name")).to_have_value(
+        "Analytical Engines"
+    )
     assert _session().state == "in_progress"
 
     server.start()
@@ -171,11 +178,11 @@ def test_a_kept_step_changed_differently_elsewhere_asks_which_value_to_keep_per_
     choice = page.locator("[data-offline-conflict]")
     expect(choice.get_by_role("group")).to_have_count(1)
     expect(choice.get_by_role("group", name="Full name")).to_be_visible()
-    expect(choice.get_by_role("radio", name="On this device: Ada Lovelace")).to_be_checked()
-    expect(choice.get_by_role("radio", name="Saved elsewhere: Ada King")).not_to_be_checked()
+    expect(choice.get_by_role("radio", name="Keep mine: Ada Lovelace")).not_to_be_checked()
+    expect(choice.get_by_role("radio", name="Take the one saved elsewhere: Ada King")).not_to_be_checked()
     assert _session().answers["profile"]["full_name"] == "Ada King"
 
-    choice.get_by_role("radio", name="On this device: Ada Lovelace").check()
+    choice.get_by_role("radio", name="Keep mine: Ada Lovelace").check()
     choice.get_by_role("button", name="Save my choices").click()
 
     wait_for(
@@ -291,7 +298,7 @@ def test_a_queue_is_never_sent_under_another_user_who_logs_in_on_the_same_browse
     _ready_offline(page)  # bob's pages ran the replay (on load) and are ready
     assert "full_name" not in _session().answers.get("profile", {})
     assert OnboardingSession.objects.get(user=bob).answers == {}
-    assert "onboarding-offline" in _stored_on_device(page)["databases"]  # ada's step waits for ada
+    assert "onboarding-outbox" in _stored_on_device(page)["databases"]  # ada's step waits for ada
 
     context.clear_cookies()
     log_in(page, server, "ada")
@@ -344,13 +351,18 @@ def test_logging_out_with_saves_kept_leaves_nothing_of_the_user_on_the_device(br
     _open_wizard(page, server)
     server.kill()
     _queue_profile(page, server)
-    assert "onboarding-offline" in _stored_on_device(page)["databases"]
+    assert "onboarding-outbox" in _stored_on_device(page)["databases"]
 
-    page.get_by_role("button", name="Log out").click()  # the server is still down: the browser shows its error page
+    page.get_by_role("button", name="Log out").click()  # the server is still down
+    expect(page.locator("[data-logout-pending]")).to_be_visible()  # says the logout has not reached it
+    expect(page.locator("[data-logout-pending]")).to_contain_text("You are not logged out yet")
+    assert Session.objects.exists()
     server.start()
-    page.goto(f"{server.url}/accounts/login/")
+    page.goto(f"{server.url}/accounts/login/")  # the next page of the site: the logout is sent first
 
-    assert _stored_on_device(page) == {"databases": [], "caches": []}
+    wait_for(lambda: not Session.objects.exists(), timeout=REPLAY_TIMEOUT, message="the logout reaching the server")
+    wait_for(lambda: _stored_on_device(page) == {"databases": [], "caches": []}, message="nothing of ada on the device")
+    page.goto(f"{server.url}/o/")
     expect(page.get_by_role("button", name="Log in")).to_be_visible()
     assert "full_name" not in _session().answers.get("profile", {})
     context.close()

@@ -75,20 +75,18 @@ def test_unsaved_edits_on_the_same_step_are_kept_and_flagged_and_never_overwrite
     expect(first).to_have_url(f"{wizard_server.url}/o/work-profile/")
 
     expect(second.locator("[data-sync-state]")).to_have_attribute("data-sync-state", "conflict", timeout=WITHIN_2_S)
-    notice = second.locator("[data-conflict]")
-    expect(notice).to_contain_text("Your onboarding was changed somewhere else")
-    expect(notice.locator("dt")).to_have_text(["Job title (Profile basics)"])
-    expect(notice.locator("dd")).to_have_text(["Countess"])
+    expect(second.locator("[data-changed-elsewhere]")).to_be_visible()
     expect(second.get_by_label("Full name")).to_have_value("Ada King")  # kept
     assert _session().answers["profile"]["job_title"] == "Countess"
     assert _session().answers["profile"]["full_name"] == "Ada Lovelace"
-    shown = wait_for(lambda: OnboardingEvent.objects.filter(name="conflict_shown").first(), message="conflict_shown")
-    assert (shown.source, shown.step) == ("browser", "profile")
 
     second.get_by_role("button", name="Continue").click()  # the job title here is still the old one
-    expect(second.locator("[data-conflict-field] legend")).to_have_text(["Job title"])
-    second.get_by_label("Take the one saved elsewhere: Countess").check()
-    second.get_by_role("button", name="Continue").click()
+    choice = second.locator("[data-offline-conflict]")
+    expect(choice.locator("legend")).to_have_text(["Job title"])  # only the field that really differs
+    shown = wait_for(lambda: OnboardingEvent.objects.filter(name="conflict_shown").first(), message="conflict_shown")
+    assert (shown.source, shown.step) == ("browser", "profile")
+    choice.get_by_label("Take the one saved elsewhere: Countess").check()
+    choice.get_by_role("button", name="Save my choices").click()
     expect(second).to_have_url(f"{wizard_server.url}/o/work-profile/")
     answers = _session().answers["profile"]
     assert (answers["job_title"], answers["full_name"]) == ("Countess", "Ada King")
@@ -110,12 +108,13 @@ def test_a_stale_page_on_another_device_gets_the_conflict_view_and_overwrites_no
     second.get_by_label("Job title").fill("Programmer")
     second.get_by_role("button", name="Continue").click()
     expect(second.locator("[data-sync-state]")).to_have_attribute("data-sync-state", "conflict")
-    expect(second.locator("[data-conflict-field] legend")).to_have_text(["Job title"])
+    choice = second.locator("[data-offline-conflict]")
+    expect(choice.locator("legend")).to_have_text(["Job title"])
     expect(second.get_by_label("Job title", exact=True)).to_have_value("Programmer")
     assert _session().answers["profile"]["job_title"] == "Countess"
 
-    second.get_by_label("Take the one saved elsewhere: Countess").check()
-    second.get_by_role("button", name="Continue").click()
+    choice.get_by_label("Take the one saved elsewhere: Countess").check()
+    choice.get_by_role("button", name="Save my choices").click()
     expect(second).to_have_url(f"{wizard_server.url}/o/work-profile/")
     assert _session().answers["profile"]["job_title"] == "Countess"
     context.close()
@@ -138,7 +137,7 @@ def test_a_stale_page_keeping_its_own_value_saves_it_once_chosen(browser, wizard
     second.get_by_label("Job title").fill("Programmer")
     second.get_by_role("button", name="Continue").click()
     second.get_by_label("Keep mine: Programmer").check()
-    second.get_by_role("button", name="Continue").click()
+    second.get_by_role("button", name="Save my choices").click()
 
     expect(second).to_have_url(f"{wizard_server.url}/o/work-profile/")
     answers = _session().answers["profile"]

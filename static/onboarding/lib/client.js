@@ -33,7 +33,7 @@ export function deriveState({ records, sending = false, auth = false, online = t
   if (auth) return ["auth-required", "queued"];
   const finish = records.some((record) => record.action === "complete") ? "finish" : "";
   const failures = front.failures ?? 0;
-  if (!online || failures >= QUEUED_AFTER) return ["queued", finish];
+  if (!online || front.queued || failures >= QUEUED_AFTER) return ["queued", finish];
   if (failures > 0) return ["retrying", ""];
   return [sending || records.length ? "saving" : "idle", ""];
 }

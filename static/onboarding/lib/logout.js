@@ -19,7 +19,7 @@ export async function forgetDevice(user) {
   if (user && window.indexedDB) work.push(forgetUser(user));
   if ("caches" in window) {
     work.push(caches.keys().then((names) => Promise.all(
-      names.filter((name) => name.startsWith("onboarding-pages-")).map((name) => caches.delete(name)),
+      names.filter((name) => name.startsWith("onboarding-")).map((name) => caches.delete(name)),
     )));
   }
   try {
@@ -46,8 +46,8 @@ export async function sendLogout(url) {
   }
 }
 
-export function rememberLogout(url) {
-  return writeDevice("logout", { url, at: Date.now() }).catch(() => {});
+export function rememberLogout(url, user) {
+  return writeDevice("logout", { url, user, at: Date.now() }).catch(() => {});
 }
 
 export function showLogoutPending() {
@@ -66,6 +66,7 @@ export async function finishPendingLogout() {
     return false;
   }
   await writeDevice("logout", null).catch(() => {});
+  if (pending.user) await forgetUser(pending.user).catch(() => {}); // and the database, if nobody else's is left
   if (new URL(next, location.href).pathname === location.pathname) return false;
   window.location.assign(next);
   return true;

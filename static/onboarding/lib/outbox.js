@@ -66,12 +66,15 @@ export function put(user, { step, action, answers = null, base, key = null }) {
     const stuck = records.find((record) => record.step === step && (record.issues || record.conflict));
     const replaced = stuck ?? (last && last.step === step && last.action === "draft" && ["draft", "save"].includes(action) ? last : null);
     const now = Date.now();
+    // Kept behind writes that could not be sent: kept on the device too (for the status and the funnel).
+    const queued = records.some((other) => other.queued);
     const record = {
       ...(replaced ? { seq: replaced.seq } : {}),
       user: String(user), step, action, answers,
       // Replacing a record keeps its base: a choice still owed is asked again by the server's 409.
       base: replaced?.base ?? base,
       key: key ?? newKey(), queuedAt: replaced?.queuedAt ?? now, stamp: newKey(), conflict: null, issues: null,
+      queued: queued || Boolean(replaced?.queued),
     };
     record.seq = await tx.store.put(record);
     await tx.done;
@@ -108,6 +111,18 @@ export function settle(record, sentBase, progress) {
       }
     }
     if (progress) await tx.objectStore(DEVICE).put({ name: `progress:${record.user}`, progress });
+    await tx.done;
+  });
+}
+
+// The writes of ``user`` could not be sent after the retries: all of them are kept on the device
+// now (what the status says, and what the staff funnel counts as queued once they are sent).
+export function markQueued(user) {
+  return using(async (db) => {
+    const tx = db.transaction(WRITES, "readwrite");
+    for (const record of await tx.store.index("user").getAll(String(user))) {
+      if (!record.queued) await tx.store.put({ ...record, queued: true });
+    }
     await tx.done;
   });
 }

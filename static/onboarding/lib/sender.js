@@ -13,7 +13,7 @@
 // - 401/403: the login was lost, or another user is signed in (``owner_mismatch``).
 // - 409 already_completed: nothing will ever change the session again; the outbox is emptied.
 
-import { amend, forgetWrites, pending, settle } from "./outbox.js";
+import { amend, forgetWrites, markQueued, pending, settle } from "./outbox.js";
 
 export const OWNER_HEADER = "X-Onboarding-User";
 export const QUEUED_AFTER = 3; // failed attempts before a write counts as kept on the device
@@ -100,6 +100,7 @@ function report(urls, token, user, name, step, extra = {}) {
 // Send the front record once (rebasing as the server allows); resolve to the outcome.
 async function sendFront(record, options) {
   const { urls, csrf, timeoutMs } = options;
+  const madeOn = record.base; // a rebase moves it past changes made elsewhere
   for (let rebases = 0; ; rebases++) {
     const token = await csrf();
     const sent = requestFor(record, { urls, token });
@@ -109,17 +110,21 @@ async function sendFront(record, options) {
     if (outcome === "ok") {
       await settle(record, record.base, answer.body);
       const failures = record.failures ?? 0;
-      if (failures >= QUEUED_AFTER) {
+      if (record.queued || failures >= QUEUED_AFTER) {
         report(urls, token, record.user, "save_queued", record.step);
         report(urls, token, record.user, "save_replayed", record.step, { waited_ms: Math.min(Date.now() - record.queuedAt, WAITED_MS_MAX) });
       } else if (failures > 0) {
         report(urls, token, record.user, "save_retried", record.step, { retries: Math.min(failures, 10) });
       }
-      return { state: "ok", record, progress: answer.body };
+      return { state: "ok", record, progress: answer.body, madeOn, rebased: record.base !== madeOn };
     }
     if (outcome === "unreachable") {
-      const failed = (await amend(record, { failures: (record.failures ?? 0) + 1 })) ?? record;
-      return { state: "unreachable", record: failed, retryAfter: answer.retryAfter };
+      const failures = (record.failures ?? 0) + 1;
+      const failed = (await amend(record, { failures })) ?? record;
+      // After the retries, or with no network at all, the writes are kept on the device.
+      const kept = failures >= QUEUED_AFTER || globalThis.navigator?.onLine === false;
+      if (kept) await markQueued(record.user);
+      return { state: "unreachable", record: { ...failed, queued: kept || failed.queued }, retryAfter: answer.retryAfter };
     }
     if (outcome === "auth") return { state: "auth", record, code: answer.body?.code };
     if (outcome === "completed") {
@@ -162,9 +167,10 @@ async function drainRecords(user, options) {
   let progress = null;
   let sent = 0;
   let moved = false; // a save, skip, back or completion was accepted: the user's place may change
+  const accepted = []; // the records sent (their seq): a page acts on the outcome of its own writes
   for (;;) {
     const [record] = await pending(user);
-    if (!record) return { state: "empty", sent, progress, moved };
+    if (!record) return { state: "empty", sent, progress, moved, accepted };
     if (record.conflict) return { state: "conflict", record, sent, progress };
     if (record.issues) return { state: "invalid", record, issues: record.issues, blockingStep: record.step, sent, progress };
     const outcome = await sendFront(record, options);
@@ -172,6 +178,7 @@ async function drainRecords(user, options) {
     if (outcome.state !== "ok") return { ...outcome, sent, progress: outcome.progress ?? progress };
     progress = outcome.progress;
     sent += 1;
+    accepted.push(record.seq);
     moved ||= record.action !== "draft";
     options.onAccepted?.(outcome);
   }

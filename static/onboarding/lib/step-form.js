@@ -18,6 +18,14 @@ export class StepForm {
     this.form = form;
     this.dirty = false; // edited since its values last came from the server or the outbox
     this.leaving = false; // navigating away: nothing more is done from this page
+    this.baseline = this.values(); // the values as they came: a draft sends only what differs
+  }
+
+  // The fields whose values differ from the baseline (what the user changed on this page).
+  changed() {
+    return Object.fromEntries(Object.entries(this.values()).filter(([field, value]) => (
+      JSON.stringify(value) !== JSON.stringify(this.baseline[field])
+    )));
   }
 
   get step() {
@@ -118,6 +126,7 @@ export class StepForm {
     document.getElementById("wizard-back")?.remove(); // the template's Back belongs to this form
     this.showHeading(shell, step, index, statuses);
     this.fill(answers ?? {});
+    this.baseline = this.values();
     this.dirty = false;
     if (location.pathname !== new URL(this.stepUrl(step), location.href).pathname) {
       history.replaceState(null, "", this.stepUrl(step));

@@ -16,7 +16,7 @@ class Autosave {
   constructor(page) {
     this.page = page;
     this.timer = null;
-    this.lastPut = JSON.stringify(page.values());
+    this.lastPut = JSON.stringify({});
   }
 
   start() {
@@ -41,9 +41,9 @@ class Autosave {
     this.timer = null;
     const { page } = this;
     if (!client.available || page.submitting || page.leaving || page.form.hidden) return;
-    const answers = page.values();
+    const answers = page.changed(); // only what the user changed: nothing else can conflict
     const serialised = JSON.stringify(answers);
-    if (serialised === this.lastPut) return;
+    if (serialised === this.lastPut || serialised === "{}") return;
     this.lastPut = serialised;
     const write = { step: page.step, action: "draft", answers, base: page.revision, key: newKey() };
     if (leaving) {

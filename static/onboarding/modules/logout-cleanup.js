@@ -10,13 +10,14 @@ export function init(form) {
     if (form.dataset.cleared) return;
     event.preventDefault();
     try {
-      await forgetDevice(document.body.dataset.userId);
+      const user = document.body.dataset.userId;
+      await forgetDevice(user);
       const next = await sendLogout(form.action);
       if (next !== null) {
         window.location.assign(next);
         return;
       }
-      await rememberLogout(form.action);
+      await rememberLogout(form.action, user);
       showLogoutPending();
     } catch (error) {
       console.error("onboarding: logging out through the page failed; posting the form", error);

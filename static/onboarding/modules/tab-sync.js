@@ -44,6 +44,12 @@ class TabSync {
     });
   }
 
+  // Whether the user changed anything on this page since its values came (drafts included:
+  // a draft on the server is not a save, and the other tab's save may differ from it).
+  edited() {
+    return Object.keys(this.page.changed()).length > 0;
+  }
+
   quiet() {
     const { page } = this;
     return page.submitting || page.leaving || page.isLocal || page.form.hidden || !client.available;
@@ -55,7 +61,7 @@ class TabSync {
     const answer = await request(page.url("progress"), { timeoutMs: client.timeoutMs });
     if (answer.status !== 200 || answer.body.revision === page.revision || this.quiet()) return;
     if (answer.body.state === "completed") return page.goTo(page.url("dashboard"));
-    if (!page.dirty) return this.takeServerPage();
+    if (!this.edited()) return this.takeServerPage();
     document.querySelector("[data-changed-elsewhere]")?.removeAttribute("hidden");
     client.notice = true;
     await client.showState();
@@ -71,8 +77,9 @@ class TabSync {
     }
     const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
     const freshForm = fresh.querySelector(`form[data-step="${CSS.escape(page.step)}"]`);
-    if (!freshForm || page.dirty || this.quiet()) return;
+    if (!freshForm || this.edited() || this.quiet()) return;
     page.fill(stepFormOf(freshForm).values());
+    page.baseline = page.values();
     page.revision = freshForm.querySelector("input[name=revision]").value;
     const progress = fresh.querySelector("nav.progress");
     if (progress) document.querySelector("nav.progress")?.replaceWith(document.importNode(progress, true));

@@ -70,6 +70,7 @@ class WizardForm {
     this.busy = false;
     this.fallback = false;
     this.finishShown = false;
+    this.mine = new Set(); // the outbox records this page put (by seq)
   }
 
   start() {
@@ -83,7 +84,12 @@ class WizardForm {
     form.addEventListener("change", edited);
     document.addEventListener(DRAINED_EVENT, ({ detail }) => this.onDrained(detail));
     document.addEventListener(ACCEPTED_EVENT, ({ detail }) => {
-      if (detail.progress?.revision && !this.page.isLocal) this.page.revision = detail.progress.revision;
+      // Only along this page's own chain of writes: past changes made elsewhere (a rebased
+      // write), the page keeps the revision its values came from, so its next save is checked
+      // by the server, which names what really differs.
+      if (detail.progress?.revision && !this.page.isLocal && !detail.rebased && detail.madeOn === this.page.revision) {
+        this.page.revision = detail.progress.revision;
+      }
     });
     setTimeout(() => this.restore().catch((error) => console.error("onboarding: the step could not be restored", error)));
   }
@@ -125,8 +131,8 @@ class WizardForm {
     let position = positionOf(records, shell);
     if (front?.conflict || front?.issues) position = { step: front.step };
     if (!position) position = { step: new URL(location.href).pathname.split("/").filter(Boolean).at(-1) };
-    if (isShell && (!shell || !shell.template(position.step))) position = { step: progress?.current_step ?? shell?.order[0] };
     if (position.finish) return this.showFinishKept(shell, progress, records);
+    if (isShell && (!shell || !shell.template(position.step))) position = { step: progress?.current_step ?? shell?.order[0] };
     const answers = answersOf(position.step, progress, records);
     if (position.step === page.step && !page.isLocal && !isShell) {
       // The server's own page of the step: only what the outbox holds goes on top.
@@ -170,9 +176,12 @@ class WizardForm {
       const holder = document.createElement("form");
       holder.append(...shell.fields(step));
       new StepForm(holder).fill(answersOf(step, progress, records));
-      for (const control of holder.querySelectorAll("input, select, textarea")) {
-        control.removeAttribute("name"); // a copy to read, never to send
-        control.removeAttribute("id");
+      // A copy to read, never to send: no names, and ids of its own (labels still name each field).
+      for (const control of holder.querySelectorAll("input, select, textarea")) control.removeAttribute("name");
+      for (const node of holder.querySelectorAll("[id]")) node.id = `kept-${node.id}`;
+      for (const label of holder.querySelectorAll("label[for]")) label.htmlFor = `kept-${label.htmlFor}`;
+      for (const node of holder.querySelectorAll("[aria-describedby]")) {
+        node.setAttribute("aria-describedby", node.getAttribute("aria-describedby").split(/\s+/).map((id) => `kept-${id}`).join(" "));
       }
       fieldset.append(legend, ...holder.children);
       summary.append(fieldset);
@@ -206,12 +215,10 @@ class WizardForm {
     document.querySelector("[data-changed-elsewhere]")?.setAttribute("hidden", "");
     client.notice = false;
     const base = page.revision;
-    if (action === "save") {
-      await client.put({ step: page.step, action: "save", answers: page.values(), base });
-      if (page.isLast) await client.put({ step: page.step, action: "complete", base });
-    } else {
-      await client.put({ step: page.step, action, base });
-    }
+    const writes = [{ step: page.step, action, base }];
+    if (action === "save") writes[0].answers = page.values();
+    if (action === "save" && page.isLast) writes.push({ step: page.step, action: "complete", base });
+    for (const write of writes) this.mine.add((await client.put(write)).seq);
     page.dirty = false;
     // Through the retries (a moment): a blip should not send the user into the kept mode.
     const started = Date.now();
@@ -235,7 +242,10 @@ class WizardForm {
     if (outcome.state === "empty") {
       // Sent by this page, or by another tab or the service worker (then its answer is on the device).
       const progress = outcome.progress ?? (await client.lastProgress());
-      const moved = outcome.moved || page.isLocal || this.finishShown || page.form.hasAttribute("data-shell");
+      // This page moves only for its own writes (another tab may have sent them), or when what
+      // it shows came from the outbox and the server now has it all.
+      const own = (outcome.accepted ?? []).some((seq) => this.mine.has(seq));
+      const moved = (own && outcome.moved) || page.isLocal || this.finishShown || page.form.hasAttribute("data-shell");
       if (!progress || !(moved || submitted)) return undefined;
       if (page.dirty && page.isLocal) {
         // Typed here while the rest was sent: keep it too, then go.
