@@ -8,7 +8,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from .brute_force import signup_throttled
-from .wizard import accounts, changes, offline, pages, password_reset
+from .wizard import accounts, offline, pages, password_reset
 from .wizard.views import OnboardingWizardView
 
 wizard = OnboardingWizardView.as_view(url_name="onboarding:step")
@@ -20,7 +20,6 @@ onboarding_patterns = [
     path("o/sw.js", offline.service_worker, name="service-worker"),
     path("o/offline/", offline.shell, name="offline-shell"),
     path("o/<slug:step>/", wizard, name="step"),
-    path("o/<slug:step>/changes/", changes.step_changes, name="step-changes"),
 ]
 
 urlpatterns = [

@@ -18,8 +18,8 @@ def test_a_page_preloads_every_module_of_the_graph_by_the_url_its_import_resolve
 
     assert preloaded == [f"/static/{name}" for name in module_graph()]
     assert "/static/onboarding/modules/wizard-form.js" in preloaded
-    assert "/static/onboarding/lib/offline-store.js" in preloaded
-    assert "/static/vendor/idb/idb.js" in preloaded  # four levels down: init, offline-queue, offline, offline-store
+    assert "/static/onboarding/lib/outbox.js" in preloaded
+    assert "/static/vendor/idb/idb.js" in preloaded  # levels down: init, a module, the client, the outbox
     assert len(preloaded) == len(set(preloaded))
 
 

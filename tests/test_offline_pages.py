@@ -28,7 +28,7 @@ def test_the_service_worker_is_served_under_o_with_its_precache_list_and_version
     assert f'const VERSION = "{bundle["version"]}";' in body
     assert "/static/onboarding/init.js" in bundle["precache"]
     assert "/static/vendor/idb/idb.js" in bundle["precache"]
-    assert "/static/onboarding/modules/offline-wizard.js" in bundle["precache"]
+    assert "/static/onboarding/lib/sender.js" in bundle["precache"]
     assert '"shell": "/o/offline/"' in body
 
 
@@ -43,7 +43,12 @@ def test_the_shell_needs_a_login_and_names_the_user_for_the_queue(client, new_us
 
     assert response.status_code == 200
     assert f'data-user-id="{new_user.pk}"' in response.content.decode()
-    assert b"data-offline-shell" in response.content
+    assert b"data-shell" in response.content
+    # Every step of the user's wizard, rendered by the server once, for the browser to show offline.
+    html = response.content.decode()
+    for step in ("profile", "work-profile", "tools", "invites", "preferences", "workspace"):
+        assert f'data-step-template="{step}"' in html
+    assert 'name="profile-full_name"' in html
 
 
 def test_a_completed_user_asking_for_the_shell_lands_on_the_dashboard(completed_user):
