@@ -208,7 +208,7 @@ def test_gunicorn_serves_the_service_worker_precaching_the_hashed_and_plain_wiza
     precache = json.loads(re.search(rb"const PRECACHE = (\[.*?\]);", body).group(1))
     # <script src> uses the hashed name; the modules' relative imports the plain one: both are kept.
     assert any(re.fullmatch(r"/static/onboarding/init\.[0-9a-f]{12}\.js", url) for url in precache), precache
-    assert "/static/onboarding/modules/offline-wizard.js" in precache
+    assert "/static/onboarding/lib/sender.js" in precache
     assert all(fetch(base + url)[0] == 200 for url in precache)
     assert re.search(rb'from "/static/onboarding/lib/offline-replay\.[0-9a-f]{12}\.js"', body)
 

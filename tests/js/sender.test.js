@@ -149,11 +149,11 @@ describe("the rules", () => {
     assert.equal(outcomeOf(409, { code: "already_completed" }), "completed");
   });
 
-  test("backoff doubles with jitter, is capped at 2 s, and honours Retry-After up to 60 s", () => {
+  test("backoff doubles with jitter, is capped at 1.5 s, and honours Retry-After up to 60 s", () => {
     const half = { random: () => 0 };
     assert.equal(retryDelay(1, null, half), 200);
     assert.equal(retryDelay(2, null, half), 400);
-    assert.equal(retryDelay(9, null, { random: () => 1 }), 2000);
+    assert.equal(retryDelay(9, null, { random: () => 1 }), 1500);
     assert.equal(retryDelay(1, "2", half), 2000);
     assert.equal(retryDelay(1, "3600", half), 60_000);
     assert.equal(retryDelay(1, new Date(5_000).toUTCString(), { random: () => 0, now: () => 0 }), 5000);

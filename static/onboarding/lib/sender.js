@@ -18,7 +18,7 @@ import { amend, forgetWrites, markQueued, pending, settle } from "./outbox.js";
 export const OWNER_HEADER = "X-Onboarding-User";
 export const QUEUED_AFTER = 3; // failed attempts before a write counts as kept on the device
 const RETRY_BASE_MS = 400;
-const RETRY_MAX_MS = 2_000; // while kept: try again at least every 2 s, so recovery is quick
+const RETRY_MAX_MS = 1_500; // while kept: try again at least every 1.5 s, so recovery is quick
 const RETRY_AFTER_CAP_MS = 60_000;
 const MAX_REBASES = 3;
 const WAITED_MS_MAX = 30 * 24 * 3600 * 1000;
