@@ -8,7 +8,7 @@ REDIS_TEST_URL ?= redis://127.0.0.1:6379/0
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint js-lint js-test install install-dev check-services chromium gettext messages messages-update migrate demo serve test-postgres test-smoke bench vendor clean stack
+.PHONY: run test lint js-lint js-test bundle install install-dev check-services chromium gettext messages messages-update migrate demo serve test-postgres test-smoke bench vendor clean stack
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -74,11 +74,20 @@ node_modules/.installed: package.json package-lock.json
 
 ## make js-lint: ESLint (eslint.config.js: the recommended rules) over the browser code and its tests; zero findings.
 js-lint: node_modules/.installed
-	node_modules/.bin/eslint static/onboarding tests/js eslint.config.js
+	node_modules/.bin/eslint static/onboarding tests/js eslint.config.js bundle.js
 
-## make js-test: the browser code's DOM-less logic (retries, the device queue, replay rules) under node --test.
+## make js-test: the browser code's DOM-less logic (retries, the device queue, replay rules) under node --test,
+## and the check that the committed client bundle is what `make bundle` builds from the modules as they are.
 js-test: node_modules/.installed
 	node --test tests/js/
+
+## make bundle: the page client in one file, static/onboarding/build/client.js (and its source map), built by
+## esbuild as package-lock.json pins it from static/onboarding/init.js and everything it imports (bundle.js).
+## Run it after editing anything the client imports (or `node bundle.js --watch` while editing), and commit
+## the result: `make run` and a deploy serve the committed file and need no Node; `make test` fails while it
+## is stale. See docs/browser-client.md.
+bundle: node_modules/.installed
+	node bundle.js
 
 check-services: install-dev
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(PY) .ci/check_services.py
@@ -96,7 +105,8 @@ test-smoke:
 	env -u REDIS_URL DATABASE_URL=sqlite:///$(CURDIR)/smoke.sqlite3 $(PY) -m pytest -m smoke -p no:cacheprovider -q
 
 ## make vendor: refresh static/vendor/ from the npm registry, exactly as package-lock.json pins it.
-## Each library gets its release file, its licence and a VERSION file; commit the result.
+## Each library gets its release file, its licence and a VERSION file; the client bundle, which holds idb,
+## is built again. Commit the result.
 ## axe-core (a devDependency) is injected by the accessibility tests only; no page loads it.
 vendor:
 	npm ci --ignore-scripts --no-audit --no-fund
@@ -108,6 +118,7 @@ vendor:
 	cp node_modules/axe-core/axe.min.js static/vendor/axe-core/axe.min.js
 	cp node_modules/axe-core/LICENSE static/vendor/axe-core/LICENSE
 	node -p "require('./node_modules/axe-core/package.json').version" > static/vendor/axe-core/VERSION
+	node bundle.js
 
 ## make messages-update: collect every translatable string of the code and templates into the catalogs
 ## (locale/<ll>/LC_MESSAGES/django.po); new strings arrive untranslated. Then translate them and run `make messages`.

@@ -9,9 +9,10 @@ collects the static files into a temporary STATIC_ROOT (hashed, pre-compressed n
 does), creates one user whose session is at the first step, and serves the project twice with
 gunicorn, DEBUG off, WhiteNoise serving the static files:
 
-- the site as it is (every page preloads the client's module graph, ``<link rel="modulepreload">``);
-- the same site with a base template without those preloads
-  (``benchmarks.page_weight_site.settings``): the import waterfall as it was.
+- the site as it is: every page loads the client as one bundled file (``make bundle``);
+- the same site with a base template that loads the client unbundled, as it was before the bundle
+  (``benchmarks.page_weight_site.settings``): ``init.js`` and a ``<link rel="modulepreload">`` for
+  every module it reaches, read from their import statements.
 
 Then, in Debian's Chromium through Playwright, each load in a fresh browser context (empty HTTP
 cache, no service worker, logged in by cookie), under a network emulated over CDP
@@ -23,7 +24,10 @@ cache, no service worker, logged in by cookie), under a network emulated over CD
 It times ``/o/profile/`` from navigation to "usable": without JavaScript, the ``load`` event;
 with it, the ``load`` event and the client running (its status element shown). The three kinds of
 load are interleaved over ``--runs`` rounds; the median of each is printed with the ratios
-JS / no JS, with and without the preloads.
+JS / no JS, bundled and unbundled.
+
+``--waterfall`` also prints, for the last load of each kind, every request with its start and end
+(from navigation) and its size: what a ratio is made of.
 """
 
 import argparse
@@ -53,7 +57,8 @@ PROFILES = {
     "Fast 3G": {"latency": 562.5, "downloadThroughput": 1.6e6 / 8 * 0.9, "uploadThroughput": 750e3 / 8 * 0.9},
     "Slow 4G": {"latency": 150.0, "downloadThroughput": 1.6e6 / 8, "uploadThroughput": 750e3 / 8},
 }
-KINDS = ("no JS", "JS", "JS, no preloads")
+KINDS = ("no JS", "JS", "JS, unbundled")
+BUNDLE_LINE = "{% static 'onboarding/build/client.js' %}"
 ENHANCED = "[data-sync-state]:not([hidden])"
 
 
@@ -67,6 +72,7 @@ def parse_args():
     parser.add_argument("--database", default="onb_bench_page_weight")
     parser.add_argument("--runs", type=int, default=3, help="loads of each kind per network profile")
     parser.add_argument("--keep-db", action="store_true", help="leave the benchmark database in place")
+    parser.add_argument("--waterfall", action="store_true", help="print the requests of each kind's last load")
     add_smoke_flag(parser, runs=1)
     return apply_smoke(parser.parse_args())
 
@@ -129,15 +135,33 @@ def prepare(env) -> None:
     subprocess.run([PYTHON, "-c", SEED.format(password=PASSWORD)], cwd=ROOT, env=env, check=True)
 
 
-def write_base_without_preloads(templates_dir: str) -> None:
-    source = (ROOT / "templates" / "base.html").read_text()
-    kept = [
-        line
-        for line in source.splitlines(keepends=True)
-        if "module_preloads %}" not in line and "no import waterfall" not in line
-    ]
-    assert len(kept) < len(source.splitlines()), "templates/base.html has no {% module_preloads %} line"
-    Path(templates_dir, "base.html").write_text("".join(kept))
+def module_names(entry: str) -> list[str]:
+    """Return ``entry`` and every module it reaches, as static names (read from their import statements)."""
+    from onboarding.wizard.module_graph import module_imports
+
+    names, pending = [entry], [entry]
+    while pending:
+        name = pending.pop(0)
+        for specifier in module_imports((ROOT / "static" / name).read_text()):
+            imported = os.path.normpath(os.path.join(os.path.dirname(name), specifier))
+            if specifier.startswith(("./", "../")) and imported not in names:
+                names.append(imported)
+                pending.append(imported)
+    return names
+
+
+def write_base_unbundled(templates_dir: str) -> None:
+    """Write templates/base.html with init.js and a module preload per module in place of the bundle."""
+    entry, *modules = module_names("onboarding/init.js")
+    # The modules' imports are not rewritten by collectstatic: they fetch the plain names.
+    preloads = "".join(f'  <link rel="modulepreload" href="/static/{name}">\n' for name in modules)
+    lines = []
+    for line in (ROOT / "templates" / "base.html").read_text().splitlines(keepends=True):
+        if BUNDLE_LINE in line:
+            line = line.replace(BUNDLE_LINE, "{% static '" + entry + "' %}") + preloads
+        lines.append(line)
+    assert any("modulepreload" in line for line in lines), f"templates/base.html has no {BUNDLE_LINE}"
+    Path(templates_dir, "base.html").write_text("".join(lines))
 
 
 def free_port() -> int:
@@ -179,10 +203,15 @@ def log_in(browser, url: str) -> dict:
     return {"cookies": state["cookies"], "origins": []}
 
 
-def load_once(browser, state: dict, url: str, profile: dict, *, javascript: bool) -> float:
-    """Return the milliseconds from navigation to the first step being usable, in a fresh context."""
+def load_once(browser, state: dict, url: str, profile: dict, *, javascript: bool, requests=None) -> float:
+    """Return the milliseconds from navigation to the first step being usable, in a fresh context.
+
+    With a list as ``requests``, each finished request of the load is appended to it.
+    """
     context = browser.new_context(java_script_enabled=javascript, storage_state=state, service_workers="block")
     page = context.new_page()
+    if requests is not None:
+        page.on("requestfinished", lambda request: requests.append(request))
     cdp = context.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send("Network.emulateNetworkConditions", {"offline": False, **profile})
@@ -193,28 +222,50 @@ def load_once(browser, state: dict, url: str, profile: dict, *, javascript: bool
             page.locator(ENHANCED).wait_for(timeout=60_000)
         elapsed = (time.perf_counter() - started) * 1000
         assert page.url.endswith("/o/profile/"), page.url
+        if requests is not None:
+            requests[:] = [waterfall_row(request) for request in requests]
         return elapsed
     finally:
         context.close()
+
+
+def waterfall_row(request) -> tuple[float, float, int, str]:
+    """Return (start ms since the epoch, end ms, encoded response bytes, path) of a finished request."""
+    timing, sizes = request.timing, request.sizes()
+    return timing["startTime"], timing["startTime"] + timing["responseEnd"], sizes["responseBodySize"], request.url
+
+
+def print_waterfall(title: str, usable_ms: float, rows: list) -> None:
+    origin = min(start for start, *_ in rows)
+    print(f"\n{title}: usable at {usable_ms:.0f} ms; {len(rows)} requests, {sum(r[2] for r in rows)} bytes")
+    print(f"{'start ms':>9} {'end ms':>8} {'bytes':>7}  path")
+    for start, end, size, url in sorted(rows):
+        print(f"{start - origin:9.0f} {end - origin:8.0f} {size:7d}  {urlsplit(url).path}")
 
 
 def measure(args, servers: dict) -> dict:
     from playwright.sync_api import sync_playwright
 
     figures = {(name, kind): [] for name in PROFILES for kind in KINDS}
+    waterfalls = {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            state = log_in(browser, servers["preloads"])
+            state = log_in(browser, servers["bundled"])
             for round_number in range(args.runs):
                 for name, profile in PROFILES.items():
                     for kind in KINDS:
-                        url = servers["no preloads" if kind == "JS, no preloads" else "preloads"]
-                        ms = load_once(browser, state, url, profile, javascript=kind != "no JS")
+                        url = servers["unbundled" if kind == "JS, unbundled" else "bundled"]
+                        requests = [] if args.waterfall and round_number == args.runs - 1 else None
+                        ms = load_once(browser, state, url, profile, javascript=kind != "no JS", requests=requests)
                         figures[(name, kind)].append(ms)
+                        if requests is not None:
+                            waterfalls[(name, kind)] = (ms, requests)
                 print(f"round {round_number + 1}/{args.runs} done", flush=True)
         finally:
             browser.close()
+    for (name, kind), (ms, rows) in waterfalls.items():
+        print_waterfall(f"{name}, {kind}", ms, rows)
     return figures
 
 
@@ -230,10 +281,10 @@ def report(figures: dict) -> None:
     for name in PROFILES:
         plain = statistics.median(figures[(name, "no JS")])
         with_js = statistics.median(figures[(name, "JS")])
-        waterfall = statistics.median(figures[(name, "JS, no preloads")])
+        unbundled = statistics.median(figures[(name, "JS, unbundled")])
         print(
             f"{name}: JS / no JS = {with_js / plain:.2f} (target <= 1.5); "
-            f"without the preloads it would be {waterfall / plain:.2f}"
+            f"unbundled (init.js and module preloads) it would be {unbundled / plain:.2f}"
         )
     print(json.dumps({f"{name} | {kind}": round(statistics.median(v)) for (name, kind), v in figures.items()}))
 
@@ -246,13 +297,13 @@ def main():
     with tempfile.TemporaryDirectory(prefix="page-weight-") as temp:
         static_root, templates_dir = os.path.join(temp, "static"), os.path.join(temp, "templates")
         os.makedirs(templates_dir)
-        write_base_without_preloads(templates_dir)
+        write_base_unbundled(templates_dir)
         env = server_env(args, static_root, templates_dir)
         try:
             prepare(env)
             for name, settings_module in (
-                ("preloads", "onboarding_project.settings"),
-                ("no preloads", "benchmarks.page_weight_site.settings"),
+                ("bundled", "onboarding_project.settings"),
+                ("unbundled", "benchmarks.page_weight_site.settings"),
             ):
                 process, url = start_server(env, settings_module)
                 processes.append(process)

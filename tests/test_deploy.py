@@ -200,17 +200,34 @@ def test_gunicorn_serves_the_site_css_with_debug_off(gunicorn):
     assert b"body" in fetch(base + stylesheet)[2]
 
 
+def test_gunicorn_serves_the_client_bundle_hashed_compressed_for_ever_with_its_source_map(gunicorn):
+    base, _ = gunicorn
+    status, _, page = fetch(f"{base}/accounts/login/")
+    assert status == 200
+    [bundle] = linked_assets(page, "onboarding/build/client")
+    assert re.fullmatch(r"/static/onboarding/build/client\.[0-9a-f]{12}\.js", bundle), bundle
+    assert_served_compressed_for_ever(base, bundle)
+    status, headers, _ = fetch(base + bundle, **{"Accept-Encoding": "br, gzip"})
+    assert (status, headers.get("Content-Encoding")) == (200, "br")
+    # collectstatic points the bundle at its source map's hashed name too.
+    source_map = re.search(rb"//# sourceMappingURL=(client\.js\.[0-9a-f]{12}\.map)\n?$", fetch(base + bundle)[2])
+    assert source_map, "the bundle names no hashed source map"
+    assert fetch(f"{base}/static/onboarding/build/{source_map.group(1).decode()}")[0] == 200
+
+
 def test_gunicorn_serves_the_service_worker_precaching_the_hashed_and_plain_wizard_files(gunicorn):
     base, _ = gunicorn
     status, headers, body = fetch(f"{base}/o/sw.js")
     assert status == 200
     assert headers["Content-Type"].startswith("text/javascript")
     precache = json.loads(re.search(rb"const PRECACHE = (\[.*?\]);", body).group(1))
-    # <script src> uses the hashed name; the modules' relative imports the plain one: both are kept.
-    assert any(re.fullmatch(r"/static/onboarding/init\.[0-9a-f]{12}\.js", url) for url in precache), precache
+    # <script src> and the worker's imports use hashed names; the imports' own relative imports the
+    # plain ones: both are kept.
+    assert any(re.fullmatch(r"/static/onboarding/build/client\.[0-9a-f]{12}\.js", url) for url in precache), precache
+    assert "/static/vendor/idb/idb.js" in precache
     assert "/static/onboarding/lib/sender.js" in precache
     assert all(fetch(base + url)[0] == 200 for url in precache)
-    assert re.search(rb'from "/static/onboarding/lib/offline-replay\.[0-9a-f]{12}\.js"', body)
+    assert re.search(rb'from "/static/onboarding/lib/[\w-]+\.[0-9a-f]{12}\.js"', body)
 
 
 def test_gunicorn_serves_the_swagger_ui_assets_with_debug_off(gunicorn):

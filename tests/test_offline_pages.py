@@ -1,9 +1,12 @@
 """The offline wizard's server side: the service worker script, the page shell, logout's Clear-Site-Data."""
 
+import re
+
 import pytest
 from django.test import Client
 
-from onboarding.wizard.offline import offline_bundle
+from onboarding.wizard.module_graph import module_graph
+from onboarding.wizard.offline import SERVICE_WORKER_IMPORTS, offline_bundle
 
 pytestmark = pytest.mark.django_db
 
@@ -26,10 +29,27 @@ def test_the_service_worker_is_served_under_o_with_its_precache_list_and_version
     body = response.content.decode()
     bundle = offline_bundle()
     assert f'const VERSION = "{bundle["version"]}";' in body
-    assert "/static/onboarding/init.js" in bundle["precache"]
-    assert "/static/vendor/idb/idb.js" in bundle["precache"]
+    assert "/static/onboarding/build/client.js" in bundle["precache"]
     assert "/static/onboarding/lib/sender.js" in bundle["precache"]
     assert '"shell": "/o/offline/"' in body
+
+
+def test_the_service_worker_precaches_every_static_file_a_wizard_page_links(new_user):
+    page = _logged_in(new_user).get("/o/profile/").content.decode()
+
+    linked = re.findall(r'(?:src|href)="(/static/[^"]+)"', page)
+
+    assert linked and set(linked) <= set(offline_bundle()["precache"])
+
+
+def test_the_service_worker_precaches_the_modules_it_imports_and_theirs_but_not_the_pages_modules():
+    precache = offline_bundle()["precache"]
+
+    for name in SERVICE_WORKER_IMPORTS.values():
+        assert f"/static/{name}" in precache
+        assert {f"/static/{module}" for module in module_graph(name)} <= set(precache)
+    assert "/static/vendor/idb/idb.js" in precache  # imported by what the worker imports
+    assert "/static/onboarding/init.js" not in precache  # the pages load it bundled
 
 
 def test_a_completed_user_still_gets_the_service_worker_not_a_redirect(completed_user):

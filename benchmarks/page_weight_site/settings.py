@@ -1,7 +1,7 @@
-"""The project's settings with a base template that has no module preloads: the page as it was before.
+"""The project's settings with a base template that loads the client unbundled: the page as it was before.
 
-``benchmarks/page_weight.py`` writes that template (templates/base.html less its
-``{% module_preloads %}`` line) into ``BENCH_TEMPLATES_DIR``, which is searched first.
+``benchmarks/page_weight.py`` writes that template (templates/base.html with ``init.js`` and its
+module preloads in place of the bundle) into ``BENCH_TEMPLATES_DIR``, which is searched first.
 """
 
 import os

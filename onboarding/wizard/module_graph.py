@@ -1,15 +1,11 @@
-"""The browser client's module graph, read from the static files, for ``<link rel="modulepreload">``.
+"""The browser client's module graph, read from the static files' own import statements.
 
-``init.js`` imports the modules, which import the libraries, which import the vendored idb: four
-levels, each found only once the level above has arrived. On a slow network that waterfall costs
-one round trip per level. Preloading every module of the graph from the page lets the browser ask
-for all of them at once. The list is read from the files themselves (their static ``import`` and
-``export ... from`` statements), so there is no second list to keep in step with the code.
-
-The URLs are the plain ones (``STATIC_URL`` + name): with DEBUG off the entry script is linked by
-its hashed name, but ES module imports are not rewritten by ``collectstatic``, so every other
-module is fetched by its plain name (WhiteNoise serves both). A preload of another URL would be
-fetched twice.
+The pages load no module of ``static/onboarding/`` one by one: they load ``BUNDLE``, ``ENTRY`` and
+every module it reaches in one file, built by esbuild (``make bundle``; docs/browser-client.md).
+The service worker is not bundled: it imports modules of ``onboarding/lib/`` by URL, and those
+import others in turn. ``module_graph`` follows those imports (static ``import`` and
+``export ... from`` statements), so the worker's precache list (``offline.py``) and the test that
+the committed bundle is fresh need no second list of the client's files.
 """
 
 import functools
@@ -19,7 +15,8 @@ import re
 from django.conf import settings
 from django.contrib.staticfiles import finders
 
-ENTRY = "onboarding/init.js"
+ENTRY = "onboarding/init.js"  # what bundle.js bundles
+BUNDLE = "onboarding/build/client.js"  # what the pages load (templates/base.html)
 # import x from "./a.js"; import {a, b} from "./a.js"; import "./a.js"; export {a} from "./a.js"
 _STATIC_IMPORT = re.compile(
     r"""^\s*(?:import|export)\s+(?:[\w*{}\s,$]+?\s+from\s+)?["']([^"']+)["']""",
@@ -63,13 +60,6 @@ def _module_graph(entry: str) -> tuple[str, ...]:
 _cached_graph = functools.cache(_module_graph)
 
 
-def module_graph(entry: str = ENTRY) -> tuple[str, ...]:
+def module_graph(entry: str) -> tuple[str, ...]:
     """Return the modules ``entry`` reaches (read once per process unless DEBUG, where files change)."""
     return _module_graph(entry) if settings.DEBUG else _cached_graph(entry)
-
-
-def module_preload_urls(entry: str = ENTRY) -> list[str]:
-    """Return the URLs the browser fetches the modules of ``entry``'s graph by."""
-    static_url = settings.STATIC_URL
-    prefix = static_url if static_url.startswith(("http:", "https:", "//")) else "/" + static_url.strip("/") + "/"
-    return [prefix + name for name in module_graph(entry)]

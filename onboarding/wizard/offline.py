@@ -1,10 +1,11 @@
 """The offline wizard's server side: the service worker script and the page shell.
 
 The service worker is served from ``/o/sw.js`` (not from /static/) so that its scope covers the
-wizard under ``/o/``. Its precache list is built here with ``static()``, so it names the hashed
-files WhiteNoise serves in production and the plain ones in DEBUG; its cache version is a digest
-of those files and of the script itself, so a deploy that changes any of them installs a new
-worker, which deletes the old caches.
+wizard under ``/o/``. It precaches what the pages load (the style sheet and the client bundle) and
+the modules it imports itself, with theirs. The list is built here with ``static()``, so it names
+the hashed files WhiteNoise serves in production and the plain ones in DEBUG; its cache version is
+a digest of those files and of the script itself, so a deploy that changes any of them installs a
+new worker, which deletes the old caches.
 
 The shell (``/o/offline/``) is the wizard page without a step: the browser keeps a copy of it per
 user and, when the server cannot be reached, renders a step into it from the cached manifest.
@@ -27,30 +28,35 @@ from django.views.decorators.http import require_GET
 
 from .. import services
 from ..selectors import manifest_of
+from .module_graph import BUNDLE, module_graph
 from .presentation import form_for_display
 
 SOURCE = "wizard"
-# What the wizard's pages load: its modules, its style sheet, the vendored idb.
-PRECACHED_PREFIXES = ("onboarding/", "vendor/idb/")
 SERVICE_WORKER_TEMPLATE = "onboarding/service_worker.js"
 # The wizard view's form prefix (formtools names it after the view class): the shell's form carries
 # its current-step field too, so a step shown from the shell posts like the server's own page.
 MANAGEMENT_PREFIX = "onboarding_wizard_view"
+# What every wizard page loads (templates/base.html): the style sheet and the client in one file.
+PAGE_FILES = ("onboarding/site.css", BUNDLE)
+# The modules the worker's template imports, by the name its context gives their URL (hashed in
+# production); what they import in turn is read from their import statements.
+SERVICE_WORKER_IMPORTS = {
+    "sender_url": "onboarding/lib/sender.js",
+    "outbox_url": "onboarding/lib/outbox.js",
+}
 
 
-def _static_files() -> list[tuple[str, str]]:
-    """Return (name, absolute path) of every static file the wizard's pages load, sorted by name."""
-    found = {}
-    for finder in finders.get_finders():
-        for name, storage in finder.list(["CVS", ".*", "*~"]):
-            if name.startswith(PRECACHED_PREFIXES) and name not in found:
-                found[name] = storage.path(name)
-    return sorted(found.items())
+def _precached_files() -> list[tuple[str, str]]:
+    """Return (name, absolute path) of every static file the worker precaches, sorted by name."""
+    names = set(PAGE_FILES)
+    for module in SERVICE_WORKER_IMPORTS.values():
+        names.update((module, *module_graph(module)))
+    return sorted((name, finders.find(name)) for name in names)
 
 
 def _offline_bundle() -> dict:
     names, digest = [], hashlib.sha256()
-    for name, path in _static_files():
+    for name, path in _precached_files():
         names.append(name)
         with open(path, "rb") as file:
             digest.update(name.encode() + b"\0" + file.read())
@@ -90,8 +96,7 @@ def service_worker(request):
             "precache": mark_safe(json.dumps(bundle["precache"])),  # noqa: S308
             "urls": mark_safe(json.dumps(urls)),  # noqa: S308
             "static_prefix": "/" + settings.STATIC_URL.lstrip("/"),
-            "sender_url": static("onboarding/lib/sender.js"),
-            "outbox_url": static("onboarding/lib/outbox.js"),
+            **{key: static(name) for key, name in SERVICE_WORKER_IMPORTS.items()},
         }
     )
     response = HttpResponse(body, content_type="text/javascript; charset=utf-8")
