@@ -162,60 +162,78 @@ def schedule_read(database_url: str) -> dict[str, float]:
     return dict(rows)
 
 
+@dataclass(frozen=True)
+class OutageRecords:
+    """What the database and the receiver hold after an outage, keyed by session id or webhook-id."""
+
+    completed: dict[str, float]  # session id -> completed_at (Unix time)
+    events: dict[str, tuple[str, float]]  # webhook-id -> (session id, created_at)
+    attempts: dict[str, int]  # webhook-id -> attempts recorded
+    outcomes: dict[str, int]  # "delivered", "HTTP 503", "ConnectionRefusedError", ... -> attempts
+    states: dict[str, int]  # delivery state -> deliveries
+    arrivals: list[Arrival]
+
+
+def outage_read(database_url: str, arrivals: list[Arrival]) -> OutageRecords:
+    with psycopg.connect(database_url, autocommit=True) as db:
+        events = db.execute(
+            f"SELECT {WEBHOOK_ID_SQL}, e.payload->'data'->>'session_id', extract(epoch FROM e.created_at)::float8"
+            " FROM webhook_events e WHERE e.type = 'onboarding.completed'"
+        ).fetchall()
+        attempts = db.execute(
+            f"SELECT {WEBHOOK_ID_SQL}, count(a.id) FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id"
+            " LEFT JOIN webhook_attempts a ON a.delivery_id = d.id GROUP BY 1"
+        ).fetchall()
+        outcomes = db.execute(
+            "SELECT CASE WHEN status_code BETWEEN 200 AND 299 THEN 'delivered'"
+            " WHEN status_code IS NOT NULL THEN 'HTTP ' || status_code"
+            " ELSE split_part(error, ':', 1) END, count(*) FROM webhook_attempts GROUP BY 1 ORDER BY 2 DESC"
+        ).fetchall()
+    return OutageRecords(
+        completed=completions_read(database_url),
+        events={webhook_id: (session_id, created) for webhook_id, session_id, created in events},
+        attempts=dict(attempts),
+        outcomes=dict(outcomes),
+        states=delivery_states(database_url),
+        arrivals=arrivals,
+    )
+
+
 def outage_report(
     *, database_url: str, arrivals: list[Arrival], down_from: float, back_at: float, scheduled: dict, waited
 ) -> dict:
     """The books of an outage: events created, received, lost, their webhook-ids, and the drain after the return.
 
-    ``scheduled``: the pending deliveries' next attempts read just after the return (``schedule_read``).
+    ``scheduled``: the pending deliveries' next attempts read just after the return (``schedule_read``);
+    ``waited``: what ``Receiver.wait_delivered`` returned.
     """
-    completed = completions_read(database_url)
-    with psycopg.connect(database_url, autocommit=True) as db:
-        events = {
-            webhook_id: (session_id, created)
-            for webhook_id, session_id, created in db.execute(
-                f"SELECT {WEBHOOK_ID_SQL}, e.payload->'data'->>'session_id', extract(epoch FROM e.created_at)::float8"
-                " FROM webhook_events e WHERE e.type = 'onboarding.completed'"
-            ).fetchall()
-        }
-        attempts = dict(
-            db.execute(
-                f"SELECT {WEBHOOK_ID_SQL}, count(a.id) FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id"
-                " LEFT JOIN webhook_attempts a ON a.delivery_id = d.id GROUP BY 1"
-            ).fetchall()
-        )
-        outcomes = dict(
-            db.execute(
-                "SELECT CASE WHEN status_code BETWEEN 200 AND 299 THEN 'delivered'"
-                " WHEN status_code IS NOT NULL THEN 'HTTP ' || status_code"
-                " ELSE split_part(error, ':', 1) END, count(*) FROM webhook_attempts GROUP BY 1 ORDER BY 2 DESC"
-            ).fetchall()
-        )
-    states = delivery_states(database_url)
-    receipts = Counter(arrival.webhook_id for arrival in arrivals)
+    records = outage_read(database_url, arrivals)
+    down = (
+        f"webhook receiver down (its port refusing connections) for the first {back_at - down_from:.0f} s of the "
+        "load, then back"
+    )
+    books, books_checks = _outage_books(records, back_at=back_at)
+    drain, drain_checks = _outage_drain(records, back_at=back_at, scheduled=scheduled, waited=waited)
+    return {"lines": [down, *books, *drain], "checks": {**books_checks, **drain_checks}}
+
+
+def _outage_books(records: OutageRecords, *, back_at: float) -> tuple[list[str], dict]:
+    """Events created, received and lost, and how many webhook-ids each event arrived with."""
+    completed, events = records.completed, records.events
+    receipts = Counter(arrival.webhook_id for arrival in records.arrivals)
     ids_by_session = defaultdict(set)
-    for arrival in arrivals:
+    for arrival in records.arrivals:
         ids_by_session[arrival.session_id].add(arrival.webhook_id)
     events_by_session = Counter(session_id for session_id, _ in events.values())
-    first = first_arrivals(arrivals, key="webhook_id")
-    lost = set(events) - set(receipts)
-    strangers = set(receipts) - set(events)
+    lost, strangers = set(events) - set(receipts), set(receipts) - set(events)
     several = sum(1 for ids in ids_by_session.values() if len(ids) > 1)
-    verified = Counter(arrival.verified for arrival in arrivals)
-    backlog = [w for w, (_, created) in events.items() if created < back_at]
-    live = [w for w, (_, created) in events.items() if created >= back_at]
-    waiting = [scheduled[w] - back_at for w in backlog if w in scheduled]
-    drain = max((first[w] for w in backlog if w in first), default=back_at) - back_at
-    floor = max([0.0, *waiting])
-    late = sorted(first[w] - max(scheduled.get(w, back_at), back_at) for w in backlog if w in first)
-    live_seconds = sorted(first[w] - completed[events[w][0]] for w in live if w in first and events[w][0] in completed)
-    down_attempts = [attempts.get(w, 0) for w in backlog]
+    verified = Counter(arrival.verified for arrival in records.arrivals)
+    while_down = sum(1 for _, created in events.values() if created < back_at)
     lines = [
-        f"webhook receiver down (its port refusing connections) for the first {back_at - down_from:.0f} s of the "
-        f"load, then back",
         f"completions during the run: {len(completed)} ({sum(1 for at in completed.values() if at < back_at)} while "
         f"the receiver was down, {sum(1 for at in completed.values() if at >= back_at)} after it was back)",
-        f"webhook events created: {len(events)} ({len(backlog)} while down, {len(live)} after); deliveries {states}",
+        f"webhook events created: {len(events)} ({while_down} while down, {len(events) - while_down} after); "
+        f"deliveries {records.states}",
         f"events received by the receiver: {len(set(receipts) & set(events))} distinct webhook-ids in "
         f"{sum(receipts.values())} receipts; signatures verified (standardwebhooks): {verified['ok']} of "
         f"{sum(receipts.values())}" + (f"; webhook-ids never created: {len(strangers)}" if strangers else ""),
@@ -225,43 +243,60 @@ def outage_report(
         f"one webhook-id: {sum(1 for ids in ids_by_session.values() if len(ids) == 1)} of {len(ids_by_session)} "
         f"(more than one: {several}; sessions with more than one event: "
         f"{sum(1 for n in events_by_session.values() if n > 1)})",
-        f"attempts: {sum(outcomes.values())} ({', '.join(f'{k} {n}' for k, n in outcomes.items())}); per event created "
-        f"while down: mean {sum(down_attempts) / max(len(down_attempts), 1):.1f}, max {max(down_attempts, default=0)}; "
-        f"after the return: mean {sum(attempts.get(w, 0) for w in live) / max(len(live), 1):.1f}",
+    ]
+    checks = {
+        "webhook events lost 0": not lost and bool(events) and not set(completed) - set(ids_by_session),
+        "one webhook-id per event": not several and all(n == 1 for n in events_by_session.values()),
+        "signatures verified": verified["ok"] == sum(receipts.values()) > 0,
+    }
+    return lines, checks
+
+
+def _outage_drain(records: OutageRecords, *, back_at: float, scheduled: dict, waited) -> tuple[list[str], dict]:
+    """The attempts, and the return -> all delivered beside the schedule's last retry and the live path."""
+    events, attempts, first = records.events, records.attempts, first_arrivals(records.arrivals, key="webhook_id")
+    backlog = [w for w, (_, created) in events.items() if created < back_at]
+    live = [w for w, (_, created) in events.items() if created >= back_at]
+    waiting = [scheduled[w] - back_at for w in backlog if w in scheduled]
+    drain = max((first[w] for w in backlog if w in first), default=back_at) - back_at
+    floor = max([0.0, *waiting])
+    late = sorted(first[w] - max(scheduled.get(w, back_at), back_at) for w in backlog if w in first)
+    live_seconds = sorted(
+        first[w] - records.completed[events[w][0]] for w in live if w in first and events[w][0] in records.completed
+    )
+    down_attempts = [attempts.get(w, 0) for w in backlog]
+    lines = [
+        f"attempts: {sum(records.outcomes.values())} ({', '.join(f'{k} {n}' for k, n in records.outcomes.items())}); "
+        f"per event created while down: mean {sum(down_attempts) / max(len(down_attempts), 1):.1f}, max "
+        f"{max(down_attempts, default=0)}; after the return: mean "
+        f"{sum(attempts.get(w, 0) for w in live) / max(len(live), 1):.1f}",
         f"at the return: {len(waiting)} deliveries waiting for their next attempt, due from "
         f"{min(waiting, default=0):+.0f} s to {floor:+.0f} s (p50 {percentile(waiting, 0.5):+.0f} s), as the backoff "
         "scheduled them",
+        "receiver back -> all delivered: NOT all delivered within the wait"
+        if waited is None
+        else f"receiver back -> all delivered: {drain:.1f} s (the last event created while down); the schedule's "
+        f"last retry was due at {floor:+.1f} s: drain / schedule = {drain / floor if floor else 0:.2f}",
     ]
-    if waited is None:
-        lines.append("receiver back -> all delivered: NOT all delivered within the wait")
-    else:
-        lines.append(
-            f"receiver back -> all delivered: {drain:.1f} s (the last event created while down); the schedule's "
-            f"last retry was due at {floor:+.1f} s: drain / schedule = {drain / floor if floor else 0:.2f}"
-        )
     if late:
         lines.append(
             f"each event created while down, arrival after its scheduled retry: p50 {percentile(late, 0.5):.1f} s, "
             f"p99 {percentile(late, 0.99):.1f} s, max {late[-1]:.1f} s; delivered by minute after the return: "
             + ", ".join(f"{m}: {n}" for m, n in minutes_delivered(first, backlog, back_at))
         )
-    if live_seconds:
-        p50, p99 = percentile(live_seconds, 0.5), percentile(live_seconds, 0.99)
-        lines.append(
-            f"live path after the return (same run): {len(live_seconds)} completions, completion -> receiver "
-            f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {live_seconds[-1] * 1000:.0f} ms; "
-            f"drain / live-path p99 = {drain / max(p99, 0.001):,.0f}x"
-        )
-    else:
-        lines.append("live path after the return: no completion after the receiver was back")
+    p99 = percentile(live_seconds, 0.99)
+    lines.append(
+        f"live path after the return (same run): {len(live_seconds)} completions, completion -> receiver "
+        f"p50 {percentile(live_seconds, 0.5) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {live_seconds[-1] * 1000:.0f} "
+        f"ms; drain / live-path p99 = {drain / max(p99, 0.001):,.0f}x"
+        if live_seconds
+        else "live path after the return: no completion after the receiver was back"
+    )
     checks = {
-        "webhook events lost 0": not lost and bool(events) and not set(completed) - set(ids_by_session),
-        "one webhook-id per event": not several and all(n == 1 for n in events_by_session.values()),
-        "signatures verified": verified["ok"] == sum(receipts.values()) > 0,
         "all delivered after the return": waited is not None,
-        "live-path webhook p99 < 2 s": bool(live_seconds) and percentile(live_seconds, 0.99) < 2,
+        "live-path webhook p99 < 2 s": bool(live_seconds) and p99 < 2,
     }
-    return {"lines": lines, "checks": checks}
+    return lines, checks
 
 
 def minutes_delivered(first: dict[str, float], webhook_ids: list[str], since: float) -> list[tuple[int, int]]:
