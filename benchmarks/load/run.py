@@ -180,7 +180,7 @@ def parse_args():
         if args.smoke:
             # A few seconds down, and the same retry code on a schedule of seconds, not minutes.
             args.webhook_receiver_down = min(args.webhook_receiver_down, 5.0)
-            args.set += ["WEBHOOK_RETRY_BASE_SECONDS=1", "WEBHOOK_SWEEP_SECONDS=1"]
+            args.set = [*args.set, "WEBHOOK_RETRY_BASE_SECONDS=1", "WEBHOOK_SWEEP_SECONDS=1"]
         if args.webhook_drain_timeout is None:
             args.webhook_drain_timeout = 2 * args.webhook_receiver_down + 120
     for url in (args.database_url, args.redis_url):
@@ -282,7 +282,10 @@ def receiver_back(receiver: Receiver, database_url: str) -> dict:
 
 def receiver_outage_figures(receiver: Receiver, args, *, locust: dict, back_at: float, scheduled: dict) -> dict:
     """Wait (bounded) until every delivery is delivered; return the outage's books as lines and checks."""
-    retry = [item for item in args.set if item.startswith("WEBHOOK_")]
+    stack_env = {**os.environ, **dict(item.split("=", 1) for item in args.set)}  # what the stack runs with
+    retry = [
+        f"{k}={v}" for k, v in stack_env.items() if k.startswith("WEBHOOK_") and k != "WEBHOOK_ALLOW_PRIVATE_NETWORKS"
+    ]
     print(
         f"    waiting up to {args.webhook_drain_timeout:.0f} s for every webhook delivery; retries on "
         + (f"the schedule of {' '.join(retry)}" if retry else "the product's default schedule"),
