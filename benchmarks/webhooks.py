@@ -236,15 +236,24 @@ def completion_latencies(n: int, arrivals: Path) -> list[float]:
 
 
 def read_arrivals(path: Path) -> dict[str, float]:
+    """Return each session's first arrival time at the receiver (its log: ``time session_id webhook_id verified``)."""
     arrived = {}
     for line in path.read_text().splitlines():
-        at, session_id = line.split(" ", 1)
+        at, session_id = line.split(" ", 2)[:2]
         arrived.setdefault(session_id, float(at))
     return arrived
 
 
 def run_receiver(port: int, log_path: str) -> None:
-    """Answer every POST with 204 and note its arrival time and the session it is about (completions only)."""
+    """Answer every POST with 204 and note each completion's arrival: time, session, webhook-id, signature.
+
+    With WEBHOOK_RECEIVER_SECRET set (the endpoint's secret), each signature is verified with the
+    ``standardwebhooks`` package, as a receiver would, and noted ``ok`` or ``bad``; without, ``-``.
+    """
+    from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+    secret = os.environ.get("WEBHOOK_RECEIVER_SECRET")
+    verifier = Webhook(secret) if secret else None
     log = open(log_path, "a", buffering=1)
 
     class Handler(BaseHTTPRequestHandler):
@@ -253,10 +262,19 @@ def run_receiver(port: int, log_path: str) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             self.send_response(204)
             self.end_headers()
-            if self.headers.get("webhook-id", "msg_bench") != "msg_bench":
-                session_id = json.loads(body)["data"]["session_id"]
-                if session_id != "00000000-0000-4000-8000-000000000000":  # the sample of the throughput run
-                    log.write(f"{arrived} {session_id}\n")
+            webhook_id = self.headers.get("webhook-id", "msg_bench")
+            if webhook_id == "msg_bench":
+                return
+            verified = "-"
+            if verifier is not None:
+                try:
+                    verifier.verify(body, dict(self.headers.items()), json_parse=False)
+                    verified = "ok"
+                except WebhookVerificationError:
+                    verified = "bad"
+            session_id = json.loads(body)["data"]["session_id"]
+            if session_id != "00000000-0000-4000-8000-000000000000":  # the sample of the throughput run
+                log.write(f"{arrived} {session_id} {webhook_id} {verified}\n")
 
         def log_message(self, *args):
             pass

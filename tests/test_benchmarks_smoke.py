@@ -123,13 +123,13 @@ def test_the_page_weight_benchmark_prints_javascript_against_plain_html(bench_da
     assert "Fast 3G: JS / no JS =" in output and "Slow 4G: JS / no JS =" in output
 
 
-def test_the_load_run_brings_the_stack_up_and_checks_the_books(bench_database):
+def test_the_load_run_brings_the_stack_up_checks_the_books_and_the_webhooks_of_a_receiver_outage(bench_database):
     server, name = bench_database
     # Its exit status says whether the latency targets were met, which a smoke run cannot judge:
     # run it by hand and read its last lines instead of run_benchmark's status check.
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "load/run.py"), "--smoke"]
+        [sys.executable, str(ROOT / "benchmarks" / "load/run.py"), "--smoke", "--webhook-receiver-down"]
         + ["--database-url", f"{server}/{name}", "--redis-url", REDIS_URL],
         cwd=ROOT,
         env={**env, "PYTHONPATH": str(ROOT)},
@@ -141,3 +141,5 @@ def test_the_load_run_brings_the_stack_up_and_checks_the_books(bench_database):
     assert done.returncode in (0, 1), f"load/run.py exited {done.returncode}:\n{output[-3000:]}\n{done.stderr[-3000:]}"
     assert "lost completions (completed sessions without a snapshot): 0" in output, output[-3000:]
     assert "check_onboarding_totals: exit 0" in output and "targets: zero 5xx: yes" in output, output[-3000:]
+    assert "events lost (created - received): 0;" in output and "(more than one: 0;" in output, output[-3000:]
+    assert "drain / schedule =" in output, output[-3000:]

@@ -1,7 +1,8 @@
-"""A real HTTP receiver on 127.0.0.1 for the webhook tests: it records every request and verifies its signature."""
+"""A real HTTP(S) receiver on 127.0.0.1 for the webhook tests: it records every request and verifies its signature."""
 
 import contextlib
 import socket
+import ssl
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -26,9 +27,23 @@ class Received:
 
 
 class Receiver:
-    """An http.server in a thread. ``answers`` are the statuses to give, in order (then ``default``)."""
+    """An http.server in a thread. ``answers`` are the statuses to give, in order (then ``default``).
 
-    def __init__(self, *, secrets=(), answers=(), default=204, body=b"thanks", hang=False, port=None):
+    With ``tls`` (a server context) it answers HTTPS; ``host`` is the name its URL gives (it listens on 127.0.0.1).
+    """
+
+    def __init__(
+        self,
+        *,
+        secrets=(),
+        answers=(),
+        default=204,
+        body=b"thanks",
+        hang=False,
+        port=None,
+        tls: ssl.SSLContext | None = None,
+        host="127.0.0.1",
+    ):
         self.secrets, self.answers, self.default, self.body = list(secrets), deque(answers), default, body
         self.received: list[Received] = []
         self.hang = threading.Event()
@@ -38,10 +53,11 @@ class Receiver:
         self.arrived = threading.Event()
         self._server = None
         self.port = port or _free_port()
+        self.tls, self.host = tls, host
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}/hooks"
 
     def start(self):
         receiver = self
@@ -68,6 +84,8 @@ class Receiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
