@@ -87,7 +87,7 @@ def main() -> int:
     args = parse_args()
     log_dir = Path(args.log_dir or tempfile.mkdtemp(prefix="onb-chaos-"))
     log_dir.mkdir(parents=True, exist_ok=True)
-    args.screenshots = log_dir
+    args.log_path = log_dir
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
     print(
@@ -101,7 +101,7 @@ def main() -> int:
         port=port,
         database_url=args.database_url,
         redis_url=args.redis_url,
-        extra={"WEB_CONCURRENCY": "2", "WORKER_CONCURRENCY": "1", "LOG_LEVEL": "WARNING"},
+        extra={"WEB_CONCURRENCY": "2", "WORKER_CONCURRENCY": "1", "LOG_LEVEL": "WARNING", "TRUSTED_PROXY_COUNT": "1"},
     )
     prepare_stack(env, log_dir / "prepare.log")
     args.translate = translator(env)
@@ -211,6 +211,8 @@ def run_journeys(args, *, origin, seed, web):
                     raise SystemExit(f"the server restart failed: {restart.error}")
                 outcomes.append(audit(outcome, args.database_url))
                 print(journey_line(outcome, log), flush=True)
+                with open(args.log_path / "timeline.jsonl", "a") as timeline:
+                    timeline.write(json.dumps(timeline_entry(outcome, log)) + "\n")
         finally:
             browser.close()
     return outcomes, (restart, log)
@@ -224,6 +226,7 @@ def run_one(args, n, baseline, *, browser, origin, seed, tag, log, on_step) -> O
         account = {"username": name, "email": f"{name}@example.com", "password": "a-long-passphrase-" + tag}
     else:
         account = {**seed["accounts"][n], "email": f"{seed['accounts'][n]['username']}@example.com"}
+    account["address"] = f"198.18.{n // 250}.{n % 250 + 1}"  # the benchmarking range (RFC 2544), as the load run's people
     config = Config(
         rate=0.0 if baseline else args.failure_rate,
         offline_chance=0.0 if baseline else args.offline_chance,
@@ -232,7 +235,7 @@ def run_one(args, n, baseline, *, browser, origin, seed, tag, log, on_step) -> O
         tag=tag,
         join_codes=seed["join_codes"],
         translate=args.translate,
-        screenshots=args.screenshots,
+        screenshots=args.log_path,
     )
     journey = Journey(
         browser=browser,
@@ -291,12 +294,12 @@ def check_totals(env) -> str:
 # --- the figures --------------------------------------------------------------------------
 
 
-def samples(outcome: Outcome, log: FailureLog) -> tuple[list[float], list[float], int]:
-    """(recoveries, clean save latencies, things never held) of one journey, in seconds.
+def samples(outcome: Outcome, log: FailureLog) -> tuple[list[tuple[float, str]], list[float], int]:
+    """(recoveries with the kind of failure they followed, clean save latencies, things never held) of one journey.
 
     A thing the user did (a step saved or skipped, the completion) that some failure held up:
     from the last failure that stopped before the server held it to that moment. One no failure
-    touched: from the press to the server holding it.
+    touched: from the press to the server holding it. In seconds.
     """
     recoveries, clean, never = [], [], 0
     for thing in outcome.things:
@@ -305,10 +308,35 @@ def samples(outcome: Outcome, log: FailureLog) -> tuple[list[float], list[float]
             continue
         ends = log.ends_between(thing.done_at, thing.held_at)
         if ends:
-            recoveries.append(thing.held_at - max(at for at, _kind in ends))
+            at, kind = max(ends)
+            recoveries.append((thing.held_at - at, kind))
         else:
             clean.append(thing.held_at - thing.done_at)
     return recoveries, clean, never
+
+
+def timeline_entry(outcome: Outcome, log: FailureLog) -> dict:
+    """One journey's things and failures, in seconds from its first step (the log directory's timeline.jsonl)."""
+    t0 = outcome.started_at
+
+    def offset(at):
+        return None if at is None else round(at - t0, 3)
+
+    return {
+        "journey": outcome.number,
+        "username": outcome.username,
+        "baseline": outcome.baseline,
+        "dashboard": outcome.reached_dashboard,
+        "duration": round(outcome.duration, 3),
+        "things": [[t.what, t.step, offset(t.done_at), offset(t.held_at)] for t in outcome.things],
+        "failures_stopped": [[offset(at), kind] for at, kind in log.ends_between(t0, outcome.ended_at)],
+        "restart": [offset(outcome.restart.killed_at), offset(outcome.restart.answering_at)]
+        if outcome.restart
+        else None,
+        "presses": {f"{step} {action}": n for (step, action), n in outcome.presses.items()},
+        "final": [outcome.final_url, outcome.final_state],
+        "note": outcome.note,
+    }
 
 
 def journey_line(outcome: Outcome, log: FailureLog) -> str:
@@ -331,9 +359,11 @@ def journey_line(outcome: Outcome, log: FailureLog) -> str:
         f"restart (down {outcome.restart.answering_at - outcome.restart.killed_at:.1f} s)" if outcome.restart else "",
         f"; lost {len(outcome.lost)}, twice {sum(outcome.twice.values())},",
         "agrees" if not outcome.disagreement else f"DISAGREES: {outcome.disagreement}",
-        f"; recovery max {max(recoveries):.2f} s of {len(recoveries)}" if recoveries else "",
+        f"; recovery max {max(r for r, _kind in recoveries):.2f} s of {len(recoveries)}" if recoveries else "",
         f"; never held {never}" if never else "",
         f"; reloads {outcome.reloads}" if outcome.reloads else "",
+        f"; page errors {outcome.page_errors}" if outcome.page_errors else "",
+        f"; stumbles {outcome.stumbles}" if outcome.stumbles else "",
         f"; states {','.join(sorted(s for s in outcome.states_seen if s))}",
     ]
     if outcome.lost:
@@ -407,20 +437,26 @@ def report(args, outcomes: list[Outcome], restart_and_log, *, drained, totals, w
     print(f"journeys whose page disagreed with the server at the end: {len(disagreed)}")
     for o in disagreed:
         print(f"  #{o.number:02d} {o.username}: {o.disagreement}")
-    print(f"recovery, server reachable again -> server holds it (tab open): {seconds_text(recoveries)}")
+    seconds = [r for r, _kind in recoveries]
+    print(f"recovery, server reachable again -> server holds it (tab open): {seconds_text(seconds)}")
+    by_kind = {}
+    for r, kind in recoveries:
+        by_kind.setdefault(kind, []).append(r)
+    for kind, values in sorted(by_kind.items()):
+        print(f"  after {kind}: {seconds_text(values)}")
     print(f"  things never held by the end: {never}")
     print(f"baseline, same run: pressed -> server holds it, nothing failing: {seconds_text(clean)}")
-    if recoveries and clean:
+    if seconds and clean:
         print(
-            f"  recovery p95 / clean save p95 = {percentile(recoveries, 0.95) / percentile(clean, 0.95):.1f}; "
-            f"recovery p50 / clean save p50 = {percentile(recoveries, 0.5) / percentile(clean, 0.5):.1f}"
+            f"  recovery p95 / clean save p95 = {percentile(seconds, 0.95) / percentile(clean, 0.95):.1f}; "
+            f"recovery p50 / clean save p50 = {percentile(seconds, 0.5) / percentile(clean, 0.5):.1f}"
         )
     chaos_times = [o.duration for o in chaos if o.reached_dashboard]
     base_times = [o.duration for o in baseline if o.reached_dashboard]
     print(f"journey duration with failures: {seconds_text(chaos_times)}")
     print(f"journey duration without (baseline): {seconds_text(base_times)}")
-    if chaos_times and base_times:
-        print(f"  with / without, p50 = {percentile(chaos_times, 0.5) / percentile(base_times, 0.5):.1f}")
+    ratio = percentile(chaos_times, 0.5) / percentile(base_times, 0.5) if chaos_times and base_times else None
+    print(f"  with / without, p50 = {f'{ratio:.1f}' if ratio is not None else 'n/a'}")
     print(
         f"server: 5xx answered by gunicorn itself: {sum(server_errors.values())}"
         + (f" ({', '.join(f'{s} {p} x{n}' for (p, s), n in server_errors.items())})" if server_errors else "")
@@ -428,7 +464,7 @@ def report(args, outcomes: list[Outcome], restart_and_log, *, drained, totals, w
         + (f"drained {drained:.1f} s after the last journey" if drained is not None else "NOT drained within 60 s")
         + f"; check_onboarding_totals {totals}"
     )
-    p95 = percentile(recoveries, 0.95) if recoveries else None
+    p95 = percentile(seconds, 0.95) if seconds else None
     checks = {
         "answers lost 0": lost == 0,
         "applied twice 0": sum(twice.values()) == 0,

@@ -106,8 +106,10 @@ class Injector:
         return self.rng.choices(list(kinds), weights=list(kinds.values()))[0]
 
     def request_failed(self, request) -> None:
-        if self.hung.pop(request, None) is not None:
+        hung = self.hung.pop(request, None)
+        if hung is not None:
             self.log.ended("hung")  # the client gave up: from now on its next try gets through
+            settle_route(hung[0])
 
     def tick(self, now: float | None = None) -> None:
         """Let go of hung requests the client has kept waiting longer than the cap."""
@@ -119,10 +121,7 @@ class Injector:
     def release(self, request, route) -> None:
         self.hung.pop(request, None)
         self.released += 1
-        try:
-            route.abort("timedout")
-        except Exception:  # noqa: BLE001 - the page or its request is gone already
-            pass
+        settle_route(route, "timedout")
         self.log.ended("hung")
 
     def stop(self) -> None:
@@ -130,6 +129,14 @@ class Injector:
         self.enabled = False
         for request, (route, _started) in list(self.hung.items()):
             self.release(request, route)
+
+
+def settle_route(route, error: str = "aborted") -> None:
+    """Answer a hung route (its request may be gone already), so Playwright stops waiting on its handler."""
+    try:
+        route.abort(error)
+    except Exception:  # noqa: BLE001 - the page or its request is gone: nothing to answer
+        pass
 
 
 class OfflineSpell:

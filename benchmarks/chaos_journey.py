@@ -31,6 +31,10 @@ TEXT_VALUES = {
 }
 TIMEZONES = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "Australia/Sydney", "America/Sao_Paulo", "UTC"]
 POLL_SECONDS = 0.05
+# Actions that failed on a page that did not move (a control not found in time) before the journey gives up.
+MAX_STUMBLES = 3
+# How long a person waits on a step that says its save is kept on the device before pressing again.
+PATIENCE_SECONDS = 15.0
 WAIT_SLICE_MS = 100
 
 
@@ -212,9 +216,12 @@ class Outcome:
     plans: list
     things: list = field(default_factory=list)
     reached_dashboard: bool = False
+    started_at: float = 0.0  # monotonic: the first step shown, failures on
+    ended_at: float = 0.0  # ... the tab closed
     duration: float = 0.0
     presses: dict = field(default_factory=dict)  # (step, action) -> how often pressed
     reloads: int = 0
+    stumbles: int = 0
     states_seen: set = field(default_factory=set)
     spells: int = 0
     restart: tuple | None = None  # (killed_at, answering_at)
@@ -244,8 +251,11 @@ class Journey:
 
     def run(self, outcome: Outcome) -> Outcome:
         self.outcome = outcome
-        self.context = self.browser.new_context()
-        self.context.set_default_timeout(15_000)
+        # A proxy in front would append each person's own address (the stack trusts one proxy, as the
+        # load run's does): the sign-up limit per network then counts people, not this one machine.
+        self.context = self.browser.new_context(extra_http_headers={"X-Forwarded-For": self.account["address"]})
+        self.context.set_default_timeout(5_000)  # a control on a page that shows
+        self.context.set_default_navigation_timeout(30_000)
         self.injector = Injector(origin=self.origin, rate=self.config.rate, rng=self.fault_rng, log=self.log)
         self.injector.attach(self.context)
         self.page = self.context.new_page()
@@ -256,7 +266,7 @@ class Journey:
             self.watch = DatabaseWatch(self.database_url, self.account["username"])
             self.watch.start()
             self.injector.enabled = self.config.rate > 0
-            started = time.monotonic()
+            started = outcome.started_at = time.monotonic()
             try:
                 self.walk(outcome.plans, deadline=started + self.config.journey_timeout)
             finally:
@@ -276,6 +286,7 @@ class Journey:
             outcome.eligible, outcome.injected = dict(self.injector.eligible), dict(self.injector.injected)
             outcome.released = self.injector.released
             self.context.close()
+            outcome.ended_at = time.monotonic()
         return outcome
 
     def _count_page_error(self):
@@ -313,6 +324,7 @@ class Journey:
         """Until the dashboard (or the deadline): answer the step the page shows, press its button, wait."""
         by_step = {plan.key: plan for plan in plans}
         last = plans[-1].key
+        pressed_at = {}  # step -> when its button was last pressed
         while time.monotonic() < deadline:
             self.tick()
             step = self.current_step()
@@ -325,14 +337,25 @@ class Journey:
             state = self.sync_state()
             self.outcome.states_seen.add(state)
             finished = any(thing.what == "complete" for thing in self.watch.things)
+            since_press = time.monotonic() - pressed_at.get(step, float("-inf"))
             if step == last and finished and state in ("queued", "saving", "retrying", "saved"):
                 self.wait(0.5)  # Finish was accepted (kept on the device or on its way): nothing to press
                 continue
-            if state in ("saving", "retrying"):
-                self.wait(0.2)
+            if state in ("saving", "retrying") or (state == "queued" and since_press < PATIENCE_SECONDS):
+                self.wait(0.2)  # the page is at it: a person waits a while before pressing again
                 continue
             self.maybe_go_offline()
-            self.act(by_step[step], last=step == last)
+            try:
+                self.act(by_step[step], last=step == last)
+            except Exception as error:  # noqa: BLE001 - judged below
+                if self.current_step() != step:
+                    continue  # the page moved on while the user was typing: start over on the page it shows
+                self.outcome.stumbles += 1
+                if self.outcome.stumbles > MAX_STUMBLES:
+                    raise
+                self.outcome.note = f"stumbled: {str(error).splitlines()[0][:160]}"
+                continue
+            pressed_at[step] = time.monotonic()
             self.wait_to_leave(step, deadline)
 
     def act(self, plan: StepPlan, *, last: bool) -> None:
@@ -374,10 +397,8 @@ class Journey:
             waited = time.monotonic() - pressed
             if state in ("failed", "conflict", "auth-required") and waited > 1:
                 return  # the user reads it and tries again
-            if state in ("idle", "saved") and waited > 5:
-                return  # nothing happens: the user presses again
-            if state == "queued" and waited > 2 and not any(t.what == "complete" for t in self.watch.things):
-                return  # kept on the device without moving on: the user goes on pressing
+            if state in ("idle", "saved", "queued") and waited > 5:
+                return  # the page stays put: back to the loop, which waits or presses again
 
     # --- the user's patience and the run's clock ----------------------------------------
 
@@ -472,7 +493,10 @@ BOOKS = {
 def audit(outcome: Outcome, database_url: str) -> Outcome:
     """Compare what the journey typed and did with what the server holds; fill in lost, twice, disagreement."""
     with psycopg.connect(database_url, autocommit=True) as db:
-        user = db.execute("SELECT id FROM auth_user WHERE username = %s", [outcome.username]).fetchone()[0]
+        found = db.execute("SELECT id FROM auth_user WHERE username = %s", [outcome.username]).fetchone()
+        if found is None:  # the sign-up never went through: nothing to compare
+            return outcome
+        user = found[0]
         row = db.execute(
             """SELECT s.state, s.data->'answers', snap.answers FROM onboarding_sessions s
                  LEFT JOIN onboarding_answer_snapshots snap ON snap.session_id = s.id
