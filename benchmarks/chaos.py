@@ -226,7 +226,8 @@ def run_one(args, n, baseline, *, browser, origin, seed, tag, log, on_step) -> O
         account = {"username": name, "email": f"{name}@example.com", "password": "a-long-passphrase-" + tag}
     else:
         account = {**seed["accounts"][n], "email": f"{seed['accounts'][n]['username']}@example.com"}
-    account["address"] = f"198.18.{n // 250}.{n % 250 + 1}"  # the benchmarking range (RFC 2544), as the load run's people
+    # An address of the benchmarking range (RFC 2544), one per person, as the load run's.
+    account["address"] = f"198.18.{n // 250}.{n % 250 + 1}"
     config = Config(
         rate=0.0 if baseline else args.failure_rate,
         offline_chance=0.0 if baseline else args.offline_chance,
