@@ -260,7 +260,7 @@ def run_one(args, n, baseline, *, browser, origin, seed, tag, log, on_step) -> O
 def translator(env: dict) -> Callable[[str, str], str]:
     """Say an English text of the site (a label, a button) in another of its languages, as its pages do.
 
-    The answer to the language question changes the wizard's language mid-journey (CONTRACT §11);
+    The answer to the language question changes the wizard's language mid-journey;
     a person reads the page in it, and so does the journey, through the project's own catalogs.
     """
     os.environ.update({key: env[key] for key in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG")})
@@ -409,7 +409,8 @@ def report(args, outcomes: list[Outcome], restart_and_log, *, drained, totals, w
     lost = sum(len(o.lost) for o in outcomes)
     twice = Counter()
     for o in outcomes:
-        twice.update({k.split(" ")[0]: v for k, v in o.twice.items()})
+        for key, extra in o.twice.items():
+            twice[key.split(" ")[0]] += extra  # "step_saved tools" counts under step_saved
     disagreed = [o for o in outcomes if o.disagreement]
     server_errors = Counter(re.findall(r'"(?:GET|POST|PATCH|PUT|DELETE) (\S+) HTTP/[\d.]+" (5\d\d) ', web_log))
     print(f"\n--- totals ({len(chaos)} chaos + {len(baseline)} baseline journeys; load average now {load_average()})")

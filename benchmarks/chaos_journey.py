@@ -1,6 +1,6 @@
 """One journey of the chaos run: a person signs up or logs in, answers the six steps and finishes.
 
-The page is driven only through its public surface (CONTRACT §2, §2b), as a user would: labels,
+The page is driven only through its public surface, as a user would: labels,
 the buttons Continue / Skip / Finish, the status element ``[data-sync-state]`` and the URL. What the
 journey typed is planned from the manifest the server gives this user (labels, controls,
 choices), so the harness holds no copy of a choice list.
@@ -21,7 +21,7 @@ import psycopg
 
 from benchmarks.chaos_faults import Injector, OfflineSpell
 
-# Each list answer is typed as one comma-separated line (CONTRACT §1: "comma separated in the form").
+# Each list answer is typed as one comma-separated line (as the form asks: comma separated).
 LIST_FIELDS = {"other_tools", "emails"}
 TEXT_VALUES = {
     "full_name": ["Ada Lovelace", "Zoë Müller-Łukasik", "José Ñúñez", "Grace Hopper", "李 小龙", "Ōno Taiichi"],
