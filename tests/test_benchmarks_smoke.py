@@ -123,6 +123,18 @@ def test_the_page_weight_benchmark_prints_javascript_against_plain_html(bench_da
     assert "Fast 3G: JS / no JS =" in output and "Slow 4G: JS / no JS =" in output
 
 
+@pytest.mark.browser
+def test_the_chaos_run_drives_journeys_through_failures_and_prints_recovery_against_clean_saves(bench_database):
+    server, name = bench_database
+    output = run_benchmark(
+        "chaos.py", "--database-url", f"{server}/{name}", "--redis-url", REDIS_URL, "--seed", "2", timeout=600
+    )
+    assert "server restart:" in output and "recovery, server reachable again -> server holds it" in output
+    assert "answers lost (typed, not held at the end):" in output and "applied twice:" in output, output[-3000:]
+    assert "journeys whose page disagreed with the server at the end:" in output, output[-3000:]
+    assert "with / without, p50 =" in output and "check_onboarding_totals exit 0" in output, output[-3000:]
+
+
 def test_the_load_run_brings_the_stack_up_checks_the_books_and_the_webhooks_of_a_receiver_outage(bench_database):
     server, name = bench_database
     # Its exit status says whether the latency targets were met, which a smoke run cannot judge:

@@ -46,7 +46,6 @@ import urllib.request
 from pathlib import Path
 
 import psycopg
-import psycopg.sql
 import redis
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,10 +53,20 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.load.webhook_receiver import (  # noqa: E402
     Receiver,
-    free_port,
     outage_report,
-    percentile,
     schedule_read,
+)
+from benchmarks.local_stack import (  # noqa: E402
+    drop_database,
+    free_port,
+    load_average,
+    only_loopback,
+    percentile,
+    postgres_pids,
+    process_cpu_seconds,
+    recreate_database,
+    seed_accounts,
+    wait_for_outbox_drain,
 )
 from benchmarks.smoke import add_smoke_flag, apply_smoke  # noqa: E402
 
@@ -184,8 +193,7 @@ def parse_args():
         if args.webhook_drain_timeout is None:
             args.webhook_drain_timeout = 2 * args.webhook_receiver_down + 120
     for url in (args.database_url, args.redis_url):
-        host = re.sub(r"^\w+://([^@/]*@)?", "", url).split(":")[0].split("/")[0]
-        if host not in ("127.0.0.1", "localhost"):
+        if not only_loopback(url):
             parser.error(f"{url}: the load run only ever targets 127.0.0.1")
     return args
 
@@ -225,12 +233,7 @@ def run_configuration(name: str, args) -> dict:
                 receiver.start()
         seed_file = log_dir / f"seed-{name}.json"
         accounts = args.accounts or max(200, args.users * args.run_time // 10)
-        subprocess.run(
-            [sys.executable, str(HERE / "seed.py"), "--accounts", str(accounts), "--staff", str(args.staff), seed_file],
-            env=stack.django_env(),
-            check=True,
-            cwd=ROOT,
-        )
+        seed_accounts(stack.django_env(), seed_file, accounts=accounts, staff=args.staff)
         cpu_before = stack.cpu_seconds()
         locust = run_locust(
             args,
@@ -470,27 +473,6 @@ def run_locust(args, *, port, seed_file, results_file, log_path, at=None) -> dic
     return json.loads(results_file.read_text())
 
 
-def wait_for_outbox_drain(database_url: str, timeout: float, quiet: float = 3.0) -> float | None:
-    """Seconds until no completion message is pending and none has come for ``quiet`` seconds.
-
-    Locust stops its users at once, but a request already sent still runs to its end on the
-    server: a completion can commit (and add a pending message) after the load has stopped.
-    None: still pending after ``timeout``.
-    """
-    started, last_change, last = time.monotonic(), time.monotonic(), None
-    with psycopg.connect(database_url, autocommit=True) as db:
-        while time.monotonic() - started < timeout:
-            state = db.execute(
-                """SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FROM onboarding_outbox"""
-            ).fetchone()
-            if state != last:
-                last, last_change = state, time.monotonic()
-            if state[0] == 0 and time.monotonic() - last_change >= quiet:
-                return last_change - started
-            time.sleep(0.25)
-    return None
-
-
 def read_books(database_url: str, locust: dict) -> dict:
     """Completions, lost ones and the completion -> snapshot lag, from the database."""
     with psycopg.connect(database_url, autocommit=True) as db:
@@ -678,52 +660,6 @@ def print_comparison(results: list[dict]) -> None:
     for label, cell in rows:
         print(f"{label:<30}" + "".join(f"{cell(r):>12}" for r in results))
     print(f"targets: {TARGETS}")
-
-
-# --- PostgreSQL and the machine -----------------------------------------------------------
-
-
-def server_url(database_url: str) -> tuple[str, str]:
-    base, name = database_url.rsplit("/", 1)
-    return base + "/postgres", name
-
-
-def recreate_database(database_url: str) -> None:
-    drop_database(database_url)
-    server, name = server_url(database_url)
-    with psycopg.connect(server, autocommit=True) as db:
-        db.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
-
-
-def drop_database(database_url: str) -> None:
-    server, name = server_url(database_url)
-    with psycopg.connect(server, autocommit=True) as db:
-        db.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(psycopg.sql.Identifier(name)))
-
-
-def postgres_pids(database_url: str) -> list[int]:
-    """The server processes connected to the run's database now."""
-    _, name = server_url(database_url)
-    with psycopg.connect(database_url, autocommit=True) as db:
-        return [
-            r[0]
-            for r in db.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [name]
-            ).fetchall()
-        ]
-
-
-def process_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of a process (None: it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def load_average() -> str:
-    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":
