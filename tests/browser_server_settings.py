@@ -7,5 +7,6 @@ from onboarding_project.settings import *  # noqa: F401,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-# A hung save gives up after 2 s in the browser tests (10 s in production): the tests stay quick.
+# The browser client gives up on a request after this many seconds (then retries, then keeps the
+# save on the device); short here so a test of a server that never answers stays quick.
 ONBOARDING_CLIENT_TIMEOUT_SECONDS = 2

@@ -60,6 +60,11 @@ def browser():
 
 def new_page(browser, *, javascript=True):
     context = browser.new_context(java_script_enabled=javascript)
+    _configure_context(context)
+    return context, context.new_page()
+
+
+def _configure_context(context) -> None:
     context.set_default_timeout(15_000)
     # Shown with a failing test's output: what the page's scripts said.
     context.on(
@@ -69,7 +74,6 @@ def new_page(browser, *, javascript=True):
         ),
     )
     context.on("weberror", lambda error: print(f"browser page error: {error.error}"))
-    return context, context.new_page()
 
 
 def free_port() -> int:
@@ -212,14 +216,21 @@ def record_sync_states(page) -> list[str]:
     return states
 
 
-def wait_for(condition, *, timeout=10.0, message="condition"):
-    """Poll ``condition`` (e.g. a database query) until it is truthy; fail after ``timeout`` seconds."""
+def wait_for(condition, *, timeout=10.0, message="condition", page=None):
+    """Poll ``condition`` (e.g. a database query) until it is truthy; fail after ``timeout`` seconds.
+
+    With ``page``, wait between polls through Playwright, so the test's route handlers and exposed
+    functions keep running meanwhile (the sync API runs them only while the test is in a call).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = condition()
         if result:
             return result
-        time.sleep(0.05)
+        if page is not None:
+            page.wait_for_timeout(50)
+        else:
+            time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout} s waiting for {message}")
 
 
@@ -246,3 +257,117 @@ def log_in(page, server, username, password=PASSWORD, *, next_path=""):
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
+
+
+@pytest.fixture
+def persistent_browser(tmp_path):
+    """Open Chromium on one profile directory, as often as the test asks: a browser restart.
+
+    Each call closes nothing: the test closes the context it got (quitting the browser), then calls
+    again to start it on the same directory, with its cookies, IndexedDB and service worker.
+    """
+    assert os.path.exists(CHROMIUM), f"Chromium is missing at {CHROMIUM}; run `make chromium`"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        opened = []
+
+        def open_browser():
+            context = playwright.chromium.launch_persistent_context(
+                str(tmp_path / "profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            )
+            _configure_context(context)
+            opened.append(context)
+            return context, context.pages[0] if context.pages else context.new_page()
+
+        try:
+            yield open_browser
+        finally:
+            for context in opened:
+                context.close()  # a no-op for one the test closed already
+            connections.close_all()
+
+
+WRITE_URLS = ("**/api/users/me/onboarding-progress", "**/api/onboarding/complete")
+
+
+class WritesFailing:
+    """The site's save routes failing at the network layer while its pages still load.
+
+    Every write (PATCH progress, POST complete) from any page or service worker of ``context``
+    gets ``status`` (a 5xx page, as a proxy in front of a sick server answers), or with
+    ``status=None`` no answer at all: the handler neither fulfils nor continues the request, as a
+    server that took the connection and hung, until the client's own timeout gives up on it.
+    Reads pass through. ``requests`` counts the writes that met the failure.
+    """
+
+    def __init__(self, context, *, status: int | None):
+        self.context = context
+        self.status = status
+        self.requests = 0
+        self.hanging = []
+        for url in WRITE_URLS:
+            context.route(url, self._handle)
+
+    def _handle(self, route):
+        if route.request.method == "GET":
+            return route.fallback()
+        self.requests += 1
+        if self.status is None:
+            self.hanging.append(route)  # neither fulfilled nor continued: it hangs until the page aborts it
+            return None
+        return route.fulfill(status=self.status, content_type="text/html", body=f"<h1>Error {self.status}</h1>")
+
+    def end(self) -> float:
+        """Let writes reach the server again; return when (``time.time()``).
+
+        A request still hanging is dropped (connection reset), never delivered late: removing the
+        route alone would let Playwright send it on to the server.
+        """
+        from playwright.sync_api import Error
+
+        for route in self.hanging:
+            try:
+                route.abort("connectionreset")
+            except Error:
+                pass  # the page gave up on it already
+        for url in WRITE_URLS:
+            self.context.unroute(url, self._handle)
+        return time.time()
+
+
+def watch_sync_states(context) -> list[dict]:
+    """Record what the status element shows on every page of ``context``, across navigations and reloads.
+
+    Each entry: ``{"at": the page's clock in ms since the epoch, "path", "state", "words"}``, taken
+    whenever the element is visible and its state or words change, also when it first shows. A
+    state shown for a moment is not missed; an element hidden (before the client starts, or by a
+    style) shows nothing to the user and is not recorded. Observation only: nothing of the page changes.
+    """
+    states = []
+    context.expose_binding("recordShownSyncState", lambda source, entry: states.append(entry))
+    context.add_init_script("""(() => {
+        const watch = (status) => {
+            let last = null;
+            const report = () => {
+                if (!status.isConnected || status.hidden || !status.checkVisibility()) return;
+                const words = (status.querySelector("[data-sync-text]") ?? status).textContent.trim();
+                const shown = `${status.dataset.syncState}: ${words}`;
+                if (shown === last) return;
+                last = shown;
+                window.recordShownSyncState({at: Date.now(), path: location.pathname, state: status.dataset.syncState, words});
+            };
+            new MutationObserver(report).observe(status, {attributes: true, childList: true, subtree: true, characterData: true});
+            report();
+        };
+        const find = () => document.querySelector("[data-sync-state]");
+        if (find()) return watch(find());
+        const seek = new MutationObserver(() => {
+            if (find()) {
+                seek.disconnect();
+                watch(find());
+            }
+        });
+        seek.observe(document, {childList: true, subtree: true});
+    })()""")
+    return states
