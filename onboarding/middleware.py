@@ -94,3 +94,35 @@ class OnboardingPreferencesMiddleware:
         if switch.get("over") == saved and translation.check_for_language(switch.get("language") or ""):
             return switch["language"]
         return saved
+
+
+SIGNED_IN_COOKIE = "onboarding_user"
+
+
+class SignedInUserCookieMiddleware:
+    """Tell the browser client who is signed in: a readable cookie holding the user's id (none when signed out).
+
+    The client sends what its device outbox kept for a user only while this names that user, so a
+    write kept for one person is never even sent under another's login (nor after a logout in
+    another tab). A hint for the client, not a credential: the API refuses a write whose
+    ``X-Onboarding-User`` is not the signed-in user whatever this cookie says.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        signed_in = str(user.pk) if user is not None and user.is_authenticated else None
+        if signed_in is not None and request.COOKIES.get(SIGNED_IN_COOKIE) != signed_in:
+            response.set_cookie(  # as long-lived as the session it names (a browser restart keeps both)
+                SIGNED_IN_COOKIE,
+                signed_in,
+                max_age=None if settings.SESSION_EXPIRE_AT_BROWSER_CLOSE else settings.SESSION_COOKIE_AGE,
+                samesite="Lax",
+                secure=settings.SESSION_COOKIE_SECURE,
+            )
+        elif signed_in is None and SIGNED_IN_COOKIE in request.COOKIES:
+            response.delete_cookie(SIGNED_IN_COOKIE, samesite="Lax")
+        return response

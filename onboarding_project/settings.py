@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",  # the Content-Security-Policy header (see Headers below)
     "onboarding.middleware.OnboardingGuardMiddleware",
+    "onboarding.middleware.SignedInUserCookieMiddleware",  # whose writes the browser client may send
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the 429 page
 ]
 

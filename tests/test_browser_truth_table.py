@@ -210,14 +210,24 @@ def test_a_save_that_fails_is_kept_the_user_goes_on_and_it_is_sent_once_when_wri
     expect(page.get_by_label("Role")).to_have_value("data")
     expect(_status(page)).to_have_attribute("data-sync-state", KEPT)
     assert "profile" not in _session().completed_steps
+    page.get_by_role("button", name="Continue").click()  # and on again: Back and Continue are writes too
+    expect(page).to_have_url(f"{server.url}/o/work-profile/", timeout=MOVE_ON_MS)
 
     end_failure()
     wait_for(lambda: _accepted_ms("step_saved", "profile"), timeout=WITHIN_5_S, page=page, message="the kept save sent")
+    wait_for(
+        lambda: _events("step_saved", "profile").count() == 2,
+        timeout=WITHIN_5_S,
+        page=page,
+        message="every kept write sent",
+    )
     expect(page).to_have_url(f"{server.url}/o/work-profile/", timeout=WITHIN_5_S * 1000)
     session = _session()
     assert session.answers["profile"] == PROFILE_TYPED
     assert session.completed_steps == ["profile"]
-    assert _events("step_saved", "profile").count() == 1
+    # Continue, Back, Continue: each applied once, in order.
+    assert _events("step_saved", "profile").count() == 2
+    assert _events("step_back", "work-profile").count() + _events("step_back", "profile").count() == 1
     assert_never_idle_or_saved(states, since_ms=pressed, until_ms=_accepted_ms("step_saved", "profile"))
     context.close()
 

@@ -87,7 +87,8 @@ async function drainAll() {
   let unreachable = false;
   for (const user of await usersWithWrites()) {
     // The server refuses a write whose owner is not the signed-in user: nobody's outbox is sent under another's login.
-    const outcome = await drain(user, { urls: URLS, csrf: csrfToken, timeoutMs: 10_000 });
+    const signedIn = async () => (self.cookieStore ? (await self.cookieStore.get("onboarding_user"))?.value ?? null : undefined);
+    const outcome = await drain(user, { urls: URLS, csrf: csrfToken, signedIn, timeoutMs: 10_000 });
     unreachable ||= outcome.state === "unreachable";
   }
   for (const client of await self.clients.matchAll({ type: "window" })) client.postMessage({ type: "onboarding-drained" });

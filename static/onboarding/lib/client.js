@@ -38,6 +38,12 @@ export function deriveState({ records, sending = false, auth = false, online = t
   return [sending || records.length ? "saving" : "idle", ""];
 }
 
+// Who the server last said is signed in (its ``onboarding_user`` cookie), or null.
+export function signedInUser() {
+  const cookie = document.cookie.split("; ").find((item) => item.startsWith("onboarding_user="));
+  return cookie ? decodeURIComponent(cookie.slice("onboarding_user=".length)) : null;
+}
+
 export function csrfToken() {
   // The cookie is the current token even after a login in another tab rotated it.
   const cookie = document.cookie.split("; ").find((item) => item.startsWith("csrftoken="));
@@ -76,7 +82,9 @@ class Client {
     navigator.serviceWorker?.addEventListener("message", ({ data: message }) => message?.type === "onboarding-drained" && this.kick());
     if ("BroadcastChannel" in window) {
       this.channel = new BroadcastChannel(CHANNEL);
-      this.channel.addEventListener("message", () => this.showState());
+      this.channel.addEventListener("message", ({ data: message }) => (
+        message?.type === "logged-out" ? this.keepAfterLogout(message.user) : this.showState()
+      ));
     }
   }
 
@@ -113,7 +121,10 @@ class Client {
 
   // Put a write into the outbox and start sending; resolve to the stored record.
   async put(write) {
-    const record = await put(this.user, write);
+    // One after another, in the order the page made them (a draft then the save of its step).
+    const putting = (this.putting ?? Promise.resolve()).then(() => put(this.user, write));
+    this.putting = putting.catch(() => {});
+    const record = await putting;
     this.accepted = null;
     this.channel?.postMessage({ type: "put" });
     await this.showState();
@@ -145,7 +156,7 @@ class Client {
     let outcome;
     try {
       outcome = await drain(this.user, {
-        urls: this.urls, csrf: async () => csrfToken(), timeoutMs: this.timeoutMs,
+        urls: this.urls, csrf: async () => csrfToken(), signedIn: async () => signedInUser(), timeoutMs: this.timeoutMs,
         onSending: () => {
           this.sending = true;
           this.showState();
@@ -195,11 +206,34 @@ class Client {
   async showState() {
     if (!this.available) return;
     const records = await this.records();
+    this.shown = records; // what this page knows the device holds (see ``keepAfterLogout``)
     const [state, reason] = deriveState({
       records, sending: this.sending, auth: this.auth, online: navigator.onLine !== false,
       accepted: this.accepted, notice: this.notice,
     });
     setSyncState(state, reason);
+  }
+
+  // Another tab of this user logged out, which deleted what the device kept. What this page
+  // still shows and the server never accepted stays in front of the user: it is kept again, and
+  // sent once the same user logs in again (the page asks for the login).
+  async keepAfterLogout(user) {
+    if (this.stopped || String(user) !== String(this.user) || !this.shown?.length) return;
+    const present = new Set((await this.records()).map((record) => record.key));
+    for (const record of this.shown) {
+      if (present.has(record.key)) continue; // another tab of this user kept it again already
+      const write = { step: record.step, action: record.action, answers: record.answers, base: record.base, key: record.key };
+      await put(this.user, write).catch(() => {});
+    }
+    this.auth = true;
+    await this.showState();
+  }
+
+  // This page is logging out: it sends nothing more and keeps nothing again.
+  stop() {
+    this.stopped = true;
+    this.available = false;
+    clearTimeout(this.timer);
   }
 
   // Whose pages this browser shows: another user's cached pages are deleted, never shown.

@@ -173,6 +173,10 @@ async function drainRecords(user, options) {
     if (!record) return { state: "empty", sent, progress, moved, accepted };
     if (record.conflict) return { state: "conflict", record, sent, progress };
     if (record.issues) return { state: "invalid", record, issues: record.issues, blockingStep: record.step, sent, progress };
+    // Sent only while the browser says this user is signed in (``onboarding_user`` cookie): never
+    // under someone else's login, nor after a logout in another tab. (The API checks it too.)
+    const signedIn = await options.signedIn?.();
+    if (signedIn !== undefined && signedIn !== String(user)) return { state: "auth", record, sent, progress };
     const outcome = await sendFront(record, options);
     if (outcome.state === "edited" || outcome.state === "dropped") continue;
     if (outcome.state !== "ok") return { ...outcome, sent, progress: outcome.progress ?? progress };
@@ -186,7 +190,8 @@ async function drainRecords(user, options) {
 
 // Drain ``user``'s outbox; resolve to {state, sent, progress, moved, record?, issues?, blockingStep?,
 // retryAfter?} with state: empty (all sent), unreachable, conflict, invalid, auth, completed, busy.
-// options: {urls: {progress, complete, events}, csrf: async () => token, timeoutMs, onSending, onAccepted}.
+// options: {urls: {progress, complete, events}, csrf: async () => token, signedIn: async () => the
+// signed-in user's id, null when signed out, undefined when unknown; timeoutMs, onSending, onAccepted}.
 export async function drain(user, options) {
   if (!user) return { state: "empty", sent: 0 };
   const run = () => drainRecords(String(user), options);

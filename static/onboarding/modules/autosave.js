@@ -1,11 +1,9 @@
-// A pause in typing puts the step into the outbox as a draft (action "draft"), which the sender
-// sends like any other write: on the server (and filled in on any other device) before the user
-// presses anything, or kept on this device until it can be. The tab closing within the pause:
-// the draft is put in the outbox and its request also sent with keepalive, which outlives the
-// page (the same record and Idempotency-Key: if the sender also sends it, it applies once).
+// Every edit is put into the outbox at once as a draft (action "draft", the fields changed on
+// this page), so what was typed survives a reload, a crash or a browser restart; after a pause in
+// typing the sender sends it like any other write: on the server (and filled in on any other
+// device) before the user presses anything, or kept on this device until it can be.
 
 import { client, csrfToken } from "../lib/client.js";
-import { newKey } from "../lib/outbox.js";
 import { request, requestFor } from "../lib/sender.js";
 import { stepFormOf } from "../lib/step-form.js";
 import { SUBMITTING_EVENT } from "./wizard-form.js";
@@ -20,40 +18,44 @@ class Autosave {
   }
 
   start() {
-    const schedule = () => this.schedule();
-    this.page.form.addEventListener("input", schedule);
-    this.page.form.addEventListener("change", schedule);
+    const edited = () => this.edited();
+    this.page.form.addEventListener("input", edited);
+    this.page.form.addEventListener("change", edited);
     document.addEventListener(SUBMITTING_EVENT, () => { // the submit carries these values itself
       clearTimeout(this.timer);
       this.timer = null;
     });
-    window.addEventListener("pagehide", () => this.flush({ leaving: true }));
+    window.addEventListener("pagehide", () => this.sendOnLeave());
   }
 
-  schedule() {
+  // Every edit goes into the outbox at once (it survives a reload or a crash); it is sent after
+  // a pause in typing, so the server gets one draft, not one per keystroke.
+  edited() {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.flush(), PAUSE_MS);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      client.kick();
+    }, PAUSE_MS);
+    this.keeping = this.keep().catch((error) => console.error("onboarding: keeping a draft failed", error));
   }
 
-  async flush({ leaving = false } = {}) {
-    if (this.timer === null && leaving) return;
-    clearTimeout(this.timer);
-    this.timer = null;
+  async keep() {
     const { page } = this;
-    if (!client.available || page.submitting || page.leaving || page.form.hidden) return;
+    if (!client.available || page.submitting || page.leaving || page.form.hidden) return null;
     const answers = page.changed(); // only what the user changed: nothing else can conflict
     const serialised = JSON.stringify(answers);
-    if (serialised === this.lastPut || serialised === "{}") return;
+    if (serialised === this.lastPut || serialised === "{}") return null;
     this.lastPut = serialised;
-    const write = { step: page.step, action: "draft", answers, base: page.revision, key: newKey() };
-    if (leaving) {
-      // Sent now, before the page goes; the outbox keeps it too in case this never arrives.
-      const sent = requestFor({ ...write, user: client.user }, { urls: client.urls, token: csrfToken() });
-      request(sent.url, { method: sent.method, body: sent.body, headers: sent.headers, keepalive: true });
-    }
-    await client.put(write);
-    page.dirty = false;
-    if (!leaving) client.kick();
+    this.record = await client.put({ step: page.step, action: "draft", answers, base: page.revision });
+    return this.record;
+  }
+
+  // The tab closes within the pause: the kept draft is also sent now, with keepalive, which
+  // outlives the page (the same record and Idempotency-Key: if the sender sends it too, it applies once).
+  sendOnLeave() {
+    if (this.timer === null || !this.record || this.page.submitting || this.page.leaving) return;
+    const sent = requestFor(this.record, { urls: client.urls, token: csrfToken() });
+    request(sent.url, { method: sent.method, body: sent.body, headers: sent.headers, keepalive: true });
   }
 }
 

@@ -3,7 +3,17 @@
 // yet, and it is sent first thing the next time the site can be reached (lib/logout.js). Logging
 // out is never blocked: if anything here fails, the form is posted as without JavaScript.
 
-import { forgetDevice, rememberLogout, sendLogout, showLogoutPending } from "../lib/logout.js";
+import { client } from "../lib/client.js";
+import { finishPendingLogout, forgetDevice, rememberLogout, sendLogout, showLogoutPending } from "../lib/logout.js";
+
+const LOGOUT_RETRY_MS = 2_000;
+
+// Offline: try the kept logout again when the network returns and every few seconds; it goes first.
+function retryLogout() {
+  const retry = () => finishPendingLogout().then((leaving) => leaving || setTimeout(retry, LOGOUT_RETRY_MS));
+  window.addEventListener("online", () => finishPendingLogout());
+  setTimeout(retry, LOGOUT_RETRY_MS);
+}
 
 export function init(form) {
   form.addEventListener("submit", async (event) => {
@@ -11,14 +21,18 @@ export function init(form) {
     event.preventDefault();
     try {
       const user = document.body.dataset.userId;
+      client.stop();
       await forgetDevice(user);
       const next = await sendLogout(form.action);
+      // Other tabs of this user keep what they still show and ask for a login (lib/client.js).
+      if ("BroadcastChannel" in window) new BroadcastChannel("onboarding-outbox").postMessage({ type: "logged-out", user });
       if (next !== null) {
         window.location.assign(next);
         return;
       }
       await rememberLogout(form.action, user);
       showLogoutPending();
+      retryLogout();
     } catch (error) {
       console.error("onboarding: logging out through the page failed; posting the form", error);
       form.dataset.cleared = "true";

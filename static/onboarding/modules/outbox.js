@@ -6,6 +6,7 @@
 import { client } from "../lib/client.js";
 import { request } from "../lib/sender.js";
 import { loadShell } from "../lib/shell.js";
+import { setSyncState } from "../lib/sync-state.js";
 
 async function prepareOffline() {
   if (!("serviceWorker" in navigator) || !client.cacheName) return;
@@ -24,7 +25,8 @@ async function keepServerProgress() {
 
 async function start(element) {
   client.configure(element);
-  if (!client.available) return;
+  if (!client.available) return setSyncState("idle"); // nowhere to keep anything: the plain states
+
   loadShell(); // first: the network may go away any moment
   await client.claimDevice();
   await client.showState();

@@ -8,7 +8,7 @@ const camel = (text) => text.replace(/-([a-z])/g, (_, letter) => letter.toUpperC
 export function init(element) {
   const text = element.querySelector("[data-sync-text]");
   const login = element.querySelector("[data-sync-login]");
-  element.hidden = false;
+  // Shown with the first state the client derives, never with the server's placeholder.
   document.addEventListener(SYNC_STATE_EVENT, ({ detail: { state, reason } }) => {
     const precise = reason ? element.dataset[camel(`text-${state}-${reason}`)] : undefined;
     element.dataset.syncState = state;
@@ -17,5 +17,6 @@ export function init(element) {
     // would read the same error twice. The words stay visible.
     text.setAttribute("aria-hidden", String(state === "failed" && reason === "invalid"));
     login.hidden = state !== "auth-required";
+    element.hidden = false;
   });
 }

@@ -132,6 +132,9 @@ class WizardForm {
     if (front?.conflict || front?.issues) position = { step: front.step };
     if (!position) position = { step: new URL(location.href).pathname.split("/").filter(Boolean).at(-1) };
     if (position.finish) return this.showFinishKept(shell, progress, records);
+    // The shell answers a navigation the server could not: the step its URL names is the one asked for.
+    const asked = new URL(location.href).pathname.split("/").filter(Boolean).at(-1);
+    if (isShell && !front?.conflict && !front?.issues && shell?.template(asked)) position = { step: asked };
     if (isShell && (!shell || !shell.template(position.step))) position = { step: progress?.current_step ?? shell?.order[0] };
     const answers = answersOf(position.step, progress, records);
     if (position.step === page.step && !page.isLocal && !isShell) {
