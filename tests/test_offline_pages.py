@@ -90,3 +90,13 @@ def test_a_wizard_page_carries_what_the_offline_queue_needs(new_user):
     assert f'data-user-id="{new_user.pk}"' in body
     assert f'data-offline-version="{offline_bundle()["version"]}"' in body
     assert 'data-service-worker-url="/o/sw.js"' in body
+
+
+def test_the_shell_prefills_an_unanswered_language_with_the_pages_language_as_the_step_page_does(new_user):
+    client = _logged_in(new_user)
+
+    html = client.get(SHELL, HTTP_ACCEPT_LANGUAGE="de").content.decode()
+
+    template = html[html.index('data-step-template="preferences"') :]
+    assert re.search(r'<option value="de" selected>', template)
+    assert "Choose…" not in template[: template.index("</template>")]

@@ -29,7 +29,7 @@ from django.views.decorators.http import require_GET
 from .. import services
 from ..selectors import manifest_of
 from .module_graph import BUNDLE, module_graph
-from .presentation import form_for_display
+from .presentation import form_for_display, step_initial
 
 SOURCE = "wizard"
 SERVICE_WORKER_TEMPLATE = "onboarding/service_worker.js"
@@ -129,7 +129,9 @@ def shell(request):
             "index": index,
             "previous": steps[index - 1].key if index else "",
             "is_last": index == len(steps) - 1,
-            "form": form_for_display(step.form_class(prefix=step.key, user=request.user)),
+            "form": form_for_display(
+                step.form_class(prefix=step.key, user=request.user, initial=step_initial(step.key, None))
+            ),
         }
         for index, step in enumerate(steps)
     ]

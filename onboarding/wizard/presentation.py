@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import QueryDict
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from ..flow import step_is_reachable, step_status
@@ -11,6 +12,15 @@ from ..manifest import display_value, get_step
 from ..selectors import manifest_of
 
 STATUS_LABELS = {"done": _("done"), "skipped": _("skipped"), "pending": _("to do")}
+
+
+def step_initial(step_key: str, stored: dict | None) -> dict:
+    """What a step's form shows before the user types: the stored answers, and for an unanswered
+    language the one the pages are in now (the switcher's or the browser's), not the first choice."""
+    initial = stored or {}
+    if step_key == "preferences" and not initial.get("language"):
+        initial = {**initial, "language": translation.get_language()}
+    return initial
 
 
 def form_for_display(form):

@@ -13,7 +13,6 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import SuspiciousOperation
 from django.db import DatabaseError
 from django.shortcuts import redirect
-from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from formtools.wizard.forms import ManagementForm
 from formtools.wizard.views import NamedUrlWizardView
@@ -31,6 +30,7 @@ from .presentation import (
     form_data_for,
     form_for_display,
     progress_steps,
+    step_initial,
     typed_answers,
 )
 
@@ -99,11 +99,7 @@ class OnboardingWizardView(LoginRequiredMixin, NamedUrlWizardView):
         """Prefill from the stored step data (answers overlaid with a draft), or what was just typed."""
         if self.initial_override is not None:
             return self.initial_override
-        initial = self.storage.get_step_data(step) or {}
-        if step == "preferences" and not initial.get("language"):
-            # Unanswered: the language the pages are in now (the switcher's or the browser's), not English.
-            initial = {**initial, "language": translation.get_language()}
-        return initial
+        return step_initial(step, self.storage.get_step_data(step))
 
     def get_form(self, step=None, data=None, files=None):
         return form_for_display(super().get_form(step, data, files))
