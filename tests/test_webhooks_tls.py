@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from aggregation.snapshots.services import snapshot_ingest
 from webhooks import sending, services
+from webhooks.addresses import Destination
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEvent
 
 from .aggregation_support import completion_message_for
@@ -176,3 +177,22 @@ def test_an_https_receiver_whose_certificate_does_not_verify_gets_nothing(
     assert receiver.received == []
     attempt = WebhookAttempt.objects.get()
     assert attempt.status_code is None and "CERTIFICATE_VERIFY_FAILED" in attempt.error and error in attempt.error
+
+
+@pytest.mark.parametrize(
+    ("scheme", "port", "host_header"),
+    [
+        ("https", 443, b"Host: hooks.example.test"),
+        ("https", 8443, b"Host: hooks.example.test:8443"),
+        ("http", 80, b"Host: hooks.example.test"),
+        ("http", 443, b"Host: hooks.example.test:443"),
+    ],
+)
+def test_the_host_header_names_the_port_only_when_it_is_not_the_schemes_own(scheme, port, host_header):
+    destination = Destination(scheme=scheme, host="hooks.example.test", port=port, target="/", address="127.0.0.1")
+    tls = sending._tls_context if scheme == "https" else None
+    connection = sending._PinnedConnection(destination, timeout=1, tls=tls)
+
+    connection.putrequest("POST", "/")  # builds the request head; nothing is connected or sent
+
+    assert host_header in connection._buffer

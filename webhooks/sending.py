@@ -32,6 +32,9 @@ class _PinnedConnection(http.client.HTTPConnection):
     """An HTTP(S) connection to a given address, whatever the host name resolves to now."""
 
     def __init__(self, destination: Destination, timeout: float, tls: ssl.SSLContext | None):
+        # The scheme's own port is left out of the Host header ("example.com", not "example.com:443"):
+        # http.client compares with default_port, which is 80 on every HTTPConnection.
+        self.default_port = 443 if tls else 80
         super().__init__(destination.host, destination.port, timeout=timeout)
         self._address, self._tls = destination.address, tls
 
