@@ -76,6 +76,21 @@ CONFLICT = OpenApiResponse(
 )
 
 
+def write_responses(validation_failed: str) -> dict:
+    """The answers of a write to the session (progress update, completion): one list, one wording."""
+    return {
+        200: ProgressSerializer,
+        400: OpenApiResponse(ApiValidationFailedSerializer, description=validation_failed),
+        401: UNAUTHENTICATED,
+        403: FORBIDDEN,
+        409: CONFLICT,
+        413: TOO_LARGE,
+        415: UNSUPPORTED,
+        422: KEY_REUSED,
+        429: THROTTLED,
+    }
+
+
 def revision_from(request, body_revision: str | None) -> str | None:
     """Return the revision from the body, else from ``If-Match`` (quotes and ``W/`` removed)."""
     if body_revision:
@@ -132,20 +147,7 @@ class OnboardingProgressApi(JoinsTokenUser, APIView):
         operation_id="onboarding_progress_update",
         parameters=[IF_MATCH, IDEMPOTENCY_KEY, ETAG],
         request=InputSerializer,
-        responses={
-            200: ProgressSerializer,
-            400: OpenApiResponse(
-                ApiValidationFailedSerializer,
-                description=("`validation_failed` (with `issues`), `revision_required` or `parse_error`."),
-            ),
-            401: UNAUTHENTICATED,
-            403: FORBIDDEN,
-            409: CONFLICT,
-            413: TOO_LARGE,
-            415: UNSUPPORTED,
-            422: KEY_REUSED,
-            429: THROTTLED,
-        },
+        responses=write_responses("`validation_failed` (with `issues`), `revision_required` or `parse_error`."),
     )
     @idempotent
     def patch(self, request):
@@ -185,22 +187,9 @@ class OnboardingCompleteApi(JoinsTokenUser, APIView):
         operation_id="onboarding_complete",
         parameters=[IF_MATCH, IDEMPOTENCY_KEY, ETAG],
         request=InputSerializer,
-        responses={
-            200: ProgressSerializer,
-            400: OpenApiResponse(
-                ApiValidationFailedSerializer,
-                description=(
-                    "`validation_failed` with `blocking_step` and `issues`, `revision_required` or `parse_error`."
-                ),
-            ),
-            401: UNAUTHENTICATED,
-            403: FORBIDDEN,
-            409: CONFLICT,
-            413: TOO_LARGE,
-            415: UNSUPPORTED,
-            422: KEY_REUSED,
-            429: THROTTLED,
-        },
+        responses=write_responses(
+            "`validation_failed` with `blocking_step` and `issues`, `revision_required` or `parse_error`."
+        ),
     )
     @idempotent
     def post(self, request):
