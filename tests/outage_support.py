@@ -22,10 +22,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def hung_tcp_server():
-    """Yield the port of a server that accepts every connection and never sends a byte."""
+def hung_tcp_server(accepted: list | None = None):
+    """Yield the port of a server that accepts every connection and never sends a byte.
+
+    The connections it accepted are appended to ``accepted`` (a list of the caller's) if given.
+    """
     server = socket.create_server(("127.0.0.1", 0))
-    accepted, stop = [], threading.Event()
+    accepted, stop = ([] if accepted is None else accepted), threading.Event()
 
     def accept():
         server.settimeout(0.1)

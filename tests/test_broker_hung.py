@@ -1,7 +1,5 @@
 """A broker that accepts connections but never answers must not hang POST /api/onboarding/complete."""
 
-import socket
-import threading
 import time
 
 import pytest
@@ -11,6 +9,7 @@ from onboarding_project.celery import app
 
 from .aggregation_support import celery_settings
 from .factories import OnboardingSessionFactory, UserFactory
+from .outage_support import hung_tcp_server
 from .test_aggregation_pipeline import publisher_reset
 
 URL = "/api/onboarding/complete"
@@ -20,35 +19,17 @@ ALL_STEPS = ("profile", "work-profile", "tools", "invites", "preferences", "work
 @pytest.fixture
 def hung_broker():
     """A real TCP server on 127.0.0.1 that accepts every connection and never sends a byte."""
-    server = socket.create_server(("127.0.0.1", 0))
-    accepted, stop = [], threading.Event()
-
-    def accept():
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    url = f"redis://127.0.0.1:{server.getsockname()[1]}/0"
-    with celery_settings(app, task_always_eager=False):
+    accepted = []
+    with hung_tcp_server(accepted) as port, celery_settings(app, task_always_eager=False):
         # Not through celery_settings: reading broker_write_url gives broker_url when it is unset, and
         # restoring that value would pin later publishers to it. None is "unset".
-        app.conf["CELERY_BROKER_WRITE_URL"] = url
+        app.conf["CELERY_BROKER_WRITE_URL"] = f"redis://127.0.0.1:{port}/0"
         publisher_reset()
         try:
             yield accepted
         finally:
             app.conf["CELERY_BROKER_WRITE_URL"] = None
             publisher_reset()
-    stop.set()
-    thread.join()
-    for connection in accepted:
-        connection.close()
-    server.close()
 
 
 @pytest.mark.django_db
