@@ -34,6 +34,15 @@ def test_the_service_worker_is_served_under_o_with_its_precache_list_and_version
     assert '"shell": "/o/offline/"' in body
 
 
+def test_the_service_worker_gives_up_on_a_request_when_the_pages_do(client, settings):
+    settings.ONBOARDING_CLIENT_TIMEOUT_SECONDS = 7
+
+    body = client.get(SERVICE_WORKER).content.decode()
+
+    assert "const CLIENT_TIMEOUT_MS = 7000;" in body
+    assert "timeoutMs: CLIENT_TIMEOUT_MS" in body
+
+
 def test_the_service_worker_precaches_every_static_file_a_wizard_page_links(new_user):
     page = _logged_in(new_user).get("/o/profile/").content.decode()
 

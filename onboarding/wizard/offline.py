@@ -96,6 +96,7 @@ def service_worker(request):
             "precache": mark_safe(json.dumps(bundle["precache"])),  # noqa: S308
             "urls": mark_safe(json.dumps(urls)),  # noqa: S308
             "static_prefix": "/" + settings.STATIC_URL.lstrip("/"),
+            "client_timeout_ms": client_context()["client_timeout_ms"],  # the pages' own limit
             **{key: static(name) for key, name in SERVICE_WORKER_IMPORTS.items()},
         }
     )

@@ -21,6 +21,7 @@ const PRECACHE = {{ precache }};
 const STATIC_PREFIX = "{{ static_prefix }}";
 const SYNC_TAG = "onboarding-outbox";
 const URLS = {{ urls }};
+const CLIENT_TIMEOUT_MS = {{ client_timeout_ms }}; // ONBOARDING_CLIENT_TIMEOUT_SECONDS, as the pages use it
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(STATIC_CACHE).then((cache) => cache.addAll(PRECACHE)).then(() => self.skipWaiting()));
@@ -88,7 +89,7 @@ async function drainAll() {
   for (const user of await usersWithWrites()) {
     // The server refuses a write whose owner is not the signed-in user: nobody's outbox is sent under another's login.
     const signedIn = async () => (self.cookieStore ? (await self.cookieStore.get("onboarding_user"))?.value ?? null : undefined);
-    const outcome = await drain(user, { urls: URLS, csrf: csrfToken, signedIn, timeoutMs: 10_000 });
+    const outcome = await drain(user, { urls: URLS, csrf: csrfToken, signedIn, timeoutMs: CLIENT_TIMEOUT_MS });
     unreachable ||= outcome.state === "unreachable";
   }
   for (const client of await self.clients.matchAll({ type: "window" })) client.postMessage({ type: "onboarding-drained" });
