@@ -366,3 +366,67 @@ def test_logging_out_with_saves_kept_leaves_nothing_of_the_user_on_the_device(br
     expect(page.get_by_role("button", name="Log in")).to_be_visible()
     assert "full_name" not in _session().answers.get("profile", {})
     context.close()
+
+
+def _background_sync(context, server, tag="onboarding-outbox"):
+    """Fire the browser's Background Sync event at the site's service worker, as Chromium does when it
+    retries a sync: through DevTools (``ServiceWorker.dispatchSyncEvent``) instead of waiting minutes
+    for the browser's own retry. A blank tab carries the DevTools session: no page of the site is open.
+    """
+    blank = context.new_page()
+    devtools = context.new_cdp_session(blank)
+    registrations = {}
+    devtools.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda event: registrations.update(
+            {r["scopeURL"]: r["registrationId"] for r in event["registrations"] if not r["isDeleted"]}
+        ),
+    )
+    devtools.send("ServiceWorker.enable")
+    scope = f"{server.url}/o/"
+    wait_for(lambda: scope in registrations, page=blank, message="the service worker's registration")
+    devtools.send(
+        "ServiceWorker.dispatchSyncEvent",
+        {"origin": server.url, "registrationId": registrations[scope], "tag": tag, "lastChance": False},
+    )
+    return blank
+
+
+def test_a_finish_kept_with_every_tab_closed_is_sent_by_the_service_worker_on_background_sync(browser, server, ada):
+    """No page of the site open: the service worker's own drain sends the kept steps and the completion, once."""
+    from playwright.sync_api import expect
+
+    context, page = new_page(browser)
+    _open_wizard(page, server)
+    for step in ("profile", "work-profile", "tools", "invites", "preferences"):
+        session = _session()
+        services.session_save_step(
+            user=ada, step=step, answers=valid_answers(step), revision=session.revision, source="api"
+        )
+    page.goto(f"{server.url}/o/workspace/")
+    _ready_offline(page)
+    server.kill()
+    page.get_by_label("Create a new workspace").check()
+    page.get_by_label("Workspace name").fill("Analytical Engines")
+    page.get_by_role("button", name="Finish").click()
+    page.locator("[data-finish-kept]").wait_for()
+    page.close()  # every page of the site closed: only the service worker can send it now
+    server.start()
+    assert _session().state == "in_progress"
+
+    blank = _background_sync(context, server)
+
+    session = wait_for(
+        lambda: (s := _session()).state == "completed" and s,
+        timeout=REPLAY_TIMEOUT,
+        message="the completion sent by the service worker",
+    )
+    assert session.answers["workspace"] == {"mode": "create", "workspace_name": "Analytical Engines", "join_code": ""}
+    assert OnboardingEvent.objects.filter(user=ada, name="completed").count() == 1
+    assert blank.url == "about:blank"  # nothing of the site was opened to send it
+
+    later = context.new_page()  # a page opened afterwards finds nothing left to send
+    later.goto(f"{server.url}/o/")
+    expect(later).to_have_url(f"{server.url}/dashboard/")
+    assert OnboardingEvent.objects.filter(user=ada, name="completed").count() == 1
+    context.close()
