@@ -279,19 +279,36 @@ def test_an_expired_login_while_saves_are_kept_asks_to_log_in_and_then_sends_and
     context.close()
 
 
-def _log_out_in_another_tab(context, server):
+def _log_out_in_another_tab(context, server, *, page, answer_after_ms=0):
+    """Log out in a second tab. With ``answer_after_ms``, the logout's answer is held that long
+    (a slow server): the other tab has emptied the outbox, while ``page`` keeps retrying its save."""
     from playwright.sync_api import expect
 
+    held = []
+    if answer_after_ms:
+        context.route(re.compile(r"/accounts/logout/$"), lambda route: held.append(route))
     other = context.new_page()
     other.goto(f"{server.url}/o/")
     enhanced(other)
     other.get_by_role("button", name="Log out").click()
+    if answer_after_ms:
+        wait_for(lambda: held, page=page, message="the logout request")
+        page.wait_for_timeout(answer_after_ms)
+        context.unroute(re.compile(r"/accounts/logout/$"))
+        held[0].continue_()
     expect(other).to_have_url(re.compile(r"/accounts/login/"))
     return other
 
 
-def test_a_save_kept_when_another_tab_logs_out_is_sent_once_the_same_user_logs_in_again(browser, server, ada):
-    """Logged out in another tab while a save waits: this tab asks to log in; the same user's login sends it."""
+@pytest.mark.parametrize("answer_after_ms", [0, 3_000], ids=["logout-answered-at-once", "logout-answered-slowly"])
+def test_a_save_kept_when_another_tab_logs_out_is_sent_once_the_same_user_logs_in_again(
+    browser, server, ada, answer_after_ms
+):
+    """Logged out in another tab while a save waits: this tab asks to log in; the same user's login sends it.
+
+    While the other tab's logout is on its way (it emptied the outbox first), this tab still
+    holds the save and never says there is nothing to send.
+    """
     from playwright.sync_api import expect
 
     context, page = new_page(browser)
@@ -303,7 +320,7 @@ def test_a_save_kept_when_another_tab_logs_out_is_sent_once_the_same_user_logs_i
     page.get_by_role("button", name="Continue").click()
     expect(_status(page)).to_have_attribute("data-sync-state", "queued", timeout=MOVE_ON_MS)  # kept on the device
 
-    _log_out_in_another_tab(context, server).close()
+    _log_out_in_another_tab(context, server, page=page, answer_after_ms=answer_after_ms).close()
     writes.end()
     expect(_status(page)).to_have_attribute("data-sync-state", "auth-required", timeout=WITHIN_5_S * 1000)
     assert "profile" not in _session().completed_steps
@@ -345,7 +362,7 @@ def test_another_user_on_the_same_browser_never_sees_nor_sends_what_the_first_us
     _fill_profile(page)
     page.get_by_role("button", name="Continue").click()
     expect(_status(page)).to_have_attribute("data-sync-state", "queued", timeout=MOVE_ON_MS)  # kept on the device
-    other = _log_out_in_another_tab(context, server)
+    other = _log_out_in_another_tab(context, server, page=page)
     writes.end()
 
     sent_before_bob = len(sent)

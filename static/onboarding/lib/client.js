@@ -16,6 +16,9 @@ export const DRAINED_EVENT = "onboarding:drained"; // detail: the sender's outco
 export const ACCEPTED_EVENT = "onboarding:accepted"; // detail: {record, progress}: one write accepted
 const CHANNEL = "onboarding-outbox";
 const OFFLINE_RECHECK_MS = 5_000; // navigator.onLine may be wrong: try now and then anyway
+// A tab logging out says "logged-out" within about 8 s (its cleanup and request time limits);
+// if it never does (closed meanwhile), what this page holds is kept again anyway.
+const LOGOUT_HOLD_MS = 10_000;
 
 // The status as a function of the outbox and the sender: [state, reason].
 // ``records``: the user's outbox; ``sending``: a request is in flight; ``auth``: the last answer said
@@ -82,9 +85,11 @@ class Client {
     navigator.serviceWorker?.addEventListener("message", ({ data: message }) => message?.type === "onboarding-drained" && this.kick());
     if ("BroadcastChannel" in window) {
       this.channel = new BroadcastChannel(CHANNEL);
-      this.channel.addEventListener("message", ({ data: message }) => (
-        message?.type === "logged-out" ? this.keepAfterLogout(message.user) : this.showState()
-      ));
+      this.channel.addEventListener("message", ({ data: message }) => {
+        if (message?.type === "logging-out") this.holdForLogout(message.user, message.records);
+        else if (message?.type === "logged-out") this.keepAfterLogout(message.user);
+        else this.showState();
+      });
     }
   }
 
@@ -107,7 +112,10 @@ class Client {
     return this.stepUrl(progress.current_step ?? progress.steps.at(-1).key);
   }
 
+  // The user's writes not accepted yet: the outbox, or while another tab logs out (and empties
+  // it), what this page held when that began (see ``holdForLogout``).
   records() {
+    if (this.held) return Promise.resolve(this.held);
     return this.available ? pending(this.user).catch(() => []) : Promise.resolve([]);
   }
 
@@ -162,6 +170,7 @@ class Client {
           this.showState();
         },
         onAccepted: (accepted) => {
+          this.held &&= this.held.filter((record) => record.key !== accepted.record.key);
           this.auth = false;
           this.accepted = accepted.record.action === "draft" ? "draft" : "save";
           this.channel?.postMessage({ type: "accepted", progress: accepted.progress });
@@ -214,18 +223,40 @@ class Client {
     setSyncState(state, reason);
   }
 
+  // Another tab of this user is logging out: it read the user's outbox (``records``) and is now
+  // deleting it, and the server's answer will clear the site's storage again. Until it says
+  // "logged-out", this page shows and keeps in memory what the outbox held (and what this page
+  // last read of it), never an emptied outbox as if nothing were waiting.
+  holdForLogout(user, records) {
+    if (this.stopped || String(user) !== String(this.user)) return;
+    const held = new Map();
+    for (const record of [...(records ?? []), ...(this.held ?? this.shown ?? [])]) {
+      if (!held.has(record.key)) held.set(record.key, record);
+    }
+    this.held = [...held.values()];
+    this.auth = true;
+    clearTimeout(this.holdTimer);
+    this.holdTimer = setTimeout(() => this.keepAfterLogout(user), LOGOUT_HOLD_MS);
+    this.showState();
+  }
+
   // Another tab of this user logged out, which deleted what the device kept. What this page
   // still shows and the server never accepted stays in front of the user: it is kept again, and
   // sent once the same user logs in again (the page asks for the login).
   async keepAfterLogout(user) {
-    if (this.stopped || String(user) !== String(this.user) || !this.shown?.length) return;
-    const present = new Set((await this.records()).map((record) => record.key));
-    for (const record of this.shown) {
-      if (present.has(record.key)) continue; // another tab of this user kept it again already
-      const write = { step: record.step, action: record.action, answers: record.answers, base: record.base, key: record.key };
-      await put(this.user, write).catch(() => {});
+    if (this.stopped || String(user) !== String(this.user)) return;
+    clearTimeout(this.holdTimer);
+    const kept = this.held ?? this.shown ?? [];
+    if (kept.length) {
+      const present = new Set((await pending(this.user).catch(() => [])).map((record) => record.key));
+      for (const record of kept) {
+        if (present.has(record.key)) continue; // another tab of this user kept it again already
+        const write = { step: record.step, action: record.action, answers: record.answers, base: record.base, key: record.key };
+        await put(this.user, write).catch(() => {});
+      }
+      this.auth = true;
     }
-    this.auth = true;
+    this.held = null; // only now: the outbox holds it all again
     await this.showState();
   }
 

@@ -4,6 +4,7 @@
 // out is never blocked: if anything here fails, the form is posted as without JavaScript.
 
 import { client } from "../lib/client.js";
+import { pending } from "../lib/outbox.js";
 import { finishPendingLogout, forgetDevice, rememberLogout, sendLogout, showLogoutPending } from "../lib/logout.js";
 
 const LOGOUT_RETRY_MS = 2_000;
@@ -21,11 +22,15 @@ export function init(form) {
     event.preventDefault();
     try {
       const user = document.body.dataset.userId;
+      // Other tabs of this user keep what the outbox holds and ask for a login (lib/client.js):
+      // told before it is deleted, with what it held, and again once the server has answered.
+      const records = user && window.indexedDB ? await pending(user).catch(() => []) : [];
       client.stop();
+      const channel = "BroadcastChannel" in window ? new BroadcastChannel("onboarding-outbox") : null;
+      channel?.postMessage({ type: "logging-out", user, records });
       await forgetDevice(user);
       const next = await sendLogout(form.action);
-      // Other tabs of this user keep what they still show and ask for a login (lib/client.js).
-      if ("BroadcastChannel" in window) new BroadcastChannel("onboarding-outbox").postMessage({ type: "logged-out", user });
+      channel?.postMessage({ type: "logged-out", user });
       if (next !== null) {
         window.location.assign(next);
         return;
