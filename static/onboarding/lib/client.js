@@ -214,7 +214,11 @@ class Client {
 
   async showState() {
     if (!this.available) return;
+    const asked = (this.shows = (this.shows ?? 0) + 1);
     const records = await this.records();
+    // A call made meanwhile read the outbox later: only the newest reading is shown (an older
+    // one may predate a write, or a logout in another tab emptying the outbox).
+    if (asked !== this.shows) return;
     this.shown = records; // what this page knows the device holds (see ``keepAfterLogout``)
     const [state, reason] = deriveState({
       records, sending: this.sending, auth: this.auth, online: navigator.onLine !== false,
