@@ -71,6 +71,7 @@ class WizardForm {
     this.fallback = false;
     this.finishShown = false;
     this.mine = new Set(); // the outbox records this page put (by seq)
+    this.showedKept = false; // what this page showed came (partly) from the outbox
   }
 
   start() {
@@ -123,6 +124,7 @@ class WizardForm {
     const { page } = this;
     const records = await client.records();
     const isShell = page.form.hasAttribute("data-shell");
+    if (records.length) this.showedKept = true;
     if (!records.length && !isShell) return;
     const shellDoc = await loadShell();
     const shell = shellDoc ? new Shell(shellDoc) : null;
@@ -285,18 +287,25 @@ class WizardForm {
     this.follow(outcome).catch((error) => console.error("onboarding: following the sender failed", error));
   }
 
-  // The shell was served because a navigation failed: once the server answers again (and
-  // nothing waits in the outbox, which would take the user there itself), load the real page.
+  // The shell was served because a navigation failed: once the server answers again, load the
+  // real page. If this page showed writes the outbox kept, their sending decides where the user
+  // goes (the server's current step, as ``follow`` says), never the step the URL first asked for.
   probeServer() {
     const probe = async () => {
       if (this.page.leaving) return;
-      if (!(await client.records()).length && navigator.onLine !== false) {
-        try {
-          const response = await fetch(location.href, { method: "HEAD", credentials: "same-origin", cache: "no-store" });
-          if (response.ok) return this.page.goTo(location.href, { focusHeading: false });
-        } catch { /* still unreachable */ }
+      const records = await client.records();
+      if (records.length) this.showedKept = true;
+      else if (navigator.onLine !== false) {
+        if (this.showedKept) {
+          await this.follow(await client.kick());
+        } else {
+          try {
+            const response = await fetch(location.href, { method: "HEAD", credentials: "same-origin", cache: "no-store" });
+            if (response.ok) return this.page.goTo(location.href, { focusHeading: false });
+          } catch { /* still unreachable */ }
+        }
       }
-      setTimeout(probe, SHELL_PROBE_MS);
+      if (!this.page.leaving) setTimeout(probe, SHELL_PROBE_MS);
     };
     setTimeout(probe, SHELL_PROBE_MS);
   }
