@@ -353,7 +353,10 @@ class Journey:
                 self.outcome.stumbles += 1
                 if self.outcome.stumbles > MAX_STUMBLES:
                     raise
-                self.outcome.note = f"stumbled: {str(error).splitlines()[0][:160]}"
+                self.outcome.note = f"stumbled: {str(error).splitlines()[0][:160]} ({self.describe_page()})"
+                if self.config.screenshots is not None:  # what the page showed when the user could not act
+                    name = f"stumble-{self.outcome.number:02d}-{self.outcome.stumbles}.png"
+                    self.page.screenshot(path=self.config.screenshots / name, full_page=True)
                 continue
             pressed_at[step] = time.monotonic()
             self.wait_to_leave(step, deadline)
@@ -445,6 +448,23 @@ class Journey:
             return "dashboard"
         match = re.fullmatch(r"/o/([a-z-]+)/", path.split("?")[0])
         return match.group(1) if match else None
+
+    def describe_page(self) -> str:
+        """Where the page was when the user could not act: its URL, how the step came, its status."""
+        try:
+            form = self.page.evaluate(
+                """() => {
+                    const form = document.getElementById("wizard-step-form");
+                    if (!form) return "no step form";
+                    const kind = form.hasAttribute("data-shell") ? "shell" : form.hasAttribute("data-local") ? "local" : "server";
+                    const inert = [...form.querySelectorAll("input, select, textarea")].filter((c) => c.disabled).length;
+                    return `${kind} ${form.dataset.step}${form.hidden ? " hidden" : ""}, ${inert} disabled, `
+                        + `readyState ${document.readyState}`;
+                }"""
+            )
+        except Exception as error:  # noqa: BLE001 - the page is navigating or gone
+            form = f"unreadable: {str(error).splitlines()[0][:60]}"
+        return f"{self.page.url.removeprefix(self.origin)}: {form}, status {self.sync_state()}"
 
     def sync_state(self) -> str | None:
         status = self.page.locator("[data-sync-state]")
