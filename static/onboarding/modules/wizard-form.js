@@ -297,7 +297,9 @@ class WizardForm {
       if (records.length) this.showedKept = true;
       else if (navigator.onLine !== false) {
         if (this.showedKept) {
-          await this.follow(await client.kick());
+          // Any other outcome is shown by ``onDrained`` (a question, issues) or waits for the next probe.
+          const outcome = await client.kick();
+          if (outcome.state === "empty") await this.follow(outcome);
         } else {
           try {
             const response = await fetch(location.href, { method: "HEAD", credentials: "same-origin", cache: "no-store" });
